@@ -1,0 +1,52 @@
+"""Alembic environment: runs migrations over the app's async engine settings."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from app.core.config import DatabaseSettings
+from app.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _url():
+    # app.migrate passes the URL object in; the alembic CLI falls back to Settings().
+    return config.attributes.get("database_url") or DatabaseSettings().database_url
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=_url().render_as_string(hide_password=False),
+        target_metadata=target_metadata,
+        literal_binds=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_migrations_online() -> None:
+    engine = create_async_engine(_url(), poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    asyncio.run(run_migrations_online())

@@ -1,0 +1,75 @@
+"""FastAPI dependencies as `Annotated` aliases, so handlers read as plain signatures."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.security import InvalidToken, decode_access_token
+from app.schemas import Id
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+# Declared as a security scheme (shows in OpenAPI); errors are worded here, not by FastAPI.
+_bearer = HTTPBearer(auto_error=False)
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None or not credentials.credentials.strip():
+        raise _unauthorized("missing bearer token (expected header: Authorization: Bearer <token>)")
+    return credentials.credentials.strip()
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+def current_user_id(token: BearerToken, settings: SettingsDep) -> int:
+    """Backend: the user id from a valid user JWT."""
+    try:
+        return decode_access_token(token, secret=settings.jwt_secret)
+    except InvalidToken as exc:
+        raise _unauthorized("invalid or expired token") from exc
+
+
+CurrentUserId = Annotated[int, Depends(current_user_id)]
+
+
+def service_caller(
+    token: BearerToken,
+    settings: SettingsDep,
+    x_user_id: Annotated[Id, Header(alias="X-User-ID", description="the user acted for")],
+) -> int:
+    """MCP REST: the backend's service token plus the user it acts for."""
+    expected = settings.MCP_SERVICE_TOKEN.get_secret_value()
+    if not hmac.compare_digest(token.encode("utf-8", "surrogatepass"), expected.encode()):
+        raise _unauthorized("invalid service token")
+    return x_user_id
+
+
+ServiceCaller = Annotated[int, Depends(service_caller)]

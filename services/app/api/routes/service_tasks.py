@@ -1,0 +1,79 @@
+"""MCP server REST API for the backend: service token + X-User-ID, same task functions as MCP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+
+from app.api.deps import ServiceCaller, SessionDep
+from app.schemas import Id, TaskCreate, TaskPage, TaskPublic, TaskQuery, TaskUpdate
+from app.services import tasks
+
+router = APIRouter(
+    prefix="/tasks",
+    tags=["tasks"],
+    responses={
+        401: {"description": "missing or invalid service token"},
+        404: {"description": "no such task for this user"},
+    },
+)
+TaskId = Annotated[Id, Path(description="task id")]
+
+
+def _not_found(exc: tasks.TaskNotFound) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={403: {"description": "the user does not exist"}},
+)
+async def create_task(user_id: ServiceCaller, session: SessionDep, body: TaskCreate) -> TaskPublic:
+    try:
+        return await tasks.create_task(session, owner_id=user_id, data=body)
+    except tasks.UnknownOwner as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+
+
+@router.get("")
+async def list_tasks(
+    user_id: ServiceCaller, session: SessionDep, query: Annotated[TaskQuery, Query()]
+) -> TaskPage:
+    return await tasks.list_tasks(session, owner_id=user_id, query=query)
+
+
+@router.get("/{task_id}")
+async def get_task(user_id: ServiceCaller, session: SessionDep, task_id: TaskId) -> TaskPublic:
+    try:
+        return await tasks.get_task(session, owner_id=user_id, task_id=task_id)
+    except tasks.TaskNotFound as exc:
+        raise _not_found(exc) from exc
+
+
+@router.patch("/{task_id}")
+async def update_task(
+    user_id: ServiceCaller, session: SessionDep, task_id: TaskId, body: TaskUpdate
+) -> TaskPublic:
+    try:
+        return await tasks.update_task(session, owner_id=user_id, task_id=task_id, data=body)
+    except tasks.TaskNotFound as exc:
+        raise _not_found(exc) from exc
+
+
+@router.post("/{task_id}/complete")
+async def complete_task(user_id: ServiceCaller, session: SessionDep, task_id: TaskId) -> TaskPublic:
+    try:
+        return await tasks.complete_task(session, owner_id=user_id, task_id=task_id)
+    except tasks.TaskNotFound as exc:
+        raise _not_found(exc) from exc
+
+
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_task(user_id: ServiceCaller, session: SessionDep, task_id: TaskId) -> Response:
+    try:
+        await tasks.delete_task(session, owner_id=user_id, task_id=task_id)
+    except tasks.TaskNotFound as exc:
+        raise _not_found(exc) from exc
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,100 @@
+"""Backend task API: validates at the edge, then forwards to the MCP server's REST API.
+
+The backend never touches the tasks table; the MCP server owns it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from app.api.deps import CurrentUserId, SettingsDep
+from app.mcp_client import MCPClient, TaskServiceError, TaskServiceResponse
+from app.schemas import Id, TaskCreate, TaskPage, TaskPublic, TaskQuery, TaskUpdate
+
+
+def task_service(request: Request, settings: SettingsDep) -> MCPClient:
+    if not settings.MCP_ENABLED:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="task service disabled (MCP_ENABLED=false)",
+        )
+    return request.app.state.mcp_client
+
+
+TaskService = Annotated[MCPClient, Depends(task_service)]
+TaskId = Annotated[Id, Path(description="task id")]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or invalid bearer token"},
+    404: {"description": "no such task for this user"},
+    502: {"description": "task service gave a bad answer"},
+    503: {"description": "task service unavailable or disabled"},
+    504: {"description": "task service timed out"},
+}
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=_ERRORS)
+M = TypeVar("M", bound=BaseModel)
+
+
+async def _call(
+    client: MCPClient, model: type[M] | None, method: str, path: str, **kwargs: Any
+) -> M | None | JSONResponse:
+    try:
+        body = await client.request(method, path, **kwargs)
+    except TaskServiceError as exc:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+    except TaskServiceResponse as exc:
+        return JSONResponse(exc.body, status_code=exc.status)
+    if model is None:
+        return None
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        return JSONResponse({"detail": "task service sent an invalid task"}, status_code=502)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
+async def create_task(user_id: CurrentUserId, client: TaskService, body: TaskCreate) -> Any:
+    return await _call(
+        client, TaskPublic, "POST", "/tasks", user_id=user_id, json=body.model_dump(mode="json")
+    )
+
+
+@router.get("", response_model=TaskPage)
+async def list_tasks(
+    user_id: CurrentUserId, client: TaskService, query: Annotated[TaskQuery, Query()]
+) -> Any:
+    params = query.model_dump(mode="json", exclude_none=True)
+    return await _call(client, TaskPage, "GET", "/tasks", user_id=user_id, params=params)
+
+
+@router.get("/{task_id}", response_model=TaskPublic)
+async def get_task(user_id: CurrentUserId, client: TaskService, task_id: TaskId) -> Any:
+    return await _call(client, TaskPublic, "GET", f"/tasks/{task_id}", user_id=user_id)
+
+
+@router.patch("/{task_id}", response_model=TaskPublic)
+async def update_task(
+    user_id: CurrentUserId, client: TaskService, task_id: TaskId, body: TaskUpdate
+) -> Any:
+    payload = body.model_dump(mode="json", exclude_unset=True)
+    return await _call(
+        client, TaskPublic, "PATCH", f"/tasks/{task_id}", user_id=user_id, json=payload
+    )
+
+
+@router.post("/{task_id}/complete", response_model=TaskPublic)
+async def complete_task(user_id: CurrentUserId, client: TaskService, task_id: TaskId) -> Any:
+    return await _call(client, TaskPublic, "POST", f"/tasks/{task_id}/complete", user_id=user_id)
+
+
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_task(user_id: CurrentUserId, client: TaskService, task_id: TaskId) -> Response:
+    result = await _call(client, None, "DELETE", f"/tasks/{task_id}", user_id=user_id)
+    if isinstance(result, JSONResponse):
+        return result
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,64 @@
+"""The backend (port 8000): users, tokens, and the task API users call.
+
+Run: `uvicorn app.main:app --host 0.0.0.0 --port 8000`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import cache
+
+from fastapi import FastAPI, Request
+
+from app.api.errors import install_error_handlers
+from app.api.routes import auth, health, tasks, users
+from app.core.config import Settings
+from app.db.session import create_engine, create_sessionmaker
+from app.logging import RequestIdMiddleware, configure_logging
+from app.mcp_client import MCPClient
+
+
+async def _mcp_check(request: Request) -> str:
+    if not request.app.state.settings.MCP_ENABLED:
+        return "disabled"
+    return "ok" if await request.app.state.mcp_client.ready() else "unavailable"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(service="backend", level=settings.LOG_LEVEL)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.mcp_client = MCPClient(settings)
+        try:
+            yield
+        finally:
+            await app.state.mcp_client.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="todo-app backend", version="0.2.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.ready_checks = {"database": health.database_check, "mcp": _mcp_check}
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    for router in (health.router, users.router, auth.router, tasks.router):
+        app.include_router(router)
+    return app
+
+
+@cache
+def _default_app() -> FastAPI:
+    return create_app()
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `app` is built on first access (uvicorn's `app.main:app`), so importing this
+    # module, e.g. in tests, needs no environment.
+    if name == "app":
+        return _default_app()
+    raise AttributeError(name)

@@ -1,0 +1,116 @@
+"""The backend's client for the MCP server's REST API.
+
+One pooled httpx.AsyncClient per process. Failures become `TaskServiceError`s
+carrying the HTTP status the backend should answer with (502/503/504), so a
+slow or absent MCP server never hangs a request or surfaces as a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+
+from app.core.config import Settings
+from app.logging import REQUEST_ID_HEADER, request_id_var
+
+log = logging.getLogger(__name__)
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_RETRY_DELAYS = (0.05, 0.2)  # two retries, idempotent calls only
+
+
+class TaskServiceError(Exception):
+    """The MCP server could not give a usable answer; `status` is what the backend returns."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class TaskServiceResponse(Exception):
+    """The MCP server answered with a client error (404, 422, ...) to pass on as is."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+class MCPClient:
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+        self._client = httpx.AsyncClient(
+            base_url=settings.MCP_SERVER_URL.rstrip("/"),
+            timeout=httpx.Timeout(
+                settings.MCP_TIMEOUT_SECONDS, connect=settings.MCP_CONNECT_TIMEOUT_SECONDS
+            ),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            headers={"Authorization": f"Bearer {settings.MCP_SERVICE_TOKEN.get_secret_value()}"},
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        user_id: int,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Call the MCP server for `user_id`; return the decoded JSON body (None for 204)."""
+        headers = {"X-User-ID": str(user_id)}
+        request_id = request_id_var.get()
+        if request_id:
+            headers[REQUEST_ID_HEADER] = request_id
+        attempts = len(_RETRY_DELAYS) + 1 if method in _IDEMPOTENT else 1
+        for attempt in range(attempts):
+            try:
+                response = await self._client.request(
+                    method, path, json=json, params=params, headers=headers
+                )
+                break
+            except httpx.TimeoutException as exc:
+                # Not retried: a timed-out call already cost the caller its patience.
+                log.warning("task service timed out: %s %s (%s)", method, path, type(exc).__name__)
+                raise TaskServiceError(504, "task service timed out") from exc
+            except httpx.TransportError as exc:
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(_RETRY_DELAYS[attempt])
+                    continue
+                log.warning("task service unreachable: %s %s (%s)", method, path, exc)
+                raise TaskServiceError(503, "task service unavailable") from exc
+        return _decode(response)
+
+    async def ready(self) -> bool:
+        try:
+            response = await self._client.get("/ready", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+
+def _decode(response: httpx.Response) -> Any:
+    if response.status_code == 204:
+        return None
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise TaskServiceError(502, "task service sent an invalid response") from exc
+    if response.status_code in (401, 403):
+        # Our own service credential was refused: a deployment error, not the user's.
+        log.error("task service refused the service token (%s)", response.status_code)
+        raise TaskServiceError(502, "task service refused the backend's credentials")
+    if response.status_code == 503:
+        raise TaskServiceError(503, "task service unavailable")
+    if response.status_code >= 500:
+        raise TaskServiceError(502, f"task service failed ({response.status_code})")
+    if response.status_code >= 400:
+        raise TaskServiceResponse(response.status_code, body)
+    return body

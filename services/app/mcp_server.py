@@ -1,0 +1,194 @@
+"""The MCP server (port 8001): owns the tasks table.
+
+Two doors onto the same task functions (app.services.tasks):
+- `/tasks`: REST for the backend (service token + X-User-ID);
+- `/mcp`: Model Context Protocol, Streamable HTTP, for agents holding a user JWT.
+
+Run: `uvicorn app.mcp_server:app --host 0.0.0.0 --port 8001`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import cache
+from typing import Annotated
+
+from fastapi import FastAPI
+from mcp.server import MCPServer
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import Route
+
+from app.api.errors import install_error_handlers
+from app.api.routes import health, service_tasks
+from app.core.config import Settings
+from app.core.security import InvalidToken, decode_access_token
+from app.db.session import create_engine, create_sessionmaker
+from app.logging import RequestIdMiddleware, configure_logging
+from app.schemas import (
+    Description,
+    Id,
+    TaskCreate,
+    TaskPage,
+    TaskPublic,
+    TaskQuery,
+    TaskStatus,
+    TaskUpdate,
+    Title,
+)
+from app.services import tasks
+
+
+class UserTokenVerifier:
+    """The SDK's TokenVerifier: accepts the backend's user JWTs (same JWT_SECRET)."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        try:
+            user_id = decode_access_token(token, secret=self._secret)
+        except InvalidToken:
+            return None
+        return AccessToken(token=token, client_id=str(user_id), subject=str(user_id), scopes=[])
+
+
+def _caller() -> int:
+    """The verified token's user: the only source of identity for tools."""
+    token = get_access_token()
+    if token is None or token.subject is None:  # the SDK's auth middleware prevents this
+        raise ToolError("not authenticated")
+    return int(token.subject)
+
+
+def build_mcp(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> MCPServer:
+    mcp = MCPServer(
+        "todo-tasks",
+        instructions="Manage the signed-in user's todo tasks.",
+        version="0.2.0",
+        token_verifier=UserTokenVerifier(settings.jwt_secret),
+        # We are a resource server only; issuer_url is required by the SDK's model but,
+        # with no resource_server_url and no auth provider, nothing is served from it.
+        auth=AuthSettings(issuer_url="http://localhost", resource_server_url=None),
+        log_level=settings.LOG_LEVEL,
+    )
+
+    @mcp.tool()
+    async def add_task(title: Title, description: Description | None = None) -> TaskPublic:
+        """Create a task for the signed-in user."""
+        async with sessions() as session:
+            data = TaskCreate(title=title, description=description)
+            try:
+                return await tasks.create_task(session, owner_id=_caller(), data=data)
+            except tasks.UnknownOwner as exc:
+                raise ToolError(str(exc)) from exc
+
+    @mcp.tool()
+    async def list_tasks(
+        status: TaskStatus | None = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+        offset: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0,
+    ) -> TaskPage:
+        """List the signed-in user's tasks (status: open | completed), oldest first."""
+        async with sessions() as session:
+            query = TaskQuery(status=status, limit=limit, offset=offset)
+            return await tasks.list_tasks(session, owner_id=_caller(), query=query)
+
+    @mcp.tool()
+    async def complete_task(task_id: Id) -> TaskPublic:
+        """Mark one of the signed-in user's tasks as completed."""
+        async with sessions() as session:
+            try:
+                return await tasks.complete_task(session, owner_id=_caller(), task_id=task_id)
+            except tasks.TaskNotFound as exc:
+                raise ToolError(str(exc)) from exc
+
+    @mcp.tool()
+    async def update_task(
+        task_id: Id,
+        title: Title | None = None,
+        description: Description | None = None,
+        completed: bool | None = None,
+    ) -> TaskPublic:
+        """Change a task's title, description or completed flag (omitted ones stay)."""
+        changes = {"title": title, "description": description, "completed": completed}
+        data = TaskUpdate(**{key: value for key, value in changes.items() if value is not None})
+        async with sessions() as session:
+            try:
+                return await tasks.update_task(
+                    session, owner_id=_caller(), task_id=task_id, data=data
+                )
+            except tasks.TaskNotFound as exc:
+                raise ToolError(str(exc)) from exc
+
+    @mcp.tool()
+    async def delete_task(task_id: Id) -> str:
+        """Delete one of the signed-in user's tasks."""
+        async with sessions() as session:
+            try:
+                await tasks.delete_task(session, owner_id=_caller(), task_id=task_id)
+            except tasks.TaskNotFound as exc:
+                raise ToolError(str(exc)) from exc
+        return f"task {task_id} deleted"
+
+    return mcp
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(service="mcp-server", level=settings.LOG_LEVEL)
+    engine = create_engine(settings)  # connects lazily; tools need the factory at build time
+    sessions = create_sessionmaker(engine)
+    mcp = build_mcp(settings, sessions)
+    hosts = settings.allowed_hosts
+    mcp_http = mcp.streamable_http_app(
+        streamable_http_path="/mcp",
+        # Stateless JSON responses: any replica can answer any request (HPA, no sticky sessions).
+        stateless_http=True,
+        json_response=True,
+        transport_security=TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=hosts,
+            allowed_origins=[f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")],
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with mcp.session_manager.run():
+                yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="todo-app MCP server", version="0.2.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = sessions
+    app.state.ready_checks = {"database": health.database_check}
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health.router)
+    app.include_router(service_tasks.router)
+    # Only /mcp goes to the SDK's app (with its auth and Host checks); other paths stay ours.
+    app.router.routes.append(Route("/mcp", endpoint=mcp_http, include_in_schema=False))
+    return app
+
+
+@cache
+def _default_app() -> FastAPI:
+    return create_app()
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `app` is built on first access (uvicorn's `app.mcp_server:app`), so importing this
+    # module needs no environment.
+    if name == "app":
+        return _default_app()
+    raise AttributeError(name)

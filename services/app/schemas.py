@@ -1,0 +1,107 @@
+"""Request and response models: the edge validation shared by REST and MCP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+MAX_ID = 2**31 - 1  # ids are PostgreSQL `integer`
+TITLE_MAX = 200
+DESCRIPTION_MAX = 2000
+
+
+def _storable(value: str) -> str:
+    """PostgreSQL text cannot hold NUL, and lone surrogates are not UTF-8."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text") from exc
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+Title = Annotated[Text, Field(min_length=1, max_length=TITLE_MAX)]
+Description = Annotated[Text, Field(max_length=DESCRIPTION_MAX)]
+Id = Annotated[int, Field(gt=0, le=MAX_ID)]
+Username = Annotated[str, Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
+Password = Annotated[Text, Field(min_length=8, max_length=128)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserCreate(Strict):
+    username: Username
+    password: Password
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+
+
+class TokenRequest(Strict):
+    username: Annotated[Text, Field(min_length=1, max_length=50)]
+    password: Annotated[Text, Field(min_length=1, max_length=128)]
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class TaskCreate(Strict):
+    title: Title
+    description: Description | None = None
+
+
+class TaskUpdate(Strict):
+    title: Title | None = None
+    description: Description | None = None
+    completed: bool | None = None
+
+    @model_validator(mode="after")
+    def _no_null_title_or_completed(self) -> TaskUpdate:
+        """`description: null` clears it; a null title or completed flag means nothing."""
+        for name in ("title", "completed"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} must not be null")
+        return self
+
+
+class TaskPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    description: str | None
+    completed: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskStatus(StrEnum):
+    open = "open"
+    completed = "completed"
+
+
+class TaskQuery(Strict):
+    """Query string of `GET /tasks`; unknown parameters are refused."""
+
+    status: TaskStatus | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    offset: Annotated[int, Field(ge=0, le=MAX_ID)] = 0
+
+
+class TaskPage(BaseModel):
+    items: list[TaskPublic]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,253 @@
+"""Fixtures for the services suite: a throwaway PostgreSQL and both apps served by uvicorn.
+
+PostgreSQL comes from Debian's binaries (pg_ctl), driven by pytest-postgresql's
+executor and janitor. PostgreSQL refuses to run as root, so under root the
+cluster runs as the `postgres` system user in a directory it owns.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from pytest_postgresql.executors import PostgreSQLExecutor
+from pytest_postgresql.janitor import DatabaseJanitor
+
+JWT_SECRET = "test-jwt-secret-" + "x" * 32
+SERVICE_TOKEN = "test-service-token-" + "y" * 32
+SERVICES_DIR = Path(__file__).resolve().parents[1]
+
+
+def find_pg_ctl() -> str:
+    found = shutil.which("pg_ctl")
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), reverse=True)
+    if candidates:
+        return str(candidates[0])
+    pytest.exit(
+        "pg_ctl not found: install PostgreSQL server binaries "
+        "(Debian: apt-get install postgresql-15), or run `nox -s tests`, which does it as root.",
+        returncode=2,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_executor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgreSQLExecutor]:
+    pg_ctl = find_pg_ctl()
+    if os.geteuid() == 0:
+        # Root: a directory owned by `postgres`, and pg_ctl run as that user.
+        workdir = Path(tempfile.mkdtemp(prefix="todo-tests-pg-"))
+        postgres = pwd.getpwnam("postgres")
+        os.chown(workdir, postgres.pw_uid, postgres.pw_gid)
+        wrapper = workdir / "pg_ctl"
+        wrapper.write_text(f'#!/bin/sh\nexec runuser -u postgres -- "{pg_ctl}" "$@"\n')
+        wrapper.chmod(0o755)
+        executable = str(wrapper)
+    else:
+        workdir = tmp_path_factory.mktemp("pg")
+        executable = pg_ctl
+    executor = PostgreSQLExecutor(
+        executable=executable,
+        host="127.0.0.1",
+        port=free_port(),
+        datadir=str(workdir / "data"),
+        unixsocketdir=str(workdir),
+        logfile=str(workdir / "postgresql.log"),
+        startparams="-w",
+        dbname="todo_test",
+        user="postgres",
+    )
+    executor.start()
+    executor.wait_for_postgres()
+    try:
+        yield executor
+    finally:
+        executor.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def make_database(pg_executor: PostgreSQLExecutor) -> Iterator[Callable[[], str]]:
+    """Create an empty database; return its URL (dropped at the end of the session)."""
+    janitors: list[DatabaseJanitor] = []
+
+    def make() -> str:
+        name = f"todo_{uuid.uuid4().hex[:12]}"
+        janitor = DatabaseJanitor(
+            user=pg_executor.user,
+            host=pg_executor.host,
+            port=pg_executor.port,
+            dbname=name,
+        )
+        janitor.init()
+        janitors.append(janitor)
+        return f"postgresql://{pg_executor.user}@{pg_executor.host}:{pg_executor.port}/{name}"
+
+    yield make
+    for janitor in janitors:
+        janitor.drop()
+
+
+def run_migrate(database_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app.migrate", *args],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url(make_database: Callable[[], str]) -> str:
+    """A database migrated to head with `python -m app.migrate`, shared by the suite."""
+    url = make_database()
+    result = run_migrate(url)
+    assert result.returncode == 0, result.stderr
+    return url
+
+
+def base_env(database_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": JWT_SECRET,
+        "MCP_SERVICE_TOKEN": SERVICE_TOKEN,
+        "MCP_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "INFO",
+        "ENVIRONMENT": "production",
+    }
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class Server:
+    url: str
+    log_path: Path
+    process: subprocess.Popen
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(target: str, env: dict[str, str], log_dir: Path) -> Server:
+    """`uvicorn <target>` on 127.0.0.1 (one worker), polled until /health answers 200."""
+    port = free_port()
+    log_path = log_dir / f"{target.replace(':', '_')}-{port}.log"
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        cwd=log_dir,
+    )
+    log_file.close()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{target} exited: {log_path.read_text(errors='replace')}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return Server(url, log_path, process)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"{target} did not serve /health within 30 s: {log_path.read_text()}")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
+    """Start an app under uvicorn; every server started is stopped at the end of the session."""
+    log_dir = tmp_path_factory.mktemp("servers")
+    servers: list[Server] = []
+
+    def _launch(target: str, env: dict[str, str]) -> Server:
+        server = start_server(target, env, log_dir)
+        servers.append(server)
+        return server
+
+    yield _launch
+    for server in servers:
+        stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def mcp_server(launch: Callable[..., Server], database_url: str) -> Server:
+    return launch("app.mcp_server:app", base_env(database_url))
+
+
+@pytest.fixture(scope="session")
+def backend(launch: Callable[..., Server], database_url: str, mcp_server: Server) -> Server:
+    return launch("app.main:app", base_env(database_url, MCP_SERVER_URL=mcp_server.url))
+
+
+@dataclass
+class User:
+    id: int
+    username: str
+    password: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def api(backend: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=backend.url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def make_user(api: httpx.Client) -> Callable[[], User]:
+    """Sign up a fresh user through the backend and log in."""
+
+    def make() -> User:
+        username = f"user_{uuid.uuid4().hex[:10]}"
+        password = "correct horse battery"  # noqa: S105 - test credential
+        created = api.post("/api/v1/users", json={"username": username, "password": password})
+        assert created.status_code == 201, created.text
+        token = api.post("/api/v1/auth/token", json={"username": username, "password": password})
+        assert token.status_code == 200, token.text
+        return User(created.json()["id"], username, password, token.json()["access_token"])
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Callable[[], User]) -> User:
+    return make_user()
