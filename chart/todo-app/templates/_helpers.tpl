@@ -1,0 +1,238 @@
+{{/* Chart name, overridable with nameOverride. */}}
+{{- define "todo-app.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name prefix: fullnameOverride, else the release name if it contains the chart name, else "<release>-<chart>". Truncated so suffixed names stay within 63 characters. */}}
+{{- define "todo-app.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Chart name and version, for the helm.sh/chart label. */}}
+{{- define "todo-app.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels common to every object. */}}
+{{- define "todo-app.labels" -}}
+helm.sh/chart: {{ include "todo-app.chart" . }}
+app.kubernetes.io/name: {{ include "todo-app.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: todo-app
+{{- end }}
+
+{{/* Selector labels of one component; call with (dict "ctx" $ "component" "backend"). */}}
+{{- define "todo-app.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "todo-app.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Full labels of one component; call with (dict "ctx" $ "component" "backend"). */}}
+{{- define "todo-app.componentLabels" -}}
+{{ include "todo-app.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Name of the backend objects. */}}
+{{- define "todo-app.backend.fullname" -}}
+{{- printf "%s-backend" (include "todo-app.fullname" .) }}
+{{- end }}
+
+{{/* Name of the MCP server objects. */}}
+{{- define "todo-app.mcpServer.fullname" -}}
+{{- printf "%s-mcp-server" (include "todo-app.fullname" .) }}
+{{- end }}
+
+{{/* Name of the PostgreSQL objects. */}}
+{{- define "todo-app.postgresql.fullname" -}}
+{{- printf "%s-postgresql" (include "todo-app.fullname" .) }}
+{{- end }}
+
+{{/* In-cluster URL of the MCP server, given to the backend as MCP_SERVER_URL. */}}
+{{- define "todo-app.mcpServer.url" -}}
+{{- printf "http://%s:%d" (include "todo-app.mcpServer.fullname" .) (int .Values.mcpServer.service.port) }}
+{{- end }}
+
+{{/* Host header values the MCP server's /mcp accepts: the Service's DNS names, each with and without a port, plus mcpServer.extraAllowedHosts. */}}
+{{- define "todo-app.mcpServer.allowedHosts" -}}
+{{- $svc := include "todo-app.mcpServer.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- $hosts := list }}
+{{- range (list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.%s" $svc $ns .Values.clusterDomain)) }}
+{{- $hosts = append $hosts . }}
+{{- $hosts = append $hosts (printf "%s:*" .) }}
+{{- end }}
+{{- concat $hosts .Values.mcpServer.extraAllowedHosts | uniq | join "," }}
+{{- end }}
+
+{{/* Name of the database Secret (database.secret.name, else "<fullname>-postgresql"). */}}
+{{- define "todo-app.database.secretName" -}}
+{{- default (include "todo-app.postgresql.fullname" .) .Values.database.secret.name }}
+{{- end }}
+
+{{/* Name of the auth Secret (auth.secret.name, else "<fullname>-auth"). */}}
+{{- define "todo-app.auth.secretName" -}}
+{{- default (printf "%s-auth" (include "todo-app.fullname" .)) .Values.auth.secret.name }}
+{{- end }}
+
+{{/* Database host: the in-release PostgreSQL Service, else database.host. */}}
+{{- define "todo-app.database.host" -}}
+{{- if .Values.postgresql.enabled }}
+{{- include "todo-app.postgresql.fullname" . }}
+{{- else }}
+{{- .Values.database.host }}
+{{- end }}
+{{- end }}
+
+{{/* Database port: the in-release PostgreSQL Service port, else database.port. */}}
+{{- define "todo-app.database.port" -}}
+{{- if .Values.postgresql.enabled }}
+{{- .Values.postgresql.port }}
+{{- else }}
+{{- .Values.database.port }}
+{{- end }}
+{{- end }}
+
+{{/* Image reference; call with (dict "ctx" $ "image" <component image values> "app" true|false). App images fall back to .Values.image and the chart appVersion; global.image.tag applies to app images only. */}}
+{{- define "todo-app.image" -}}
+{{- $g := .ctx.Values.global.image }}
+{{- $root := .ctx.Values.image }}
+{{- $repo := .image.repository }}
+{{- $tag := .image.tag }}
+{{- if .app }}
+{{- $repo = default $root.repository $repo }}
+{{- $tag = default (default .ctx.Chart.AppVersion $root.tag) $tag }}
+{{- if $g.tag }}{{ $tag = $g.tag }}{{ end }}
+{{- end }}
+{{- if $g.registry }}
+{{- printf "%s/%s:%s" (trimSuffix "/" $g.registry) $repo (toString $tag) }}
+{{- else }}
+{{- printf "%s:%s" $repo (toString $tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Image pull policy; same arguments as todo-app.image. */}}
+{{- define "todo-app.imagePullPolicy" -}}
+{{- $policy := .image.pullPolicy }}
+{{- if .app }}
+{{- $policy = default .ctx.Values.image.pullPolicy $policy }}
+{{- end }}
+{{- default $policy .ctx.Values.global.image.pullPolicy }}
+{{- end }}
+
+{{/* Container security context of the Pod Security Standard "restricted" (shared by every container). */}}
+{{- define "todo-app.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Pod security context of the application pods (backend, MCP server, tests). */}}
+{{- define "todo-app.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.podSecurityContext.runAsUser }}
+runAsGroup: {{ .Values.podSecurityContext.runAsGroup }}
+fsGroup: {{ .Values.podSecurityContext.fsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Database environment of the app containers: POSTGRES_USER/PASSWORD/DB come from the Secret (envFrom), host and port are plain values here. No URL is built: the app assembles it safely. */}}
+{{- define "todo-app.databaseEnv" -}}
+- name: POSTGRES_HOST
+  value: {{ include "todo-app.database.host" . | quote }}
+- name: POSTGRES_PORT
+  value: {{ include "todo-app.database.port" . | quote }}
+{{- end }}
+
+{{/* The migration init container (python -m app.migrate); call with (dict "ctx" $ "image" <component image> "resources" <resources>). */}}
+{{- define "todo-app.migrateInitContainer" -}}
+- name: migrate
+  image: {{ include "todo-app.image" (dict "ctx" .ctx "image" .image "app" true) }}
+  imagePullPolicy: {{ include "todo-app.imagePullPolicy" (dict "ctx" .ctx "image" .image "app" true) }}
+  command: ["python", "-m", "app.migrate"]
+  envFrom:
+    - secretRef:
+        name: {{ include "todo-app.database.secretName" .ctx }}
+  env:
+    {{- include "todo-app.databaseEnv" .ctx | nindent 4 }}
+    - name: ENVIRONMENT
+      value: {{ .ctx.Values.app.environment | quote }}
+    - name: LOG_LEVEL
+      value: {{ .ctx.Values.app.logLevel | quote }}
+  securityContext:
+    {{- include "todo-app.containerSecurityContext" .ctx | nindent 4 }}
+  resources:
+    {{- toYaml .resources | nindent 4 }}
+  volumeMounts:
+    - name: tmp
+      mountPath: /tmp
+{{- end }}
+
+{{/* Checksum of the Secrets the chart creates, so new credentials roll the pods. */}}
+{{- define "todo-app.secretChecksum" -}}
+{{- $out := "" }}
+{{- if .Values.database.secret.create }}
+{{- $out = print $out (include (print .Template.BasePath "/secret-database.yaml") .) }}
+{{- end }}
+{{- if .Values.auth.secret.create }}
+{{- $out = print $out (include (print .Template.BasePath "/secret-auth.yaml") .) }}
+{{- end }}
+{{- $out | sha256sum }}
+{{- end }}
+
+{{/* Checks JSON Schema cannot express (comparisons between values); fails with a message naming the field. */}}
+{{- define "todo-app.validateValues" -}}
+{{- $as := .Values.mcpServer.autoscaling }}
+{{- if gt (int $as.minReplicas) (int $as.maxReplicas) }}
+{{- fail (printf "mcpServer.autoscaling.minReplicas (%d) must be less than or equal to mcpServer.autoscaling.maxReplicas (%d)" (int $as.minReplicas) (int $as.maxReplicas)) }}
+{{- end }}
+{{- if and (not .Values.postgresql.enabled) (not .Values.database.host) }}
+{{- fail "database.host is required when postgresql.enabled is false (the chart then uses an external PostgreSQL)" }}
+{{- end }}
+{{- if and (not .Values.database.secret.create) (not .Values.database.secret.name) }}
+{{- fail "database.secret.name is required when database.secret.create is false (name of an existing Secret with POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB)" }}
+{{- end }}
+{{- if and (not .Values.auth.secret.create) (not .Values.auth.secret.name) }}
+{{- fail "auth.secret.name is required when auth.secret.create is false (name of an existing Secret with JWT_SECRET, MCP_SERVICE_TOKEN)" }}
+{{- end }}
+{{- if and (not (kindIs "invalid" .Values.backend.service.nodePort)) (eq .Values.backend.service.type "ClusterIP") }}
+{{- fail "backend.service.nodePort is set but backend.service.type is ClusterIP (use NodePort)" }}
+{{- end }}
+{{- end }}
+
+{{/* Whether the MCP server can run more than one pod (then a PodDisruptionBudget makes sense): "true" or "". */}}
+{{- define "todo-app.mcpServer.multiReplica" -}}
+{{- $as := .Values.mcpServer.autoscaling }}
+{{- if or (gt (int .Values.mcpServer.replicaCount) 1) (and $as.enabled (gt (int $as.maxReplicas) 1)) }}true{{ end }}
+{{- end }}
+
+{{/* Random credentials of the Secrets the chart creates, computed once per render (memoised in .Values._generated, so the checksum annotations hash the same values the Secrets hold). Values of an existing Secret are kept: a new DB password would lock the apps out of the data volume, a new JWT_SECRET would log every user out. */}}
+{{- define "todo-app.generated" -}}
+{{- if not (hasKey .Values "_generated") }}
+{{- $gen := dict "POSTGRES_PASSWORD" (randAlphaNum 32) "JWT_SECRET" (randAlphaNum 48) "MCP_SERVICE_TOKEN" (randAlphaNum 48) }}
+{{- $db := lookup "v1" "Secret" .Release.Namespace (include "todo-app.database.secretName" .) }}
+{{- with (($db).data).POSTGRES_PASSWORD }}{{ $_ := set $gen "POSTGRES_PASSWORD" (b64dec .) }}{{ end }}
+{{- $auth := lookup "v1" "Secret" .Release.Namespace (include "todo-app.auth.secretName" .) }}
+{{- with (($auth).data).JWT_SECRET }}{{ $_ := set $gen "JWT_SECRET" (b64dec .) }}{{ end }}
+{{- with (($auth).data).MCP_SERVICE_TOKEN }}{{ $_ := set $gen "MCP_SERVICE_TOKEN" (b64dec .) }}{{ end }}
+{{- $_ := set .Values "_generated" $gen }}
+{{- end }}
+{{- end }}
