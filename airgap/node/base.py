@@ -1,0 +1,122 @@
+"""kind's "base" image, reproduced from kind's images/base/Dockerfile.
+
+The upstream recipe clones containerd, runc, cri-tools and the CNI plugins
+from GitHub and downloads Go; here each is built from the Go module proxy
+(airgap.node.components) and the Debian packages come from the host's
+mirror. kind's own files (entrypoint, containerd config, systemd units,
+kubelet drop-ins, sysctl settings, /kind/bin hooks) are copied at build time
+from the kind module in the Go module cache, with the modes kind's
+Dockerfile gives them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airgap import cache as cache_mod
+from airgap.docker_engine import ensure_debian_base
+from airgap.node import components, dockerutil, gomod
+from airgap.progress import step
+from airgap.versions import KIND_VERSION
+
+BASE_IMAGE = f"todo-airgap/kind-base:{KIND_VERSION}"
+
+# images/base/Dockerfile: packages for systemd, Kubernetes, storage, the runtime, kind.
+PACKAGES = (
+    "systemd",
+    "conntrack iptables nftables iproute2 ethtool util-linux mount kmod",
+    "libseccomp2 pigz fuse-overlayfs",
+    "nfs-common open-iscsi",
+    "bash ca-certificates curl jq procps",
+)
+
+DOCKERFILE = """FROM {debian}
+COPY files/ /
+RUN echo "Installing Packages ..." \\
+ && DEBIAN_FRONTEND=noninteractive clean-install {packages} \\
+ && find /lib/systemd/system/sysinit.target.wants/ -name "systemd-tmpfiles-setup.service" -delete \\
+ && rm -f /lib/systemd/system/multi-user.target.wants/* \\
+ && rm -f /etc/systemd/system/*.wants/* \\
+ && rm -f /lib/systemd/system/local-fs.target.wants/* \\
+ && rm -f /lib/systemd/system/sockets.target.wants/*udev* \\
+ && rm -f /lib/systemd/system/sockets.target.wants/*initctl* \\
+ && rm -f /lib/systemd/system/basic.target.wants/* \\
+ && echo "ReadKMsg=no" >> /etc/systemd/journald.conf \\
+ && ln -s "$(which systemd)" /sbin/init
+RUN systemctl enable kubelet.service \\
+ && systemctl enable containerd.service \\
+ && systemctl enable undo-mount-hacks.service \\
+ && systemctl mask systemd-binfmt.service \\
+ && mkdir -p /etc/kubernetes/manifests
+COPY bin/ /
+RUN ctr oci spec \\
+      | jq '.hooks.createContainer[.hooks.createContainer| length] |= . \\
+            + {{"path": "/kind/bin/mount-product-files.sh"}}' \\
+      | jq 'del(.process.rlimits)' \\
+      > /etc/containerd/cri-base.json \\
+ && containerd --version && runc --version && crictl --version
+ENV container=docker
+STOPSIGNAL SIGRTMIN+3
+ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]
+"""
+
+
+def kind_files(kind_root: Path) -> tuple[dict[str, Path], dict[str, int]]:
+    """kind's images/base/files as build-context entries with kind's modes."""
+    root = kind_root / "images/base/files"
+    files: dict[str, Path] = {}
+    modes: dict[str, int] = {}
+    for src in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = src.relative_to(root).as_posix()
+        name = f"files/{rel}"
+        files[name] = src
+        executable = rel.startswith("usr/local/bin/") or rel.startswith("kind/bin/")
+        modes[name] = 0o755 if executable else 0o644
+    if "files/usr/local/bin/entrypoint" not in files:
+        raise FileNotFoundError(f"kind's entrypoint is missing under {root}")
+    return files, modes
+
+
+def runtime_binaries() -> dict[str, Path]:
+    """containerd, runc, crictl and CNI plugins built from the Go proxy, by image path."""
+    out_root = cache_mod.sub_dir("node", "components")
+    placed: dict[str, Path] = {}
+    builds = [
+        ("containerd", components.containerd_build(), "bin/usr/local/bin"),
+        ("runc", components.runc_build(), "bin/usr/local/sbin"),
+        ("crictl", components.crictl_build(), "bin/usr/local/bin"),
+        ("cni-plugins", components.cni_build(), "bin/opt/cni/bin"),
+    ]
+    for short, spec, target in builds:
+        bin_dir = gomod.build(
+            spec, out_root / f"{short}-{spec.version}", f"go build {short} {spec.version}"
+        )
+        for name, _ in spec.binaries:
+            placed[f"{target}/{name}"] = bin_dir / name
+    return placed
+
+
+def ensure_base_image() -> str:
+    """Build (once per input change) the kind base image; return its name."""
+    with step(f"kind base image {BASE_IMAGE}"):
+        debian = ensure_debian_base()
+        files, modes = kind_files(components.kind_dir())
+        files.update(runtime_binaries())
+        for name in files:
+            if name.startswith("bin/"):
+                modes[name] = 0o755
+        dockerfile = DOCKERFILE.format(debian=debian, packages=" ".join(PACKAGES))
+        with step("docker build kind base"):
+            dockerutil.build_image(
+                [BASE_IMAGE],
+                dockerfile,
+                files,
+                "kind-base",
+                modes=modes,
+                extra_key=_debian_id(debian),
+            )
+        return BASE_IMAGE
+
+
+def _debian_id(ref: str) -> str:
+    return dockerutil.docker("image", "inspect", "--format", "{{.Id}}", ref)

@@ -1,0 +1,136 @@
+"""Prove the node image works offline: create a kind cluster from it and check it.
+
+A check passes when `kind create cluster` returns, the node is Ready, every
+pod in kube-system and local-path-storage is Ready, and no event mentions
+pulling an image (everything had to be preloaded). Creation time is
+measured per run; the cluster is deleted afterwards.
+"""
+
+# ruff: noqa: S603, S607  (a build driver: runs fixed argv lists of docker/go/gcc, never a shell string)
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from airgap import cache as cache_mod
+from airgap.node.build import NODE_IMAGE, kubernetes_binaries
+from airgap.progress import note, step
+
+CLUSTER = "airgap-check"
+NAMESPACES = ("kube-system", "local-path-storage")
+
+
+class VerifyError(RuntimeError):
+    pass
+
+
+@dataclass
+class RunResult:
+    create_seconds: float
+    ready_seconds: float
+    pods: list[str] = field(default_factory=list)
+    pull_events: list[str] = field(default_factory=list)
+
+
+def kind_bin() -> Path:
+    path = cache_mod.bin_dir() / "kind"
+    if not path.exists():
+        from airgap.tools import tool_path
+
+        path = tool_path("kind")
+    return path
+
+
+def _run(cmd: list[str], timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise VerifyError(f"`{' '.join(cmd[:4])} ...` failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def pull_events(events: dict) -> list[str]:
+    """Events that show the kubelet tried (or failed) to pull an image."""
+    found = []
+    for item in events.get("items", []):
+        reason = item.get("reason", "")
+        message = item.get("message", "")
+        tried = reason == "Pulling" or (
+            reason in ("Failed", "ErrImagePull", "BackOff") and "pull" in message.lower()
+        )
+        if tried:
+            found.append(f"{item['involvedObject'].get('name')}: {reason}: {message}")
+    return found
+
+
+def check_once(image: str = NODE_IMAGE, name: str = CLUSTER, keep: bool = False) -> RunResult:
+    kind = str(kind_bin())
+    kubectl = str(kubernetes_binaries() / "kubectl")
+    _run([kind, "delete", "cluster", "--name", name], check=False)
+    kubeconfig = cache_mod.sub_dir("node", "verify") / f"{name}.kubeconfig"
+    start = time.monotonic()
+    with step(f"kind create cluster --name {name}"):
+        _run(
+            [kind, "create", "cluster", "--name", name, "--image", image,
+             "--kubeconfig", str(kubeconfig), "--wait", "5m"],
+            timeout=900,
+        )  # fmt: skip
+    created = time.monotonic() - start
+    k = [kubectl, "--kubeconfig", str(kubeconfig)]
+    try:
+        with step("wait for kube-system and local-path-storage pods"):
+            for ns in NAMESPACES:
+                deadline = time.monotonic() + 300
+                while True:
+                    pods = json.loads(_run([*k, "get", "pods", "-n", ns, "-o", "json"]).stdout)[
+                        "items"
+                    ]
+                    if pods and all(_pod_ready(p) for p in pods):
+                        break
+                    if time.monotonic() > deadline:
+                        states = [
+                            f"{p['metadata']['name']}={p['status'].get('phase')}" for p in pods
+                        ]
+                        raise VerifyError(f"pods in {ns} not Ready after 5 min: {states}")
+                    time.sleep(1)
+        ready = time.monotonic() - start
+        pods = _run([*k, "get", "pods", "-A", "-o", "wide"]).stdout
+        note(pods)
+        events = json.loads(_run([*k, "get", "events", "-A", "-o", "json"]).stdout)
+        result = RunResult(created, ready, pods.splitlines(), pull_events(events))
+        if result.pull_events:
+            raise VerifyError("images were pulled:\n" + "\n".join(result.pull_events))
+        nodes = _run([*k, "get", "nodes", "-o", "wide"]).stdout
+        note(nodes)
+        if " Ready " not in nodes:
+            raise VerifyError(f"node not Ready:\n{nodes}")
+        return result
+    finally:
+        if not keep:
+            _run([kind, "delete", "cluster", "--name", name], check=False)
+
+
+def _pod_ready(pod: dict) -> bool:
+    if pod["status"].get("phase") == "Succeeded":
+        return True
+    conditions = pod["status"].get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def verify(runs: int = 1, keep: bool = False) -> list[RunResult]:
+    results = []
+    for i in range(runs):
+        with step(f"verify run {i + 1}/{runs}"):
+            results.append(check_once(keep=keep and i == runs - 1))
+    creates = [r.create_seconds for r in results]
+    readies = [r.ready_seconds for r in results]
+    note(
+        f"kind create cluster: median {statistics.median(creates):.1f}s "
+        f"(runs: {', '.join(f'{s:.1f}' for s in creates)}); all pods Ready: median "
+        f"{statistics.median(readies):.1f}s"
+    )
+    return results
