@@ -14,6 +14,8 @@
 debootstrap (minbase variant) from the host's Debian mirror.
 """
 
+# ruff: noqa: S603, S607 - this module runs fixed build tools (docker, go, apt) by name
+
 from __future__ import annotations
 
 import json
@@ -254,10 +256,61 @@ def debian_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
+# dpkg filter kept in the base so every image built on it stays free of docs and locales.
+NODOC_DPKG_CFG = """\
+# todo-airgap: no documentation, man pages or translations in container images
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/lintian/*
+"""
+# Bump when the base recipe changes: images built on the base rebuild too.
+BASE_RECIPE = f"{DEBIAN_SUITE}-minbase-slim-1"
+
+
+def _slim_rootfs(root: Path) -> None:
+    """Drop docs, man pages, translations, apt lists and logs from a debootstrap tree."""
+    (root / "etc/dpkg/dpkg.cfg.d/01-todo-airgap-nodoc").write_text(NODOC_DPKG_CFG)
+    for sub in (
+        "usr/share/doc",
+        "usr/share/man",
+        "usr/share/info",
+        "usr/share/locale",
+        "usr/share/lintian",
+        "var/cache/apt",
+        "var/lib/apt/lists",
+        "var/log",
+    ):
+        target = root / sub
+        if not target.is_dir():
+            continue
+        for child in target.iterdir():
+            keep = child.name in ("locale.alias", "partial") or (
+                sub == "usr/share/doc" and (child / "copyright").exists()
+            )
+            if sub == "usr/share/doc" and keep:
+                for extra in child.iterdir():
+                    if extra.name != "copyright":
+                        if extra.is_dir() and not extra.is_symlink():
+                            shutil.rmtree(extra)
+                        else:
+                            extra.unlink()
+                continue
+            if keep:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+
 def ensure_debian_base() -> str:
     """Build (once) `todo-airgap/debian:bookworm-minbase` with debootstrap; return its name."""
     with step(f"debian base {DEBIAN_BASE_IMAGE}"):
-        if image_label(DEBIAN_BASE_IMAGE) == DEBIAN_SUITE:
+        if image_label(DEBIAN_BASE_IMAGE) == BASE_RECIPE:
             mark_cached("image exists")
             return DEBIAN_BASE_IMAGE
         if not shutil.which("debootstrap"):
@@ -274,12 +327,7 @@ def ensure_debian_base() -> str:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-            # Keep the image small and reproducible-ish: no apt lists, caches, logs.
-            for sub in ("var/cache/apt/archives", "var/lib/apt/lists", "var/log"):
-                target = root / sub
-                for child in target.glob("*"):
-                    if child.is_file():
-                        child.unlink()
+            _slim_rootfs(root)
             note(f"docker import -> {DEBIAN_BASE_IMAGE}")
             tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
             subprocess.run(
@@ -287,7 +335,7 @@ def ensure_debian_base() -> str:
                     "docker",
                     "import",
                     "--change",
-                    f"LABEL {LABEL}={DEBIAN_SUITE}",
+                    f"LABEL {LABEL}={BASE_RECIPE}",
                     "--change",
                     'CMD ["/bin/bash"]',
                     "-",

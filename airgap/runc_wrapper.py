@@ -94,7 +94,7 @@ def main() -> None:
         fix_arguments(argv)
     except (OSError, ValueError) as exc:  # never block runc on our own error
         print(f"todo-airgap runc wrapper: {exc}", file=sys.stderr)
-    os.execv(REAL_RUNC, [REAL_RUNC, *argv])
+    os.execv(REAL_RUNC, [REAL_RUNC, *argv])  # noqa: S606 - hand over to the real runc
 
 
 if __name__ == "__main__":

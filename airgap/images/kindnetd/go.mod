@@ -1,0 +1,3 @@
+module todo-airgap/kindnetd
+
+go 1.24
