@@ -24,12 +24,12 @@ def _storable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_storable)]
-Title = Annotated[Text, Field(min_length=1, max_length=TITLE_MAX)]
-Description = Annotated[Text, Field(max_length=DESCRIPTION_MAX)]
+_Storable = AfterValidator(_storable)
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX), _Storable]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), _Storable]
 Id = Annotated[int, Field(gt=0, le=MAX_ID)]
 Username = Annotated[str, Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
-Password = Annotated[Text, Field(min_length=8, max_length=128)]
+Password = Annotated[str, Field(min_length=8, max_length=128), _Storable]
 
 
 class Strict(BaseModel):
@@ -47,8 +47,8 @@ class UserPublic(BaseModel):
 
 
 class TokenRequest(Strict):
-    username: Annotated[Text, Field(min_length=1, max_length=50)]
-    password: Annotated[Text, Field(min_length=1, max_length=128)]
+    username: Annotated[str, Field(min_length=1, max_length=50), _Storable]
+    password: Annotated[str, Field(min_length=1, max_length=128), _Storable]
 
 
 class Token(BaseModel):

@@ -1,0 +1,123 @@
+"""The backend when the MCP server is down, hanging, or switched off: quick 5xx JSON, no hang."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import Server, base_env, free_port
+
+
+@pytest.fixture(scope="module")
+def hanging_port() -> Iterator[int]:
+    """A TCP listener that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def signed_up(backend: Server) -> dict[str, str]:
+    """Users live in the backend's own table, so sign-up works without the MCP server."""
+    import uuid
+
+    name = f"o_{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=backend.url, timeout=10) as client:
+        client.post("/api/v1/users", json={"username": name, "password": "p" * 10})
+        token = client.post("/api/v1/auth/token", json={"username": name, "password": "p" * 10})
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+@pytest.fixture(scope="module")
+def backend_mcp_down(launch: Callable[..., Server], database_url: str) -> Server:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    return launch("app.main:app", base_env(database_url, MCP_SERVER_URL=closed))
+
+
+@pytest.fixture(scope="module")
+def backend_mcp_hangs(
+    launch: Callable[..., Server], database_url: str, hanging_port: int
+) -> Server:
+    env = base_env(
+        database_url,
+        MCP_SERVER_URL=f"http://127.0.0.1:{hanging_port}",
+        MCP_TIMEOUT_SECONDS="1",
+    )
+    return launch("app.main:app", env)
+
+
+@pytest.fixture(scope="module")
+def backend_mcp_disabled(launch: Callable[..., Server], database_url: str) -> Server:
+    env = base_env(database_url, MCP_ENABLED="false", MCP_SERVER_URL="http://127.0.0.1:9")
+    return launch("app.main:app", env)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/v1/tasks"), ("POST", "/api/v1/tasks"), ("DELETE", "/api/v1/tasks/1")],
+)
+def test_mcp_down_is_503_fast(backend_mcp_down: Server, method: str, path: str) -> None:
+    auth = signed_up(backend_mcp_down)
+    started = time.monotonic()
+    body = {"title": "t"} if method == "POST" else None
+    response = httpx.request(
+        method, backend_mcp_down.url + path, json=body, headers=auth, timeout=30
+    )
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.json() == {"detail": "task service unavailable"}
+    assert elapsed < 3, f"took {elapsed:.1f}s"
+
+
+def test_mcp_down_makes_backend_unready(backend_mcp_down: Server) -> None:
+    response = httpx.get(f"{backend_mcp_down.url}/ready", timeout=10)
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "ok", "mcp": "unavailable"}
+    assert httpx.get(f"{backend_mcp_down.url}/health").status_code == 200
+
+
+def test_mcp_hanging_is_504_within_the_read_timeout(backend_mcp_hangs: Server) -> None:
+    auth = signed_up(backend_mcp_hangs)
+    started = time.monotonic()
+    response = httpx.post(
+        f"{backend_mcp_hangs.url}/api/v1/tasks", json={"title": "t"}, headers=auth, timeout=30
+    )
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert response.json() == {"detail": "task service timed out"}
+    assert 0.9 < elapsed < 4, f"took {elapsed:.1f}s"
+
+
+def test_mcp_disabled(backend_mcp_disabled: Server) -> None:
+    auth = signed_up(backend_mcp_disabled)
+    response = httpx.get(f"{backend_mcp_disabled.url}/api/v1/tasks", headers=auth)
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("task service disabled")
+    ready = httpx.get(f"{backend_mcp_disabled.url}/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "mcp": "disabled"}
