@@ -167,7 +167,19 @@ seccompProfile:
 - name: migrate
   image: {{ include "todo-app.image" (dict "ctx" .ctx "image" .image "app" true) }}
   imagePullPolicy: {{ include "todo-app.imagePullPolicy" (dict "ctx" .ctx "image" .image "app" true) }}
-  command: ["python", "-m", "app.migrate"]
+  # `python -m app.migrate` waits for the database, then runs `alembic upgrade head` in one
+  # transaction. On a fresh install several pods migrate at once; the loser of that race is
+  # rolled back and finds the schema at head on its next run, without a container restart.
+  command:
+    - sh
+    - -c
+    - |
+      for attempt in 1 2 3 4 5; do
+        python -m app.migrate && exit 0
+        echo "migrate: attempt $attempt failed, retrying" >&2
+        sleep 2
+      done
+      exit 1
   envFrom:
     - secretRef:
         name: {{ include "todo-app.database.secretName" .ctx }}
