@@ -25,3 +25,119 @@ def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+# --- e2e: image, kind cluster, release, suite, report (owned by the e2e harness) ---------
+# Options come from posargs (passed to pytest) and environment variables:
+#   E2E_NODE_IMAGE / E2E_K8S_VERSION   kind node image, or a pinned Kubernetes minor
+#   E2E_VALUES                         extra Helm values file (e.g. values-production.yaml)
+#   E2E_KEEP_CLUSTER=1 / E2E_REUSE_CLUSTER=1, E2E_KUBECONFIG   keep / reuse / existing cluster
+#   TODO_IMAGE_SOURCE=upstream|local   registry images or the ones built here by airgap
+# e.g. `nox -s e2e -- --keep-cluster -k health`, `E2E_K8S_VERSION=v1.33 nox -s e2e`.
+
+E2E_REQUIREMENTS = "e2e/requirements.txt"
+
+
+def _harness():
+    """e2e.harness (stdlib only) imported from the repository, for phases and names."""
+    import sys
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from e2e import harness
+
+    return harness
+
+
+def _ensure_airgap(session: nox.Session, *, node: bool = True) -> str:
+    """Docker engine + pinned tools, and the local images when no registry is reachable."""
+    source = (
+        session.run(
+            "python",
+            "-c",
+            "from airgap.images import image_source; print(image_source())",
+            silent=True,
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    steps = ["docker", "tools"]
+    if source == "local":
+        steps += ["images", "node"] if node else ["images"]
+    session.log(f"image source: {source}; python -m airgap {' '.join(steps)}")
+    session.run("python", "-m", "airgap", *steps)
+    return source
+
+
+def _uses_existing_cluster(posargs: list[str]) -> bool:
+    return any(a == "--kubeconfig" or a.startswith("--kubeconfig=") for a in posargs) or bool(
+        os.environ.get("E2E_KUBECONFIG")
+    )
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def e2e(session: nox.Session) -> None:
+    """Everything end to end: image, kind cluster, helm install, e2e suite, report."""
+    import time
+
+    harness = _harness()
+    started = time.monotonic()
+    harness.reset_phases()
+    with harness.phase("python deps"):
+        session.install("-r", E2E_REQUIREMENTS)
+    with harness.phase("airgap pieces"):
+        _ensure_airgap(session, node=not _uses_existing_cluster(session.posargs))
+    session.run("python", "-m", "e2e.harness", "image")  # records "image build"
+    try:
+        session.run(
+            "pytest",
+            "e2e",
+            "--junitxml=reports/e2e-junit.xml",
+            "-o",
+            "junit_family=xunit2",
+            "-o",
+            "junit_suite_name=todo-app-e2e",
+            *session.posargs,
+            env={"PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        harness.record_phase("nox -s e2e total", time.monotonic() - started)
+        for p in harness.read_phases():
+            session.log(f"phase {p['name']:<24} {p['seconds']:>7.1f} s  {p['status']}")
+        session.log("report: reports/e2e-summary.md, reports/e2e-junit.xml")
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def image(session: nox.Session) -> None:
+    """Build the application image todo-app:dev (offline base image without a registry)."""
+    _ensure_airgap(session, node=False)
+    session.run("python", "-m", "e2e.harness", "image")
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def cluster(session: nox.Session) -> None:
+    """Bring up (or reuse) kind cluster todo-e2e with images and metrics-server; keep it."""
+    session.install("-r", E2E_REQUIREMENTS)
+    _ensure_airgap(session)
+    session.run("python", "-m", "e2e.harness", "cluster", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def deploy(session: nox.Session) -> None:
+    """helm upgrade --install the release into namespace todo-dev of the kept cluster."""
+    session.install("-r", E2E_REQUIREMENTS)
+    session.run("python", "-m", "e2e.harness", "deploy", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def teardown(session: nox.Session) -> None:
+    """Delete the kind cluster todo-e2e (and everything in it)."""
+    session.install("-r", E2E_REQUIREMENTS)
+    session.run("python", "-m", "e2e.harness", "teardown", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def report(session: nox.Session) -> None:
+    """Rebuild reports/e2e-summary.md and the HPA plot from the last run's results."""
+    session.install("matplotlib")
+    session.run("python", "-m", "e2e.report")

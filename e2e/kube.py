@@ -1,0 +1,184 @@
+"""Small helpers over the official Kubernetes client for the e2e tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.utils.quantity import parse_quantity
+
+from e2e.harness import RELEASE
+
+T = TypeVar("T")
+
+COMPONENTS = ("backend", "mcp-server", "postgresql")
+
+
+def cpu_millicores(quantity: str | None) -> float | None:
+    return None if quantity is None else float(parse_quantity(quantity) * 1000)
+
+
+def mem_mib(quantity: str | None) -> float | None:
+    return None if quantity is None else float(parse_quantity(quantity) / (1024 * 1024))
+
+
+def wait_for(
+    probe: Callable[[], T | None],
+    *,
+    timeout: float,
+    interval: float = 1.0,
+    what: str = "condition",
+) -> T:
+    """Call probe until it returns something truthy; fail with `what` after timeout."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = probe()
+            if value:
+                return value
+        except ApiException as exc:  # transient API answers while things restart
+            last_error = exc
+        if time.monotonic() > deadline:
+            extra = (
+                f" (last API error: {last_error.status} {last_error.reason})" if last_error else ""
+            )
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{extra}")
+        time.sleep(interval)
+
+
+def selector(component: str | None = None, release: str = RELEASE) -> str:
+    parts = [f"app.kubernetes.io/instance={release}"]
+    if component:
+        parts.append(f"app.kubernetes.io/component={component}")
+    return ",".join(parts)
+
+
+def pod_ready(pod: client.V1Pod) -> bool:
+    for cond in (pod.status.conditions or []) if pod.status else []:
+        if cond.type == "Ready":
+            return cond.status == "True"
+    return False
+
+
+def ready_time(pod: client.V1Pod) -> datetime | None:
+    for cond in (pod.status.conditions or []) if pod.status else []:
+        if cond.type == "Ready" and cond.status == "True":
+            return cond.last_transition_time
+    return None
+
+
+class Kube:
+    """API handles for one kubeconfig and the run's namespace."""
+
+    def __init__(self, kubeconfig: Path, namespace: str) -> None:
+        self.api_client = config.new_client_from_config(config_file=str(kubeconfig))
+        self.core = client.CoreV1Api(self.api_client)
+        self.apps = client.AppsV1Api(self.api_client)
+        self.autoscaling = client.AutoscalingV2Api(self.api_client)
+        self.custom = client.CustomObjectsApi(self.api_client)
+        self.networking = client.NetworkingV1Api(self.api_client)
+        self.policy = client.PolicyV1Api(self.api_client)
+        self.namespace = namespace
+
+    # --- reads ----------------------------------------------------------------------
+
+    def pods(self, component: str | None = None) -> list[client.V1Pod]:
+        items = self.core.list_namespaced_pod(self.namespace, label_selector=selector(component))
+        return [p for p in items.items if p.metadata.deletion_timestamp is None]
+
+    def running_pods(self, component: str) -> list[client.V1Pod]:
+        return [p for p in self.pods(component) if p.status.phase == "Running"]
+
+    def ready_pods(self, component: str) -> list[client.V1Pod]:
+        return [p for p in self.pods(component) if pod_ready(p)]
+
+    def deployments(self) -> list[client.V1Deployment]:
+        return self.apps.list_namespaced_deployment(self.namespace, label_selector=selector()).items
+
+    def deployment(self, component: str) -> client.V1Deployment | None:
+        items = self.apps.list_namespaced_deployment(
+            self.namespace, label_selector=selector(component)
+        ).items
+        return items[0] if items else None
+
+    def statefulsets(self) -> list[client.V1StatefulSet]:
+        return self.apps.list_namespaced_stateful_set(
+            self.namespace, label_selector=selector()
+        ).items
+
+    def hpa(self, component: str = "mcp-server") -> client.V2HorizontalPodAutoscaler | None:
+        items = self.autoscaling.list_namespaced_horizontal_pod_autoscaler(
+            self.namespace, label_selector=selector(component)
+        ).items
+        return items[0] if items else None
+
+    def service(self, component: str) -> client.V1Service | None:
+        items = self.core.list_namespaced_service(
+            self.namespace, label_selector=selector(component)
+        ).items
+        return items[0] if items else None
+
+    def secret_value(self, name: str, key: str) -> str:
+        import base64
+
+        secret = self.core.read_namespaced_secret(name, self.namespace)
+        return base64.b64decode(secret.data[key]).decode()
+
+    def pod_metrics(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """{pod: {container: (cpu millicores, memory MiB)}} from metrics.k8s.io."""
+        data: dict[str, Any] = self.custom.list_namespaced_custom_object(
+            "metrics.k8s.io", "v1beta1", self.namespace, "pods"
+        )
+        out: dict[str, dict[str, tuple[float, float]]] = {}
+        for item in data.get("items", []):
+            labels = item["metadata"].get("labels") or {}
+            if labels.get("app.kubernetes.io/instance") != RELEASE:
+                continue
+            out[item["metadata"]["name"]] = {
+                c["name"]: (cpu_millicores(c["usage"]["cpu"]), mem_mib(c["usage"]["memory"]))
+                for c in item.get("containers", [])
+            }
+        return out
+
+    def logs(self, pod: str, container: str | None = None, since_seconds: int | None = None) -> str:
+        kwargs: dict[str, Any] = {}
+        if container:
+            kwargs["container"] = container
+        if since_seconds:
+            kwargs["since_seconds"] = since_seconds
+        return self.core.read_namespaced_pod_log(pod, self.namespace, **kwargs)
+
+    # --- waits ----------------------------------------------------------------------
+
+    def wait_deployment_available(self, component: str, timeout: float = 120) -> None:
+        def probe() -> bool:
+            dep = self.deployment(component)
+            if dep is None:
+                return False
+            st = dep.status
+            want = dep.spec.replicas or 0
+            return (
+                st.observed_generation == dep.metadata.generation
+                and (st.updated_replicas or 0) == want
+                and (st.available_replicas or 0) == want
+                and (st.replicas or 0) == want
+            )
+
+        wait_for(probe, timeout=timeout, what=f"deployment {component} to be available")
+
+    def wait_ready(self, component: str, count: int = 1, timeout: float = 120) -> list:
+        return wait_for(
+            lambda: (pods := self.ready_pods(component)) and len(pods) >= count and pods,
+            timeout=timeout,
+            what=f"{count} ready {component} pod(s)",
+        )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,218 @@
+"""The human-readable e2e report: reports/e2e-summary.md and reports/hpa-timeline.png.
+
+Built from what the run recorded: reports/e2e-results.json (the tests'
+measurements and outcomes per promise) and reports/e2e-phases.json (wall
+time per phase). The JUnit XML (reports/e2e-junit.xml) comes from pytest.
+`python -m e2e.report` (`nox -s report`) rebuilds both from those files.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from e2e.harness import PHASES_FILE, REPORTS_DIR
+
+DEFAULT_PROMISES = {
+    1: "install",
+    2: "startup",
+    3: "health",
+    4: "backend -> MCP",
+    5: "resources",
+    6: "HPA",
+    7: "rollback and switches",
+    8: "faults",
+    9: "security",
+    10: "helm test",
+}
+
+
+def plot_hpa(samples: list[dict[str, Any]], summary: dict[str, Any], path: Path) -> Path | None:
+    """Replicas, HPA CPU % and req/s over time, one PNG."""
+    if not samples:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [s["t"] for s in samples]
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, sharex=True, figsize=(9, 7))
+    ax1.step(t, [s["replicas"] for s in samples], where="post", label="desired (Deployment)")
+    ax1.step(t, [s["ready"] for s in samples], where="post", label="ready", linestyle="--")
+    ax1.set_ylabel("MCP replicas")
+    ax1.set_ylim(0, (summary.get("max_replicas") or 3) + 1)
+    ax1.legend(loc="upper right")
+    cpu = [(s["t"], s["cpu_percent"]) for s in samples if s.get("cpu_percent") is not None]
+    if cpu:
+        ax2.plot([c[0] for c in cpu], [c[1] for c in cpu], color="tab:red")
+    target = summary.get("target_cpu_percent")
+    if target:
+        ax2.axhline(target, color="grey", linestyle=":", label=f"target {target}%")
+        ax2.legend(loc="upper right")
+    ax2.set_ylabel("HPA CPU % of request")
+    rps = [(s["t"], s["rps"]) for s in samples if s.get("rps") is not None]
+    if rps:
+        ax3.plot([r[0] for r in rps], [r[1] for r in rps], color="tab:green")
+    ax3.set_ylabel("req/s (Locust)")
+    ax3.set_xlabel("seconds since load start")
+    stop = summary.get("load_seconds")
+    for ax in (ax1, ax2, ax3):
+        if stop:
+            ax.axvline(stop, color="black", linewidth=0.8, linestyle="--")
+        ax.grid(alpha=0.3)
+    fig.suptitle("MCP server HPA under Locust load (dashed line: load stops)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}{unit}"
+    return f"{value}{unit}"
+
+
+def _resource_rows(data: dict[str, Any]) -> list[str]:
+    idle = (data.get("resources_idle") or {}).get("peaks") or {}
+    load = (data.get("resources_load") or {}).get("peaks") or {}
+    limits = (data.get("resources_load") or data.get("resources_idle") or {}).get("limits") or {}
+    rows = []
+    for key in sorted(set(idle) | set(load)):
+        component = next((c for c in limits if f"-{c}-" in key), None)
+        lim = limits.get(component, {}) if component else {}
+        i, ld = idle.get(key, {}), load.get(key, {})
+        rows.append(
+            f"| {key} | {_fmt(i.get('cpu_m'), 'm')} | {_fmt(ld.get('cpu_m'), 'm')} | "
+            f"{_fmt(lim.get('cpu_m'), 'm')} | {_fmt(i.get('mem_mi'), 'Mi')} | "
+            f"{_fmt(ld.get('mem_mi'), 'Mi')} | {_fmt(lim.get('mem_mi'), 'Mi')} |"
+        )
+    return rows
+
+
+def write_report(out_dir: Path = REPORTS_DIR, promises: dict[int, str] | None = None) -> Path:
+    promises = promises or DEFAULT_PROMISES
+    data = json.loads((out_dir / "e2e-results.json").read_text())
+    try:
+        phases = json.loads(PHASES_FILE.read_text())
+    except (OSError, ValueError):
+        phases = []
+    outcomes: dict[str, dict[str, str]] = data.get("outcomes", {})
+    lines = [f"# e2e summary (run {data.get('run_id')})", ""]
+    images = data.get("images") or {}
+    if images:
+        lines += [
+            f"Images: source **{images.get('source')}**, node `{images.get('node')}`, "
+            f"app `{images.get('app')}`, PostgreSQL `{images.get('postgres')}`, "
+            f"metrics-server `{images.get('metrics_server')}`.",
+            "",
+        ]
+    install = data.get("install") or {}
+    if install.get("values_files"):
+        lines += [f"Values files: {', '.join(install['values_files'])} (+ e2e/values-e2e.yaml)", ""]
+
+    lines += ["## Promises", "", "| # | promise | result | tests |", "|---|---|---|---|"]
+    for number, text in promises.items():
+        tests = outcomes.get(str(number), {})
+        if not tests:
+            verdict = "not run"
+        elif all(v == "passed" for v in tests.values()):
+            verdict = "PASS"
+        else:
+            verdict = "FAIL"
+        detail = ", ".join(f"{k}: {v}" for k, v in tests.items() if v != "passed")
+        lines.append(
+            f"| {number} | {text} | {verdict} | {len(tests)} run{'; ' + detail if detail else ''} |"
+        )
+    lines.append("")
+
+    if phases:
+        total = sum(p["seconds"] for p in phases)
+        lines += ["## Phases (wall time)", "", "| phase | seconds | status |", "|---|---|---|"]
+        lines += [f"| {p['name']} | {p['seconds']:.1f} | {p['status']} |" for p in phases]
+        lines += [f"| total of phases | {total:.1f} | |", ""]
+
+    startup = data.get("startup") or {}
+    if startup:
+        lines += [
+            "## Startup (pod created -> Ready)",
+            "",
+            "| pod | component | seconds |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {r['pod']} | {r['component']} | {r['seconds']:.1f} |" for r in startup["pods"]
+        ]
+        med = startup.get("median_by_component") or {}
+        lines += [
+            "",
+            "Median per component: " + ", ".join(f"{c} {v:.1f} s" for c, v in sorted(med.items())),
+            "",
+        ]
+
+    hpa = data.get("hpa") or {}
+    if hpa:
+        lines += [
+            "## HPA timeline",
+            "",
+            f"HPA {hpa['min_replicas']} -> {hpa['max_replicas']} at "
+            f"{hpa['target_cpu_percent']}% CPU; load ran {hpa['load_seconds']} s "
+            f"({(hpa.get('locust') or {}).get('users')} Locust users).",
+            "",
+            "| figure | seconds |",
+            "|---|---|",
+            f"| load start -> 2 replicas (decided) | {_fmt(hpa.get('to_2_replicas_s'))} |",
+            f"| load start -> {hpa['max_replicas']} replicas (decided) | "
+            f"{_fmt(hpa.get('to_max_replicas_s'))} |",
+            f"| load start -> 2 ready | {_fmt(hpa.get('to_2_ready_s'))} |",
+            f"| load start -> {hpa['max_replicas']} ready | {_fmt(hpa.get('to_max_ready_s'))} |",
+            f"| load stop -> back to {hpa['min_replicas']} | "
+            f"{_fmt(hpa.get('back_to_min_after_stop_s'))} |",
+            "",
+            f"Peak HPA CPU {_fmt(hpa.get('peak_cpu_percent'), '%')}, peak "
+            f"{_fmt(hpa.get('peak_rps'))} req/s. Locust totals: {hpa.get('locust')}.",
+            "",
+        ]
+        if hpa.get("new_pod_startup_s"):
+            lines += [
+                "Startup of pods the HPA added: "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in hpa["new_pod_startup_s"].items()),
+                "",
+            ]
+        png = plot_hpa(data.get("hpa_samples") or [], hpa, out_dir / "hpa-timeline.png")
+        if png:
+            lines += [f"![HPA timeline]({png.name})", ""]
+
+    rows = _resource_rows(data)
+    if rows:
+        lines += [
+            "## Resources (metrics-server peaks vs limits)",
+            "",
+            "| pod/container | CPU idle | CPU load | CPU limit | mem idle | mem load | mem limit |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+
+    for key, title in (
+        ("faults", "Faults"),
+        ("netpol", "NetworkPolicy"),
+        ("netpol_enforcer", "NetworkPolicy enforcer"),
+    ):
+        if data.get(key):
+            lines += [f"## {title}", "", "```json", json.dumps(data[key], indent=2), "```", ""]
+
+    path = out_dir / "e2e-summary.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+if __name__ == "__main__":
+    print(write_report())
+    sys.exit(0)

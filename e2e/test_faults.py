@@ -1,0 +1,203 @@
+"""Promise 8: faults lose no acknowledged write, and the backend says so clearly.
+
+- Every MCP pod deleted while a writer keeps creating tasks: every task the
+  backend acknowledged (201) exists afterwards; refusals are 502/503/504 with
+  a JSON `detail`, never a 500 or a dropped connection.
+- MCP scaled to zero: the backend answers 503 with a detail (not a dropped
+  connection) and recovers by itself when the MCP server is back.
+- PostgreSQL's pod deleted: the StatefulSet's volume keeps every task.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+from e2e.kube import wait_for
+
+pytestmark = pytest.mark.promise(8)
+
+OUTAGE_CODES = {502, 503, 504}
+
+
+class Writer(threading.Thread):
+    """Creates tasks in a loop through the NodePort; records what was acknowledged."""
+
+    def __init__(self, base_url: str, headers: dict[str, str], tag: str) -> None:
+        super().__init__(daemon=True)
+        self.base_url, self.headers, self.tag = base_url, headers, tag
+        self.stop = threading.Event()
+        self.acked: dict[int, str] = {}
+        self.codes: Counter[str] = Counter()
+        self.bad: list[str] = []
+
+    def run(self) -> None:
+        n = 0
+        with httpx.Client(base_url=self.base_url, timeout=15) as client:
+            while not self.stop.is_set():
+                n += 1
+                title = f"{self.tag} {n}"
+                try:
+                    r = client.post("/api/v1/tasks", json={"title": title}, headers=self.headers)
+                except httpx.HTTPError as exc:
+                    self.codes[type(exc).__name__] += 1
+                    self.bad.append(f"{title}: {exc!r}")
+                    time.sleep(0.2)
+                    continue
+                self.codes[str(r.status_code)] += 1
+                if r.status_code == 201:
+                    self.acked[r.json()["id"]] = title
+                elif r.status_code in OUTAGE_CODES:
+                    try:
+                        assert r.json()["detail"]
+                    except Exception:  # noqa: BLE001
+                        self.bad.append(f"{title}: {r.status_code} without a JSON detail")
+                    time.sleep(0.2)
+                else:
+                    self.bad.append(f"{title}: unexpected {r.status_code} {r.text[:200]}")
+                time.sleep(0.02)
+
+
+def _all_task_ids(api, user) -> set[int]:
+    ids: set[int] = set()
+    offset = 0
+    while True:
+        r = api.get("/api/v1/tasks", params={"limit": 100, "offset": offset}, headers=user.headers)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        ids |= {t["id"] for t in page["items"]}
+        offset += len(page["items"])
+        if not page["items"] or offset >= page["total"]:
+            return ids
+
+
+def _wait_api(api, user, timeout: float = 120) -> None:
+    wait_for(
+        lambda: (
+            api.get("/api/v1/tasks", params={"limit": 1}, headers=user.headers).status_code == 200
+        ),
+        timeout=timeout,
+        what="the task API to answer 200 again",
+    )
+
+
+def test_mcp_pod_kill_under_load_loses_no_acknowledged_write(release, kube, api, new_user, results):
+    user = new_user()
+    writer = Writer(release.backend_url, user.headers, "fault-mcp-kill")
+    writer.start()
+    time.sleep(5)
+    victims = [p.metadata.name for p in kube.pods("mcp-server")]
+    assert victims
+    for name in victims:
+        kube.core.delete_namespaced_pod(name, kube.namespace, grace_period_seconds=0)
+    wait_for(
+        lambda: (
+            (pods := kube.ready_pods("mcp-server"))
+            and not {p.metadata.name for p in pods} & set(victims)
+        ),
+        timeout=120,
+        what="a new ready MCP pod",
+    )
+    time.sleep(5)
+    writer.stop.set()
+    writer.join(timeout=30)
+    _wait_api(api, user)
+    stored = _all_task_ids(api, user)
+    lost = {i: t for i, t in writer.acked.items() if i not in stored}
+    results.append(
+        "faults",
+        {
+            "test": "mcp pod kill",
+            "codes": dict(writer.codes),
+            "acknowledged": len(writer.acked),
+            "lost": len(lost),
+        },
+    )
+    assert writer.acked, f"nothing was acknowledged: {dict(writer.codes)}"
+    assert not lost, f"acknowledged writes lost: {lost}"
+    assert not writer.bad, f"unclear answers during the fault: {writer.bad[:10]}"
+
+
+def test_mcp_outage_is_a_clear_503_and_recovers(release, kube, api, user, results):
+    dep = kube.deployment("mcp-server")
+    replicas = dep.spec.replicas
+    kube.apps.patch_namespaced_deployment_scale(
+        dep.metadata.name, kube.namespace, {"spec": {"replicas": 0}}
+    )
+    try:
+        wait_for(lambda: not kube.pods("mcp-server"), timeout=60, what="MCP pods gone")
+        codes: Counter[str] = Counter()
+        details = set()
+        deadline = time.monotonic() + 20  # longer than the backend's readiness window
+        while time.monotonic() < deadline:
+            try:
+                r = api.get("/api/v1/tasks", headers=user.headers)
+                codes[str(r.status_code)] += 1
+                if r.status_code in OUTAGE_CODES:
+                    details.add(r.json()["detail"])
+            except httpx.HTTPError as exc:
+                codes[type(exc).__name__] += 1
+            time.sleep(0.5)
+        results.append(
+            "faults", {"test": "mcp outage", "codes": dict(codes), "details": sorted(details)}
+        )
+        assert set(codes) == {"503"}, f"during the outage the backend answered {dict(codes)}"
+        assert all(details), details
+    finally:
+        kube.apps.patch_namespaced_deployment_scale(
+            dep.metadata.name, kube.namespace, {"spec": {"replicas": max(1, replicas)}}
+        )
+    kube.wait_deployment_available("mcp-server", timeout=120)
+    start = time.monotonic()
+    _wait_api(api, user, timeout=60)
+    results.append(
+        "faults",
+        {
+            "test": "mcp outage recovery",
+            "seconds_after_mcp_available": round(time.monotonic() - start, 1),
+        },
+    )
+
+
+def test_postgresql_restart_keeps_data(release, kube, api, user, results):
+    for i in range(5):
+        assert (
+            api.post(
+                "/api/v1/tasks", json={"title": f"before pg restart {i}"}, headers=user.headers
+            ).status_code
+            == 201
+        )
+    before = _all_task_ids(api, user)
+    pods = kube.pods("postgresql")
+    assert len(pods) == 1, [p.metadata.name for p in pods]
+    old_uid = pods[0].metadata.uid
+    start = time.monotonic()
+    kube.core.delete_namespaced_pod(pods[0].metadata.name, kube.namespace)
+    wait_for(
+        lambda: (ready := kube.ready_pods("postgresql")) and ready[0].metadata.uid != old_uid,
+        timeout=180,
+        what="PostgreSQL back and ready",
+    )
+    _wait_api(api, user, timeout=120)
+    recovered = time.monotonic() - start
+    after = _all_task_ids(api, user)
+    results.append(
+        "faults",
+        {
+            "test": "postgresql restart",
+            "tasks_before": len(before),
+            "tasks_after": len(after),
+            "recovery_s": round(recovered, 1),
+        },
+    )
+    assert before <= after, f"tasks lost across the PostgreSQL restart: {sorted(before - after)}"
+    assert (
+        api.post(
+            "/api/v1/tasks", json={"title": "after pg restart"}, headers=user.headers
+        ).status_code
+        == 201
+    )

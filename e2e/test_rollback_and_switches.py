@@ -1,0 +1,109 @@
+"""Promise 7: a broken upgrade fails and `helm rollback` restores the release;
+`mcpServer.enabled=false` removes the MCP resources and the backend answers the
+documented 503; enabling it again restores service with the data intact.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from e2e.kube import selector, wait_for
+
+pytestmark = pytest.mark.promise(7)
+
+
+def _history(release) -> list[dict]:
+    return json.loads(
+        release.helm("history", release.name, "-o", "json", capture=True, quiet=True).stdout
+    )
+
+
+def _images(kube) -> set[str]:
+    return {c.image for d in kube.deployments() for c in d.spec.template.spec.containers}
+
+
+def test_broken_upgrade_fails_and_rollback_restores(release, kube, api, user):
+    kept = api.post("/api/v1/tasks", json={"title": "survives the rollback"}, headers=user.headers)
+    assert kept.status_code == 201, kept.text
+    good_revision = _history(release)[-1]["revision"]
+    good_images = _images(kube)
+
+    broken = release.upgrade(
+        "--set", "image.tag=e2e-broken-does-not-exist", timeout="45s", check=False
+    )
+    assert broken.returncode != 0, "an upgrade to a missing image must fail"
+    assert _history(release)[-1]["status"] == "failed"
+    # The old pods keep serving while the broken rollout is stuck.
+    assert api.get("/ready").status_code == 200
+
+    release.helm("rollback", release.name, str(good_revision), "--wait", "--timeout", "3m")
+    history = _history(release)
+    assert history[-1]["status"] == "deployed"
+    assert "Rollback" in history[-1]["description"]
+    for component in ("backend", "mcp-server"):
+        kube.wait_deployment_available(component, timeout=120)
+    assert _images(kube) == good_images
+    r = api.get(f"/api/v1/tasks/{kept.json()['id']}", headers=user.headers)
+    assert r.status_code == 200, r.text
+
+
+def test_disable_mcp_removes_resources_and_backend_answers_503(release, kube, api, user):
+    before = api.post(
+        "/api/v1/tasks", json={"title": "kept while MCP is off"}, headers=user.headers
+    )
+    assert before.status_code == 201
+    release.upgrade("--set", "mcpServer.enabled=false", timeout="3m")
+
+    def mcp_objects() -> list[str]:
+        sel = selector("mcp-server")
+        found = []
+        ns = kube.namespace
+        for kind, items in (
+            ("deployment", kube.apps.list_namespaced_deployment(ns, label_selector=sel).items),
+            ("service", kube.core.list_namespaced_service(ns, label_selector=sel).items),
+            (
+                "hpa",
+                kube.autoscaling.list_namespaced_horizontal_pod_autoscaler(
+                    ns, label_selector=sel
+                ).items,
+            ),
+            (
+                "pdb",
+                kube.policy.list_namespaced_pod_disruption_budget(ns, label_selector=sel).items,
+            ),
+            (
+                "networkpolicy",
+                kube.networking.list_namespaced_network_policy(ns, label_selector=sel).items,
+            ),
+            ("configmap", kube.core.list_namespaced_config_map(ns, label_selector=sel).items),
+        ):
+            found += [f"{kind}/{o.metadata.name}" for o in items]
+        return found
+
+    assert mcp_objects() == [], mcp_objects()
+    wait_for(lambda: not kube.pods("mcp-server"), timeout=60, what="MCP pods to terminate")
+    kube.wait_deployment_available("backend", timeout=120)
+
+    r = api.get("/api/v1/tasks", headers=user.headers)
+    assert r.status_code == 503, r.text
+    assert "disabled" in r.json()["detail"]
+    r = api.post("/api/v1/tasks", json={"title": "refused"}, headers=user.headers)
+    assert r.status_code == 503 and "disabled" in r.json()["detail"]
+    ready = api.get("/ready")
+    assert ready.status_code == 200, f"readiness must not fail when MCP is off: {ready.text}"
+
+    release.upgrade("--set", "mcpServer.enabled=true", timeout="3m")
+    kube.wait_deployment_available("mcp-server", timeout=120)
+    kube.wait_deployment_available("backend", timeout=120)
+    deadline = time.monotonic() + 60
+    while True:
+        r = api.get("/api/v1/tasks", params={"limit": 100}, headers=user.headers)
+        if r.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert r.status_code == 200, r.text
+    ids = {t["id"] for t in r.json()["items"]}
+    assert before.json()["id"] in ids, "a task stored before disabling MCP is gone"
