@@ -6,6 +6,7 @@
   node    the kind node image (airgap.node.build.ensure_node_image)
   all     docker + tools + images + node (the default)
   status  what exists already; changes nothing
+  bench   create/delete a kind cluster 3 times from the chosen node image (median time)
 
 Every step is cached; a second run finishes in seconds. A table of steps and
 their wall times is printed at the end.
@@ -49,6 +50,13 @@ def _node() -> None:
     print(f"kind-node\t{ensure_node_image()}")
 
 
+def _bench() -> None:
+    from airgap.cluster import bench
+    from airgap.images import image_names
+
+    bench(image_names().kind_node)
+
+
 def _status() -> int:
     from airgap.docker_engine import engine_running, image_label
     from airgap.images import image_names, image_source
@@ -83,15 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         "commands",
         nargs="*",
         default=["all"],
-        choices=["all", "status", *STEPS],
+        choices=["all", "status", "bench", *STEPS],
         help="steps to run (default: all)",
     )
     args = parser.parse_args(argv)
     if "status" in args.commands:
         return _status()
-    wanted = list(STEPS) if "all" in args.commands else args.commands
+    wanted = list(STEPS) if "all" in args.commands else list(args.commands)
     # The engine is needed by every step but tools.
-    if any(c in wanted for c in ("images", "node")) and "docker" not in wanted:
+    if any(c in wanted for c in ("images", "node", "bench")) and "docker" not in wanted:
         wanted.insert(0, "docker")
     ok = False
     try:
@@ -99,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in STEPS:
                 if name in wanted:
                     STEPS[name]()
+            if "bench" in wanted:
+                _bench()
         ok = True
     except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
         print(f"\nairgap: FAILED: {exc}", file=sys.stderr)

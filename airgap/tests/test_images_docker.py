@@ -1,0 +1,218 @@
+# ruff: noqa: S108 - "/tmp" here is a path inside the test containers
+"""The locally built images behave like the upstream ones the harness would pull.
+
+Needs a Docker engine and the images (`python -m airgap images`); marked
+`docker` and run by `nox -s airgap` right after the build. Containers are
+named `todo-airgap-test-*` and removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from airgap import versions
+from airgap.images import build, image_names
+
+pytestmark = pytest.mark.docker
+
+LOCAL = image_names("local")
+# A password with every character a hand-built URL or shell would trip over.
+PASSWORD = "p@ss w:rd/?#%'\"$x"  # noqa: S105 - a test credential
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603
+        ["docker", *args],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def engine_and_images() -> None:
+    info = docker("info", "--format", "{{.ServerVersion}}", check=False)
+    assert info.returncode == 0, (
+        "no Docker engine: run `python -m airgap docker` (or `nox -s airgap`) first\n" + info.stderr
+    )
+    for image in (LOCAL.python_base, LOCAL.postgres, LOCAL.metrics_server):
+        got = docker("image", "inspect", image, check=False)
+        assert got.returncode == 0, f"{image} missing: run `python -m airgap images` first"
+
+
+@pytest.fixture
+def containers() -> Iterator[list[str]]:
+    names: list[str] = []
+    yield names
+    for name in names:
+        docker("rm", "-f", "-v", name, check=False)
+
+
+def _name(containers: list[str], role: str) -> str:
+    name = f"todo-airgap-test-{role}-{uuid.uuid4().hex[:8]}"
+    containers.append(name)
+    return name
+
+
+# --- python base -------------------------------------------------------------------------
+
+
+def test_python_base_runs_python_311_with_venv_and_pip() -> None:
+    script = (
+        "set -e; python --version; python3 --version; "
+        "python3 -m venv /tmp/venv && /tmp/venv/bin/python -m pip --version; "
+        "python -c 'import ssl, sqlite3, json; print(ssl.OPENSSL_VERSION)'"
+    )
+    # As an arbitrary non-root UID with a read-only root, like the app image runs.
+    got = docker(
+        "run", "--rm", "--read-only", "--tmpfs", "/tmp", "--user", "10001:10001",
+        LOCAL.python_base, "sh", "-c", script,
+    )  # fmt: skip
+    lines = got.stdout.splitlines()
+    assert lines[0].startswith("Python 3.11.") and lines[1].startswith("Python 3.11.")
+    assert "pip " in got.stdout and "OpenSSL" in got.stdout
+
+
+def test_python_base_has_recipe_label() -> None:
+    got = docker("image", "inspect", "--format", "{{json .Config.Labels}}", LOCAL.python_base)
+    assert json.loads(got.stdout).get("org.todo-app.airgap")
+
+
+# --- postgres ----------------------------------------------------------------------------
+
+
+def _start_postgres(name: str, *extra: str, env: dict[str, str] | None = None) -> None:
+    env = env if env is not None else {
+        "POSTGRES_PASSWORD": PASSWORD,
+        "POSTGRES_USER": "todo",
+        "POSTGRES_DB": "todo_db",
+    }  # fmt: skip
+    args = ["run", "-d", "--name", name, *extra]
+    for key, value in env.items():
+        args += ["-e", f"{key}={value}"]
+    docker(*args, LOCAL.postgres)
+
+
+def _ip(name: str) -> str:
+    return docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", name).stdout.strip()
+
+
+def _psql(host: str, password: str, sql: str, user: str = "todo", db: str = "todo_db"):
+    """Connect over TCP from a separate client container (psql from the same image)."""
+    return docker(
+        "run", "--rm", "-e", f"PGPASSWORD={password}", "--entrypoint", "psql", LOCAL.postgres,
+        "-h", host, "-U", user, "-d", db, "-tAc", sql, check=False,
+    )  # fmt: skip
+
+
+def _wait_ready(name: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = docker("inspect", "-f", "{{.State.Running}}", name).stdout.strip()
+        assert state == "true", docker("logs", name, check=False).stderr
+        ready = docker("exec", name, "pg_isready", "-h", "127.0.0.1", "-q", check=False)
+        if ready.returncode == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{name} not ready:\n{docker('logs', name, check=False).stderr}")
+
+
+def test_postgres_accepts_its_credentials_read_only_root(containers: list[str]) -> None:
+    name = _name(containers, "pg")
+    # How the chart runs it: read-only root, emptyDirs for the socket dir and /tmp.
+    _start_postgres(name, "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/var/run/postgresql")
+    _wait_ready(name)
+    host = _ip(name)
+    got = _psql(host, PASSWORD, "select current_user || ' ' || current_database()")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.strip() == "todo todo_db"
+    wrong = _psql(host, "not-the-password", "select 1")
+    assert wrong.returncode != 0
+    assert "password authentication failed" in wrong.stderr
+    # PID 1 is postgres itself (signals reach it), running as UID 999.
+    assert docker("exec", name, "cat", "/proc/1/comm").stdout.strip() == "postgres"
+    assert docker("exec", name, "id", "-u").stdout.strip() == "999"
+    settings = _psql(host, PASSWORD, "show password_encryption").stdout.strip()
+    assert settings == "scram-sha-256"
+
+
+def test_postgres_keeps_data_and_stops_cleanly(containers: list[str]) -> None:
+    name = _name(containers, "pg")
+    volume = f"{name}-data"
+    containers.append(volume)  # removed with the container (-v) or below
+    _start_postgres(name, "-v", f"{volume}:/var/lib/postgresql/data")
+    _wait_ready(name)
+    assert _psql(_ip(name), PASSWORD, "create table t (v text); insert into t values ('kept')")
+    started = time.monotonic()
+    docker("stop", "-t", "30", name)
+    assert time.monotonic() - started < 15, "SIGINT should stop postgres quickly"
+    assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
+    assert "database system is shut down" in docker("logs", name).stderr
+    docker("start", name)
+    _wait_ready(name)
+    got = _psql(_ip(name), PASSWORD, "select v from t")
+    assert got.stdout.strip() == "kept", got.stderr
+    # Second start must not initialise again.
+    assert docker("logs", name).stderr.count("initialising") == 1
+    docker("rm", "-f", name)
+    docker("volume", "rm", volume, check=False)
+
+
+def test_postgres_started_as_root_drops_to_postgres(containers: list[str]) -> None:
+    name = _name(containers, "pg")
+    _start_postgres(name, "--user", "0")
+    _wait_ready(name)
+    assert docker("exec", name, "stat", "-c", "%u", "/proc/1").stdout.strip() == "999"
+    assert docker("exec", name, "stat", "-c", "%u", "/var/lib/postgresql/data").stdout.strip() == (
+        "999"
+    )
+
+
+def test_postgres_without_password_refuses_clearly(containers: list[str]) -> None:
+    name = _name(containers, "pg")
+    _start_postgres(name, env={"POSTGRES_USER": "todo"})
+    docker("wait", name, timeout=60)
+    assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() != "0"
+    assert "POSTGRES_PASSWORD" in docker("logs", name).stderr
+
+
+# --- metrics-server and kind's CNI/storage images ------------------------------------------
+
+
+def test_metrics_server_binary_runs_as_nobody() -> None:
+    got = docker("image", "inspect", "--format", "{{.Config.User}}", LOCAL.metrics_server)
+    assert got.stdout.strip() == "65534:65534"
+    helped = docker("run", "--rm", LOCAL.metrics_server, "--help", check=False)
+    assert "--kubelet-insecure-tls" in helped.stdout + helped.stderr
+
+
+def test_kind_cni_and_storage_images_exist_under_kinds_names() -> None:
+    refs = build.kind_default_images()
+    for key in ("kindnetd", "local-path-provisioner", "local-path-helper"):
+        name = build.docker_name(refs[key])
+        assert docker("image", "inspect", name, check=False).returncode == 0, name
+    helper = build.docker_name(refs["local-path-helper"])
+    got = docker(
+        "run", "--rm", helper, "sh", "-c",
+        "set -eu; mkdir -m 0777 -p /tmp/vol/a && rm -rf /tmp/vol && echo done",
+    )  # fmt: skip
+    assert got.stdout.strip() == "done"
+    kindnetd = docker("run", "--rm", build.docker_name(refs["kindnetd"]), check=False)
+    assert kindnetd.returncode != 0 and "HOST_IP" in kindnetd.stderr
+    for tool in ("iptables-nft-restore", "ip6tables-legacy-save", "ip"):
+        found = docker(
+            "run", "--rm", "--entrypoint", "sh", build.docker_name(refs["kindnetd"]),
+            "-c", f"command -v {tool}", check=False,
+        )  # fmt: skip
+        assert found.returncode == 0, tool
+    lpp = build.docker_name(refs["local-path-provisioner"])
+    helped = docker("run", "--rm", lpp, "--help", check=False)
+    assert "start" in helped.stdout + helped.stderr
+    assert versions.LOCAL_PATH_PROVISIONER_VERSION
