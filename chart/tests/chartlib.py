@@ -1,0 +1,142 @@
+"""Helpers of the chart tests: find helm, render the chart, the values matrix."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "chart" / "todo-app"
+TESTS = Path(__file__).resolve().parent
+RELEASE = "rel"
+NAMESPACE = "todo-ns"
+FULLNAME = f"{RELEASE}-todo-app"
+KUBE_VERSION = "1.34.0"  # Capabilities used while rendering (helm template --kube-version)
+
+
+def find_helm() -> Path | None:
+    """helm from <TODO_CACHE_DIR or ~/.cache/todo-app>/bin, else from PATH."""
+    cache = Path(os.environ.get("TODO_CACHE_DIR") or Path.home() / ".cache" / "todo-app")
+    candidate = cache / "bin" / "helm"
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return candidate
+    found = shutil.which("helm")
+    return Path(found) if found else None
+
+
+@dataclass
+class Rendered:
+    """The objects `helm template` produced for one set of values."""
+
+    docs: list[dict[str, Any]]
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [d for d in self.docs if d["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        for d in self.docs:
+            if d["kind"] == kind and d["metadata"]["name"] == name:
+                return d
+        raise KeyError(f"no {kind} {name}; have {[(d['kind'], d['metadata']['name']) for d in self.docs]}")
+
+    def find(self, kind: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.get(kind, name)
+        except KeyError:
+            return None
+
+    def workloads(self) -> list[dict[str, Any]]:
+        return [d for d in self.docs if d["kind"] in ("Deployment", "StatefulSet")]
+
+    def pod_specs(self) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+        """(name, pod metadata, pod spec) for every pod the release can run, test pods included."""
+        out = []
+        for d in self.workloads():
+            t = d["spec"]["template"]
+            out.append((f"{d['kind']}/{d['metadata']['name']}", t["metadata"], t["spec"]))
+        for d in self.of_kind("Pod"):
+            out.append((f"Pod/{d['metadata']['name']}", d["metadata"], d["spec"]))
+        return out
+
+
+def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own helm binary and arguments
+        [str(helm), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def template_args(
+    values: dict[str, Any] | None,
+    files: tuple[Path, ...],
+    tmp_dir: Path,
+    release: str = RELEASE,
+) -> list[str]:
+    args = ["template", release, str(CHART), "--namespace", NAMESPACE,
+            "--kube-version", KUBE_VERSION]
+    for f in files:
+        args += ["-f", str(f)]
+    if values:
+        text = yaml.safe_dump(values)
+        path = tmp_dir / f"values-{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
+        path.write_text(text)
+        args += ["-f", str(path)]
+    return args
+
+
+def render(
+    helm: Path,
+    tmp_dir: Path,
+    values: dict[str, Any] | None = None,
+    files: tuple[Path, ...] = (),
+    release: str = RELEASE,
+) -> Rendered:
+    """helm template the chart; fail the test with helm's message if it refuses."""
+    proc = run_helm(helm, *template_args(values, files, tmp_dir, release))
+    if proc.returncode != 0:
+        pytest.fail(f"helm template failed:\n{proc.stderr}", pytrace=False)
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    return Rendered(docs=docs, values=values or {})
+
+
+def render_error(
+    helm: Path, tmp_dir: Path, values: dict[str, Any] | None = None, files: tuple[Path, ...] = ()
+) -> str:
+    """helm template that must fail: return its error output."""
+    proc = run_helm(helm, *template_args(values, files, tmp_dir))
+    assert proc.returncode != 0, f"helm template accepted values it should refuse: {values or files}"
+    return proc.stderr
+
+
+# The values matrix every rendered object is validated for (name -> (files, values)).
+PRODUCTION = CHART / "values-production.yaml"
+MATRIX: dict[str, tuple[tuple[Path, ...], dict[str, Any]]] = {
+    "default": ((), {}),
+    "production": ((PRODUCTION,), {}),
+    "mcp-disabled": ((), {"mcpServer": {"enabled": False}}),
+    "autoscaling-on": ((), {"mcpServer": {"autoscaling": {
+        "enabled": True, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 15}}}}}),
+    "autoscaling-off-2-replicas": ((), {"mcpServer": {
+        "replicaCount": 2, "autoscaling": {"enabled": False}}}),
+    "external-db": ((), {"postgresql": {"enabled": False},
+                         "database": {"host": "db.example.internal", "port": 6432}}),
+    "existing-secrets": ((), {"database": {"secret": {"create": False, "name": "my-db"}},
+                              "auth": {"secret": {"create": False, "name": "my-auth"}}}),
+    "nodeport": ((), {"backend": {"service": {"type": "NodePort", "nodePort": 30080}}}),
+    "overrides": ((), {
+        "global": {"image": {"registry": "registry.example.com/team", "tag": "1.2.3",
+                             "pullPolicy": "Never"}},
+        "networkPolicy": {"enabled": False},
+        "migrations": {"enabled": False},
+        "tests": {"enabled": False},
+        "fullnameOverride": "todo",
+    }),
+}
