@@ -27,6 +27,30 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
+# --- airgap: Docker engine, tools, local images, kind node image (owned by airgap) -------
+# `nox -s airgap` = `python -m airgap all` (cached; a warm rerun takes seconds), then the
+# docker-level image tests. posargs choose steps: `nox -s airgap -- tools`, `-- status`.
+# `nox -s airgap-smoke` adds issue 3's cluster smoke test on a fresh kind cluster.
+
+
+@nox.session(python=PYTHON, default=False, tags=["airgap"])
+def airgap(session: nox.Session) -> None:
+    """Build what kind and the suites need without a registry (cached), test the images."""
+    steps = session.posargs or ["all"]
+    session.install("pytest")
+    session.run("python", "-m", "airgap", *steps)
+    if any(s in ("all", "images") for s in steps):
+        session.run("pytest", "airgap/tests/test_images_docker.py", "-m", "docker")
+
+
+@nox.session(name="airgap-smoke", python=PYTHON, default=False, tags=["airgap"])
+def airgap_smoke(session: nox.Session) -> None:
+    """Issue 3's proof: a kind cluster from the built node image, with no registry."""
+    session.install("pytest")
+    session.run("python", "-m", "airgap", "all")
+    session.run("pytest", "airgap/tests/test_cluster_smoke.py", "-m", "cluster", *session.posargs)
+
+
 # --- e2e: image, kind cluster, release, suite, report (owned by the e2e harness) ---------
 # Options come from posargs (passed to pytest) and environment variables:
 #   E2E_NODE_IMAGE / E2E_K8S_VERSION   kind node image, or a pinned Kubernetes minor
