@@ -1,0 +1,342 @@
+"""Locust scenarios for todo-app.
+
+Users:
+- `TodoUser`: a person using the backend API. Registers and signs in once,
+  then creates, lists (status filters, paging), reads, completes, updates and
+  deletes their own tasks with think time between actions.
+- `McpAgent`: an AI agent driving the MCP server's tools over the Model
+  Context Protocol (official SDK client, Streamable HTTP, the user's JWT);
+  each tool call is reported to Locust as a request named `mcp:<tool>`.
+- `HealthUser` / `CreateOnlyUser`: no think time, one operation each; used by
+  the ceiling measurement (no-op endpoint vs create-task, same path).
+
+Which classes run: PERF_USERS_CLASSES (comma-separated, default
+"TodoUser,McpAgent"). Shape: PERF_SHAPE (see perf/shapes.py). The agent
+needs PERF_MCP_URL (e.g. http://127.0.0.1:18001/mcp through a port-forward).
+Every request is also written to PERF_SAMPLES_FILE (CSV) for the summary.
+
+Run by hand: `locust -f perf/locustfile.py --headless -H http://127.0.0.1:30080`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from locust import HttpUser, User, between, constant, events, task
+from locust.exception import StopUser
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from perf import samples, shapes  # noqa: E402
+from perf.mcp_bridge import AgentSession  # noqa: E402
+
+# Load generation, not cryptography: a plain PRNG picks titles and tasks.
+_rng = random.Random()  # noqa: S311
+API = "/api/v1"
+TASKS = f"{API}/tasks"
+PASSWORD_BYTES = 12
+
+
+def _think() -> tuple[float, float]:
+    raw = os.environ.get("PERF_THINK", "0.5,2.0")
+    low, high = (float(part) for part in raw.split(","))
+    return low, high
+
+
+def _title() -> str:
+    verbs = ["buy", "call", "write", "review", "fix", "plan", "book", "clean"]
+    nouns = ["milk", "report", "dentist", "invoice", "garden", "tickets", "slides", "car"]
+    return f"{_rng.choice(verbs)} {_rng.choice(nouns)} #{_rng.randint(1, 99999)}"
+
+
+def _register(client, prefix: str) -> tuple[str, str]:
+    """Create an account and return (username, bearer token); StopUser on failure."""
+    username = f"{prefix}-{uuid.uuid4().hex[:16]}"
+    password = uuid.uuid4().hex[:PASSWORD_BYTES] + "Aa1!"
+    body = {"username": username, "password": password}
+    with client.post(
+        f"{API}/users", json=body, name="POST /api/v1/users", catch_response=True
+    ) as r:
+        if r.status_code != 201:
+            r.failure(f"register: HTTP {r.status_code}: {r.text[:200]}")
+            raise StopUser()
+    with client.post(
+        f"{API}/auth/token", json=body, name="POST /api/v1/auth/token", catch_response=True
+    ) as r:
+        if r.status_code != 200 or "access_token" not in (r.json() if r.text else {}):
+            r.failure(f"sign in: HTTP {r.status_code}: {r.text[:200]}")
+            raise StopUser()
+        return username, r.json()["access_token"]
+
+
+def _is_task(body: object) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("id"), int) and "completed" in body
+
+
+class TodoUser(HttpUser):
+    """A person managing their todo list through the backend."""
+
+    weight = 10
+    wait_time = between(*_think())
+    max_tasks = 40
+
+    def on_start(self) -> None:
+        self.username, token = _register(self.client, "perf")
+        self.client.headers["Authorization"] = f"Bearer {token}"
+        self.open_ids: list[int] = []
+        self.done_ids: list[int] = []
+
+    # -- helpers -------------------------------------------------------------
+    def _any_id(self) -> int | None:
+        ids = self.open_ids + self.done_ids
+        return _rng.choice(ids) if ids else None
+
+    def _forget(self, task_id: int) -> None:
+        for ids in (self.open_ids, self.done_ids):
+            if task_id in ids:
+                ids.remove(task_id)
+
+    def _expect_task(self, r, status: int, what: str) -> dict | None:
+        if r.status_code != status:
+            r.failure(f"{what}: HTTP {r.status_code}: {r.text[:200]}")
+            return None
+        body = r.json()
+        if not _is_task(body):
+            r.failure(f"{what}: not a task: {r.text[:200]}")
+            return None
+        return body
+
+    # -- tasks ---------------------------------------------------------------
+    @task(5)
+    def create(self) -> None:
+        if len(self.open_ids) + len(self.done_ids) >= self.max_tasks:
+            self.delete()
+            return
+        body = {"title": _title()}
+        if _rng.random() < 0.5:
+            body["description"] = "created by the perf scenario " + uuid.uuid4().hex[:8]
+        with self.client.post(
+            TASKS, json=body, name="POST /api/v1/tasks", catch_response=True
+        ) as r:
+            created = self._expect_task(r, 201, "create")
+            if created:
+                self.open_ids.append(created["id"])
+
+    @task(3)
+    def list_open(self) -> None:
+        self._list("open")
+
+    @task(1)
+    def list_completed(self) -> None:
+        self._list("completed")
+
+    @task(2)
+    def list_page(self) -> None:
+        offset = _rng.choice([0, 0, 10, 20])
+        self._list(None, limit=10, offset=offset)
+
+    def _list(self, status: str | None, limit: int = 20, offset: int = 0) -> None:
+        params: dict[str, object] = {"limit": limit, "offset": offset}
+        if status:
+            params["status"] = status
+        name = f"GET /api/v1/tasks?status={status or 'all'}"
+        with self.client.get(TASKS, params=params, name=name, catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"list: HTTP {r.status_code}: {r.text[:200]}")
+                return
+            page = r.json()
+            items = page.get("items") if isinstance(page, dict) else None
+            if not isinstance(items, list) or page.get("limit") != limit:
+                r.failure(f"list: unexpected page: {r.text[:200]}")
+                return
+            if status and any(i["completed"] != (status == "completed") for i in items):
+                r.failure(f"list: status filter {status} returned other tasks")
+
+    @task(2)
+    def read(self) -> None:
+        task_id = self._any_id()
+        if task_id is None:
+            return self.create()
+        with self.client.get(
+            f"{TASKS}/{task_id}", name="GET /api/v1/tasks/[id]", catch_response=True
+        ) as r:
+            self._expect_task(r, 200, "read")
+
+    @task(2)
+    def complete(self) -> None:
+        if not self.open_ids:
+            return self.create()
+        task_id = _rng.choice(self.open_ids)
+        with self.client.post(
+            f"{TASKS}/{task_id}/complete",
+            name="POST /api/v1/tasks/[id]/complete",
+            catch_response=True,
+        ) as r:
+            done = self._expect_task(r, 200, "complete")
+            if done:
+                if not done["completed"]:
+                    r.failure("complete: task is not completed")
+                self._forget(task_id)
+                self.done_ids.append(task_id)
+
+    @task(2)
+    def update(self) -> None:
+        task_id = self._any_id()
+        if task_id is None:
+            return self.create()
+        body = {"title": _title(), "description": f"edited at {time.time():.0f}"}
+        with self.client.patch(
+            f"{TASKS}/{task_id}", json=body, name="PATCH /api/v1/tasks/[id]", catch_response=True
+        ) as r:
+            updated = self._expect_task(r, 200, "update")
+            if updated and updated["title"] != body["title"]:
+                r.failure("update: title did not change")
+
+    @task(1)
+    def delete(self) -> None:
+        pool = self.done_ids or self.open_ids
+        if not pool:
+            return self.create()
+        task_id = pool[0]
+        with self.client.delete(
+            f"{TASKS}/{task_id}", name="DELETE /api/v1/tasks/[id]", catch_response=True
+        ) as r:
+            if r.status_code != 204:
+                r.failure(f"delete: HTTP {r.status_code}: {r.text[:200]}")
+                return
+            self._forget(task_id)
+
+
+class McpAgent(User):
+    """An AI agent working on its user's tasks through the MCP server's tools."""
+
+    fixed_count = int(os.environ.get("PERF_AGENTS", "1"))
+    wait_time = between(*_think())
+
+    def on_start(self) -> None:
+        url = os.environ.get("PERF_MCP_URL")
+        if not url:
+            raise RuntimeError("McpAgent needs PERF_MCP_URL (the MCP server's /mcp URL)")
+        from locust.clients import HttpSession
+
+        backend = HttpSession(
+            base_url=self.host, request_event=self.environment.events.request, user=self
+        )
+        _, token = _register(backend, "agent")
+        self.session = AgentSession(
+            url, token, host_header=os.environ.get("PERF_MCP_HOST_HEADER") or None
+        )
+        self._timed("mcp:connect", self.session.open)
+        self.task_ids: list[int] = []
+
+    def on_stop(self) -> None:
+        session = getattr(self, "session", None)
+        if session is not None:
+            session.close()
+
+    def _timed(self, name: str, call, *args):
+        """Run `call` and report it to Locust as one request named `name`."""
+        start = time.perf_counter()
+        wall = time.time()
+        error: Exception | None = None
+        result = None
+        try:
+            result = call(*args)
+        except Exception as exc:  # reported as a failed request, the user goes on
+            error = exc
+        events.request.fire(
+            request_type="MCP",
+            name=name,
+            response_time=(time.perf_counter() - start) * 1000.0,
+            response_length=len(str(result)) if result is not None else 0,
+            exception=error,
+            context={},
+            start_time=wall,
+            url=os.environ.get("PERF_MCP_URL"),
+            response=None,
+        )
+        return None if error is not None else result
+
+    def _tool(self, tool: str, **arguments):
+        return self._timed(f"mcp:{tool}", self.session.call, tool, arguments)
+
+    @task(3)
+    def add_task(self) -> None:
+        task = self._tool("add_task", title=_title(), description="added by an agent")
+        if _is_task(task):
+            self.task_ids.append(task["id"])
+
+    @task(3)
+    def list_tasks(self) -> None:
+        status = _rng.choice([None, "open", "completed"])
+        self._tool("list_tasks", **({"status": status} if status else {}), limit=20)
+
+    @task(1)
+    def complete_task(self) -> None:
+        if self.task_ids:
+            self._tool("complete_task", task_id=_rng.choice(self.task_ids))
+
+    @task(1)
+    def update_task(self) -> None:
+        if self.task_ids:
+            self._tool("update_task", task_id=_rng.choice(self.task_ids), title=_title())
+
+    @task(1)
+    def delete_task(self) -> None:
+        if len(self.task_ids) > 5:
+            self._tool("delete_task", task_id=self.task_ids.pop(0))
+
+
+class HealthUser(HttpUser):
+    """No-op endpoint, no think time: what the network path into the cluster allows."""
+
+    wait_time = constant(0)
+
+    @task
+    def health(self) -> None:
+        with self.client.get("/health", name="GET /health", catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"health: HTTP {r.status_code}")
+
+
+class CreateOnlyUser(HttpUser):
+    """Create-task only, no think time: the service's write throughput."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        _, token = _register(self.client, "perf-create")
+        self.client.headers["Authorization"] = f"Bearer {token}"
+
+    @task
+    def create(self) -> None:
+        with self.client.post(
+            TASKS, json={"title": _title()}, name="POST /api/v1/tasks", catch_response=True
+        ) as r:
+            if r.status_code != 201:
+                r.failure(f"create: HTTP {r.status_code}: {r.text[:200]}")
+
+
+# Only the selected user classes are runnable (Locust ignores abstract ones).
+_SELECTED = {
+    name.strip()
+    for name in os.environ.get("PERF_USERS_CLASSES", "TodoUser,McpAgent").split(",")
+    if name.strip()
+}
+_ALL = {cls.__name__: cls for cls in (TodoUser, McpAgent, HealthUser, CreateOnlyUser)}
+_UNKNOWN = _SELECTED - set(_ALL)
+if _UNKNOWN:
+    raise SystemExit(f"PERF_USERS_CLASSES names unknown classes: {', '.join(sorted(_UNKNOWN))}")
+for _name, _cls in _ALL.items():
+    _cls.abstract = _name not in _SELECTED
+del _name, _cls  # Locust would count a class bound to a second module name twice
+
+PROFILE = shapes.from_env()
+LoadShape = shapes.locust_shape(PROFILE)
+
+samples.install(events, os.environ.get("PERF_SAMPLES_FILE"))

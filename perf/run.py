@@ -1,0 +1,538 @@
+"""`python -m perf`: load the release, measure, write the report, check the SLOs.
+
+Phases (each optional, see --phases):
+  main       the selected shape (--shape / PERF_SHAPE) with backend users and
+             MCP agents, the MCP server's HPA on (1 -> 3); replicas and pod
+             CPU/memory sampled; the SLOs in perf/slo.yaml are checked here.
+  capacity   the step shape twice, MCP server pinned at 1 and then 3
+             replicas (HPA off): sustained req/s at the SLO for each.
+  ceiling    no-think-time runs of GET /health (the network path into the
+             cluster) and POST /api/v1/tasks (the service), and the same
+             writes/reads straight against PostgreSQL (direct SQLAlchemy loop
+             through a port-forward): service/ceiling ratios.
+
+Targets: the kind cluster of the e2e harness (backend NodePort on
+127.0.0.1:30080, the MCP server and PostgreSQL through `kubectl
+port-forward` on 127.0.0.1), or `--local`: PostgreSQL and both servers
+started on loopback by perf.local (no replicas to pin, no sampling).
+
+Outputs in reports/perf/<UTC timestamp>/: Locust CSV + HTML per phase,
+samples_<phase>.csv, summary.json, PNG plots, report.md.
+Exit status: 0 all SLOs met, 1 an SLO missed (or a regression with
+PERF_FAIL_ON_REGRESSION=1), 2 the run itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perf import baseline, plots, report, sampler, samples, shapes, slo, summary
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+RELEASE = "todo"
+PHASES = ("main", "capacity", "ceiling")
+
+
+class RunError(RuntimeError):
+    pass
+
+
+def say(message: str) -> None:
+    print(f"[perf {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- targets -----------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """Where the load goes, and the knobs a phase can turn."""
+
+    backend_url: str
+    mcp_url: str
+    database_url: Any
+    mcp_host_header: str | None = None
+    kind: str = "cluster"
+    # Pin the MCP server at n replicas (HPA off), or n=None: HPA on (1..3).
+    set_mcp_replicas: Callable[[int | None], None] | None = None
+    snapshot: Callable[[], dict] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def port_forward(kubectl: Path, kubeconfig: Path, namespace: str, resource: str, port: int):
+    """`kubectl port-forward` on 127.0.0.1, a free local port; yields that port."""
+    cmd = [
+        str(kubectl), "--kubeconfig", str(kubeconfig), "-n", namespace,
+        "port-forward", "--address", "127.0.0.1", resource, f":{port}",
+    ]  # fmt: skip
+    proc = subprocess.Popen(  # noqa: S603
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        local = None
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            match = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
+            if match:
+                local = int(match.group(1))
+                break
+        if local is None:
+            raise RunError(f"port-forward to {resource} did not start ({proc.poll()=})")
+        # Keep reading its output so the pipe never fills up.
+        import threading
+
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        yield local
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
+    from sqlalchemy.engine import URL
+
+    from e2e import harness
+    from e2e.kube import Kube
+
+    kubeconfig = Path(args.kubeconfig) if args.kubeconfig else harness.kubeconfig_for(args.cluster)
+    if not kubeconfig.exists():
+        raise RunError(f"no kubeconfig at {kubeconfig}: run `nox -s cluster deploy` first")
+    kube = Kube(kubeconfig, args.namespace)
+    if kube.deployment("backend") is None:
+        raise RunError(
+            f"no release {RELEASE!r} in namespace {args.namespace!r}: "
+            "`nox -s perf` deploys it; by hand: "
+            f"python -m e2e.harness deploy --namespace {args.namespace}"
+        )
+    mcp_svc = kube.service("mcp-server")
+    pg_svc = kube.service("postgresql")
+    if mcp_svc is None or pg_svc is None:
+        raise RunError("the release has no MCP server or PostgreSQL Service")
+    kubectl = harness.tool("kubectl")
+    helm_history = json.loads(
+        harness.helm(
+            kubeconfig, "history", RELEASE, "-n", args.namespace, "-o", "json", capture=True
+        ).stdout
+    )
+    revision = max(int(h["revision"]) for h in helm_history)
+
+    def helm_set(*values: str) -> None:
+        harness.helm(
+            kubeconfig, "upgrade", RELEASE, str(harness.CHART_DIR), "-n", args.namespace,
+            "--reuse-values", *[a for v in values for a in ("--set", v)],
+            "--wait", "--timeout", "4m",
+        )  # fmt: skip
+
+    def set_mcp_replicas(n: int | None) -> None:
+        if n is None:
+            helm_set(
+                "mcpServer.autoscaling.enabled=true",
+                "mcpServer.autoscaling.minReplicas=1",
+                "mcpServer.autoscaling.maxReplicas=3",
+            )
+            want = 1
+        else:
+            helm_set("mcpServer.autoscaling.enabled=false", f"mcpServer.replicaCount={n}")
+            want = n
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            dep = kube.deployment("mcp-server")
+            ready = (dep.status.ready_replicas or 0) if dep and dep.status else 0
+            if dep and dep.spec.replicas == want and ready == want:
+                return
+            time.sleep(2)
+        say(f"warning: MCP server did not settle at {want} ready replicas within 180 s")
+
+    user = kube.secret_value(args.db_secret, "POSTGRES_USER")
+    password = kube.secret_value(args.db_secret, "POSTGRES_PASSWORD")
+    database = kube.secret_value(args.db_secret, "POSTGRES_DB")
+    mcp_port = mcp_svc.spec.ports[0].port
+    pg_port = pg_svc.spec.ports[0].port
+    with (
+        port_forward(
+            kubectl, kubeconfig, args.namespace, f"svc/{mcp_svc.metadata.name}", mcp_port
+        ) as mcp_local,
+        port_forward(
+            kubectl, kubeconfig, args.namespace, f"svc/{pg_svc.metadata.name}", pg_port
+        ) as pg_local,
+    ):
+        target = Target(
+            backend_url=args.backend_url,
+            mcp_url=f"http://127.0.0.1:{mcp_local}/mcp",
+            database_url=URL.create(
+                "postgresql+psycopg",
+                username=user,
+                password=password,
+                host="127.0.0.1",
+                port=pg_local,
+                database=database,
+            ),  # fmt: skip
+            set_mcp_replicas=set_mcp_replicas,
+            snapshot=sampler.kube_snapshot(kube),
+        )
+        target.notes.append(
+            f"cluster: kubeconfig {kubeconfig}, namespace {args.namespace}, "
+            f"release {RELEASE} (revision {revision} before the run)"
+        )
+        try:
+            yield target
+        finally:
+            if args.restore:
+                say(f"restoring release {RELEASE} to revision {revision}")
+                harness.helm(
+                    kubeconfig, "rollback", RELEASE, str(revision), "-n", args.namespace,
+                    "--wait", "--timeout", "4m", check=False,
+                )  # fmt: skip
+
+
+@contextlib.contextmanager
+def local_target(_: argparse.Namespace) -> Iterator[Target]:
+    from perf import local
+
+    with local.stack() as stack:
+        target = Target(
+            backend_url=stack.backend_url,
+            mcp_url=stack.mcp_url,
+            database_url=stack.database_url,
+            kind="local",
+        )
+        target.notes.append(
+            "local: PostgreSQL and both servers on loopback (one process each); "
+            "no replicas to pin, no cluster sampling"
+        )
+        yield target
+
+
+# --- phases ------------------------------------------------------------------------------
+
+
+def run_locust(
+    out: Path, name: str, target: Target, env: dict[str, str], duration: float
+) -> list[samples.Sample]:
+    """Run Locust headless in its own process; return the request samples."""
+    samples_file = out / f"samples_{name}.csv"
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        "-H", target.backend_url,
+        "--csv", str(out / name), "--csv-full-history", "--html", str(out / f"{name}.html"),
+        "--only-summary", "--loglevel", "WARNING",
+    ]  # fmt: skip
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "PERF_MCP_URL": target.mcp_url,
+        "PERF_MCP_HOST_HEADER": target.mcp_host_header or "",
+        "PERF_SAMPLES_FILE": str(samples_file),
+        **env,
+    }
+    log = out / f"{name}.log"
+    say(f"phase {name}: locust for ~{duration:.0f} s ({env.get('PERF_SHAPE')}) -> {log.name}")
+    with log.open("w") as fh:
+        proc = subprocess.run(  # noqa: S603
+            cmd, env=full_env, stdout=fh, stderr=subprocess.STDOUT, timeout=duration + 180
+        )
+    # Locust exits 1 when any request failed; the SLO check judges failures.
+    if proc.returncode not in (0, 1) or not samples_file.exists():
+        tail = log.read_text()[-3000:]
+        raise RunError(f"locust ({name}) exited with {proc.returncode}:\n{tail}")
+    return samples.read(samples_file)
+
+
+def _shape_env(profile: shapes.Profile) -> dict[str, str]:
+    env = {"PERF_SHAPE": profile.name}
+    if isinstance(profile, shapes.Step):
+        env["PERF_STEPS"] = ",".join(str(s) for s in profile.steps)
+        env["PERF_STEP_SECONDS"] = str(profile.step_seconds)
+    elif isinstance(profile, shapes.Constant):
+        env["PERF_USERS"] = str(profile.users)
+        env["PERF_DURATION"] = str(profile.seconds)
+    return env
+
+
+@contextlib.contextmanager
+def sampling(target: Target, interval: float) -> Iterator[sampler.Sampler | None]:
+    if target.snapshot is None:
+        yield None
+        return
+    s = sampler.Sampler(target.snapshot, interval).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def phase_main(args, out: Path, target: Target, rules: slo.Slo) -> dict:
+    profile = shapes.from_env({**os.environ, "PERF_SHAPE": args.shape})
+    if target.set_mcp_replicas:
+        say("HPA on for the MCP server (1..3 replicas)")
+        target.set_mcp_replicas(None)
+    with sampling(target, args.sample_interval) as s:
+        got = run_locust(out, "main", target, {"PERF_SHAPE": args.shape}, profile.duration)
+    rows = s.rows if s else []
+    endpoints = summary.endpoint_stats(got)
+    return {
+        "shape": profile.describe(),
+        "profile": profile.name,
+        "duration_s": profile.duration,
+        "endpoints": endpoints,
+        "steady_endpoints": summary.endpoint_stats(got, exclude=summary.SETUP_NAMES),
+        "timeline": summary.timeline(got),
+        "stages": summary.stage_stats(got, profile.stages()) if profile.name == "step" else [],
+        "cluster": rows,
+        "hpa": {
+            "changes": sampler.replica_changes(rows),
+            "first_at_2_s": sampler.first_time_at(rows, 2),
+            "first_at_3_s": sampler.first_time_at(rows, 3),
+        },
+        "violations": [str(v) for v in slo.check(endpoints, rules)],
+    }
+
+
+def phase_capacity(args, out: Path, target: Target, rules: slo.Slo) -> dict:
+    profile = shapes.Step(steps=tuple(args.capacity_steps), step_seconds=args.step_seconds)
+    results = {}
+    replica_counts = args.capacity_replicas if target.set_mcp_replicas else [1]
+    for n in replica_counts:
+        name = f"capacity_{n}"
+        if target.set_mcp_replicas:
+            say(f"pinning the MCP server at {n} replica(s), HPA off")
+            target.set_mcp_replicas(n)
+        with sampling(target, args.sample_interval) as s:
+            got = run_locust(out, name, target, _shape_env(profile), profile.duration)
+        stages = summary.stage_stats(got, profile.stages())
+        results[name] = {
+            "mcp_replicas": n,
+            "shape": profile.describe(),
+            "stages": stages,
+            "sustained": slo.sustained(stages, rules),
+            "endpoints": summary.endpoint_stats(got),
+            "timeline": summary.timeline(got),
+            "cluster": s.rows if s else [],
+        }
+    return results
+
+
+def phase_ceiling(args, out: Path, target: Target) -> dict:
+    from perf import ceiling
+
+    profile = shapes.Constant(users=args.ceiling_users, seconds=args.ceiling_seconds)
+    env = _shape_env(profile)
+    result: dict[str, Any] = {"users": profile.users, "seconds": profile.seconds}
+    for label, cls, endpoint in (
+        ("health", "HealthUser", "GET /health"),
+        ("create", "CreateOnlyUser", "POST /api/v1/tasks"),
+    ):
+        got = run_locust(
+            out, f"ceiling_{label}", target, {**env, "PERF_USERS_CLASSES": cls}, profile.duration
+        )
+        # Skip the first seconds (users signing up) when measuring throughput.
+        warm = min(5.0, profile.seconds / 4)
+        stats = summary.endpoint_stats(got, warm, profile.seconds)
+        result[label] = stats.get(endpoint, {"requests": 0, "rps": 0.0})
+    say(f"phase ceiling: direct SQLAlchemy loop, {args.ceiling_users} threads")
+    result["db"] = ceiling.db_ceiling(
+        target.database_url, workers=args.ceiling_users, seconds=args.ceiling_seconds
+    )
+    h, c = result["health"], result["create"]
+    insert, select_ = result["db"]["insert"], result["db"]["select"]
+    result["ratios"] = {
+        "create_vs_db_insert": c["rps"] / insert["ops_per_s"] if insert["ops_per_s"] else None,
+        "create_vs_health": c["rps"] / h["rps"] if h.get("rps") else None,
+        "health_vs_db_select": h["rps"] / select_["ops_per_s"] if select_["ops_per_s"] else None,
+    }
+    return result
+
+
+# --- summary, checks, outputs --------------------------------------------------------------
+
+
+def flat_figures(phases: dict) -> dict[str, float | None]:
+    """The figures a baseline compares: "phase.figure[endpoint]" -> number."""
+    figs: dict[str, float | None] = {}
+    main = phases.get("main")
+    if main:
+        for name, f in main["endpoints"].items():
+            for key in ("p95_ms", "p99_ms"):
+                figs[f"main.{key}[{name}]"] = f[key]
+        total = main["steady_endpoints"][summary.AGGREGATED]
+        figs["main.rps"] = total["rps"]
+        figs["main.error_rate"] = main["endpoints"][summary.AGGREGATED]["error_rate"]
+        figs["main.hpa_first_at_3_s"] = main["hpa"]["first_at_3_s"]
+    for key, cap in (phases.get("capacity") or {}).items():
+        best = cap["sustained"] or {}
+        figs[f"{key}.sustained_rps"] = best.get("rps", 0.0)
+        figs[f"{key}.sustained_p95_ms"] = best.get("p95_ms")
+    ceil = phases.get("ceiling")
+    if ceil:
+        figs["ceiling.health_rps"] = ceil["health"].get("rps")
+        figs["ceiling.create_rps"] = ceil["create"].get("rps")
+        figs["ceiling.create_p95_ms"] = ceil["create"].get("p95_ms")
+        figs["ceiling.db_insert_ops_per_s"] = ceil["db"]["insert"]["ops_per_s"]
+        figs["ceiling.db_select_ops_per_s"] = ceil["db"]["select"]["ops_per_s"]
+        for key, value in ceil["ratios"].items():
+            figs[f"ceiling.ratio_{key}"] = value
+    return figs
+
+
+def make_plots(out: Path, phases: dict) -> list[str]:
+    made = []
+    main = phases.get("main")
+    if main and main["timeline"]:
+        made.append(plots.latency(main["timeline"], out / "latency.png", "main: latency").name)
+        made.append(plots.throughput(main["timeline"], out / "throughput.png", "main").name)
+        if main["cluster"]:
+            made.append(
+                plots.replicas_cpu(main["cluster"], out / "replicas_cpu.png", "main: HPA on").name
+            )
+    caps = phases.get("capacity") or {}
+    if caps:
+        runs = {f"{c['mcp_replicas']} MCP replica(s)": c["stages"] for c in caps.values()}
+        made.append(plots.capacity(runs, out / "capacity.png").name)
+    return made
+
+
+def git_revision() -> str | None:
+    try:
+        return subprocess.run(  # noqa: S603
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],  # noqa: S607
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    env = os.environ.get
+    p = argparse.ArgumentParser(prog="python -m perf", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--shape", default=env("PERF_SHAPE", "ramp"), choices=sorted(shapes.SHAPES),
+                   help="load shape of the main phase (default ramp; env PERF_SHAPE)")  # fmt: skip
+    p.add_argument("--phases", default=env("PERF_PHASES", ",".join(PHASES)),
+                   help="comma-separated subset of main,capacity,ceiling")  # fmt: skip
+    p.add_argument("--local", action="store_true",
+                   help="start PostgreSQL and both servers on loopback, no cluster")  # fmt: skip
+    p.add_argument("--namespace", default=env("PERF_NAMESPACE", "todo-perf"))
+    p.add_argument("--cluster", default=env("E2E_CLUSTER_NAME", "todo-e2e"))
+    p.add_argument("--kubeconfig", default=env("E2E_KUBECONFIG"))
+    p.add_argument("--backend-url", default=env("E2E_BACKEND_URL", "http://127.0.0.1:30080"))
+    p.add_argument("--db-secret", default="postgres-secret")
+    p.add_argument("--out", type=Path, default=None, help="report dir (default reports/perf/<ts>)")
+    p.add_argument("--capacity-steps", type=lambda s: [int(x) for x in s.split(",")],
+                   default=env("PERF_CAPACITY_STEPS", "5,10,20,30,40"))  # fmt: skip
+    p.add_argument("--capacity-replicas", type=lambda s: [int(x) for x in s.split(",")],
+                   default="1,3")  # fmt: skip
+    p.add_argument(
+        "--step-seconds", type=float, default=float(env("PERF_CAPACITY_STEP_SECONDS", "20"))
+    )
+    p.add_argument("--ceiling-users", type=int, default=int(env("PERF_CEILING_USERS", "10")))
+    p.add_argument(
+        "--ceiling-seconds", type=float, default=float(env("PERF_CEILING_SECONDS", "20"))
+    )
+    p.add_argument("--sample-interval", type=float, default=5.0)
+    p.add_argument("--slo", type=Path, default=slo.SLO_FILE)
+    p.add_argument("--baseline", type=Path, default=baseline.BASELINE_FILE)
+    p.add_argument("--update-baseline", action="store_true",
+                   help="store this run's figures as perf/baseline.json")  # fmt: skip
+    p.add_argument("--no-restore", dest="restore", action="store_false",
+                   help="leave the release as the last phase left it")  # fmt: skip
+    args = p.parse_args(argv)
+    if isinstance(args.capacity_steps, str):
+        args.capacity_steps = [int(x) for x in args.capacity_steps.split(",")]
+    if isinstance(args.capacity_replicas, str):
+        args.capacity_replicas = [int(x) for x in args.capacity_replicas.split(",")]
+    args.phases = [p_.strip() for p_ in args.phases.split(",") if p_.strip()]
+    unknown = set(args.phases) - set(PHASES)
+    if unknown:
+        p.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    rules = slo.load(args.slo)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or ROOT / "reports" / "perf" / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    say(f"writing to {out}")
+    started = time.monotonic()
+    phases: dict[str, Any] = {}
+    make_target = local_target if args.local else cluster_target
+    try:
+        with make_target(args) as target:
+            if "main" in args.phases:
+                phases["main"] = phase_main(args, out, target, rules)
+            if "capacity" in args.phases:
+                phases["capacity"] = phase_capacity(args, out, target, rules)
+            if "ceiling" in args.phases:
+                if target.set_mcp_replicas:
+                    target.set_mcp_replicas(1)
+                phases["ceiling"] = phase_ceiling(args, out, target)
+            notes = target.notes
+    except (RunError, subprocess.SubprocessError, OSError) as exc:
+        say(f"error: {exc}")
+        return 2
+    figures = flat_figures(phases)
+    result = {
+        "meta": {
+            "timestamp": stamp,
+            "git": git_revision(),
+            "target": "local" if args.local else "cluster",
+            "shape": args.shape,
+            "backend_url": args.backend_url if not args.local else "local",
+            "seconds": round(time.monotonic() - started, 1),
+            "notes": notes,
+        },
+        "phases": phases,
+        "figures": figures,
+    }
+    base = baseline.load(args.baseline)
+    comparisons = baseline.compare(figures, base, rules.tolerance) if base else []
+    result["baseline"] = {
+        "file": str(args.baseline),
+        "tolerance": rules.tolerance,
+        "comparisons": [c.to_dict() for c in comparisons],
+    }
+    result["plots"] = make_plots(out, phases)
+    (out / "summary.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (out / "report.md").write_text(report.render(result, rules))
+    if args.update_baseline:
+        baseline.save(result, args.baseline)
+        say(f"baseline updated: {args.baseline}")
+    say(f"report: {out / 'report.md'}")
+    violations = phases.get("main", {}).get("violations", [])
+    regressions = [c for c in comparisons if c.regression]
+    for c in regressions:
+        say(f"regression: {c.figure}: {c.current:.4g} vs baseline {c.baseline:.4g}")
+    if violations:
+        say("SLO missed:")
+        for v in violations:
+            say(f"  {v}")
+        return 1
+    fail_regr = rules.fail_on_regression or os.environ.get("PERF_FAIL_ON_REGRESSION") == "1"
+    if regressions and fail_regr:
+        say(f"{len(regressions)} figure(s) regressed beyond {rules.tolerance:.0%} of the baseline")
+        return 1
+    say("all SLOs met")
+    return 0

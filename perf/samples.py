@@ -1,0 +1,98 @@
+"""Record every request Locust sees into a CSV of samples.
+
+Locust's own CSV files hold cumulative figures and sliding-window
+percentiles; the report needs exact per-window percentiles (per step of a
+step shape, per 5-second bucket), so the locustfile also keeps each request
+as one row: seconds since the test started, type, name, response time (ms),
+response length, ok (1/0) and the user count at that moment.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+COLUMNS = ("t", "type", "name", "ms", "bytes", "ok", "users")
+
+
+@dataclass(frozen=True)
+class Sample:
+    t: float
+    type: str
+    name: str
+    ms: float
+    bytes: int
+    ok: bool
+    users: int
+
+
+class Recorder:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows: list[tuple] = []
+        self.t0: float | None = None
+        self.environment = None
+
+    def on_init(self, environment, **_kwargs) -> None:
+        self.environment = environment
+
+    def on_test_start(self, **_kwargs) -> None:
+        self.t0 = time.time()
+
+    def on_request(self, request_type, name, response_time, response_length, exception=None, **kw):
+        now = time.time()
+        if self.t0 is None:
+            self.t0 = now
+        runner = getattr(self.environment, "runner", None)
+        users = runner.user_count if runner is not None else 0
+        self.rows.append(
+            (
+                round(now - self.t0, 3),
+                request_type,
+                name,
+                round(float(response_time or 0.0), 2),
+                int(response_length or 0),
+                0 if exception else 1,
+                users,
+            )
+        )
+
+    def write(self, **_kwargs) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            writer.writerows(self.rows)
+
+
+def install(events, path: str | None) -> Recorder | None:
+    """Hook a Recorder into Locust's events when `path` is set."""
+    if not path:
+        return None
+    recorder = Recorder(path)
+    events.init.add_listener(recorder.on_init)
+    events.test_start.add_listener(recorder.on_test_start)
+    events.request.add_listener(recorder.on_request)
+    events.quitting.add_listener(recorder.write)
+    return recorder
+
+
+def read(path: str | Path) -> list[Sample]:
+    """Samples from a CSV written by `Recorder.write`."""
+    out = []
+    with Path(path).open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            out.append(
+                Sample(
+                    t=float(row["t"]),
+                    type=row["type"],
+                    name=row["name"],
+                    ms=float(row["ms"]),
+                    bytes=int(row["bytes"]),
+                    ok=row["ok"] == "1",
+                    users=int(row["users"]),
+                )
+            )
+    return out
