@@ -46,7 +46,8 @@ class Rendered:
         for d in self.docs:
             if d["kind"] == kind and d["metadata"]["name"] == name:
                 return d
-        raise KeyError(f"no {kind} {name}; have {[(d['kind'], d['metadata']['name']) for d in self.docs]}")
+        have = [(d["kind"], d["metadata"]["name"]) for d in self.docs]
+        raise KeyError(f"no {kind} {name}; have {have}")
 
     def find(self, kind: str, name: str) -> dict[str, Any] | None:
         try:
@@ -80,8 +81,15 @@ def template_args(
     tmp_dir: Path,
     release: str = RELEASE,
 ) -> list[str]:
-    args = ["template", release, str(CHART), "--namespace", NAMESPACE,
-            "--kube-version", KUBE_VERSION]
+    args = [
+        "template",
+        release,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--kube-version",
+        KUBE_VERSION,
+    ]
     for f in files:
         args += ["-f", str(f)]
     if values:
@@ -112,7 +120,7 @@ def render_error(
 ) -> str:
     """helm template that must fail: return its error output."""
     proc = run_helm(helm, *template_args(values, files, tmp_dir))
-    assert proc.returncode != 0, f"helm template accepted values it should refuse: {values or files}"
+    assert proc.returncode != 0, f"helm template accepted values to refuse: {values or files}"
     return proc.stderr
 
 
@@ -122,21 +130,50 @@ MATRIX: dict[str, tuple[tuple[Path, ...], dict[str, Any]]] = {
     "default": ((), {}),
     "production": ((PRODUCTION,), {}),
     "mcp-disabled": ((), {"mcpServer": {"enabled": False}}),
-    "autoscaling-on": ((), {"mcpServer": {"autoscaling": {
-        "enabled": True, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 15}}}}}),
-    "autoscaling-off-2-replicas": ((), {"mcpServer": {
-        "replicaCount": 2, "autoscaling": {"enabled": False}}}),
-    "external-db": ((), {"postgresql": {"enabled": False},
-                         "database": {"host": "db.example.internal", "port": 6432}}),
-    "existing-secrets": ((), {"database": {"secret": {"create": False, "name": "my-db"}},
-                              "auth": {"secret": {"create": False, "name": "my-auth"}}}),
+    "autoscaling-on": (
+        (),
+        {
+            "mcpServer": {
+                "autoscaling": {
+                    "enabled": True,
+                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": 15}},
+                }
+            }
+        },
+    ),
+    "autoscaling-off-2-replicas": (
+        (),
+        {"mcpServer": {"replicaCount": 2, "autoscaling": {"enabled": False}}},
+    ),
+    "external-db": (
+        (),
+        {
+            "postgresql": {"enabled": False},
+            "database": {"host": "db.example.internal", "port": 6432},
+        },
+    ),
+    "existing-secrets": (
+        (),
+        {
+            "database": {"secret": {"create": False, "name": "my-db"}},
+            "auth": {"secret": {"create": False, "name": "my-auth"}},
+        },
+    ),
     "nodeport": ((), {"backend": {"service": {"type": "NodePort", "nodePort": 30080}}}),
-    "overrides": ((), {
-        "global": {"image": {"registry": "registry.example.com/team", "tag": "1.2.3",
-                             "pullPolicy": "Never"}},
-        "networkPolicy": {"enabled": False},
-        "migrations": {"enabled": False},
-        "tests": {"enabled": False},
-        "fullnameOverride": "todo",
-    }),
+    "overrides": (
+        (),
+        {
+            "global": {
+                "image": {
+                    "registry": "registry.example.com/team",
+                    "tag": "1.2.3",
+                    "pullPolicy": "Never",
+                }
+            },
+            "networkPolicy": {"enabled": False},
+            "migrations": {"enabled": False},
+            "tests": {"enabled": False},
+            "fullnameOverride": "todo",
+        },
+    ),
 }

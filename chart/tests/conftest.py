@@ -33,8 +33,7 @@ def render_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def matrix(helm: Path, render_dir: Path) -> dict[str, Rendered]:
     """Every matrix case rendered once per session."""
     return {
-        name: render(helm, render_dir, values, files)
-        for name, (files, values) in MATRIX.items()
+        name: render(helm, render_dir, values, files) for name, (files, values) in MATRIX.items()
     }
 
 

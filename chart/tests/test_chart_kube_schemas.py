@@ -32,12 +32,13 @@ def schema_dir(version: str) -> Any:
 
 @cache
 def definitions(version: str) -> Resource:
-    return Resource.from_contents(json.loads((schema_dir(version) / "_definitions.json").read_text()))
+    text = (schema_dir(version) / "_definitions.json").read_text()
+    return Resource.from_contents(json.loads(text))
 
 
 @cache
 def validator(version: str, api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    # Same file naming as kubernetes_validate: apps/v1 -> apps-v1, networking.k8s.io/v1 -> networking-v1.
+    # kubernetes_validate's file naming: apps/v1 -> apps-v1, networking.k8s.io/v1 -> networking-v1
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     path = schema_dir(version) / f"{kind.lower()}-{group_version}.json"
     if not path.is_file():
@@ -74,8 +75,11 @@ def test_rendered_objects_match_kubernetes_schemas(
     ]
     assert not problems, "\n".join(problems)
     with capsys.disabled():
-        print(f"\n  [{case}] {len(docs)} objects x {len(KUBE_VERSIONS)} Kubernetes versions "
-              f"({', '.join(KUBE_VERSIONS)}) = {len(docs) * len(KUBE_VERSIONS)} validations, 0 errors")
+        count = len(docs) * len(KUBE_VERSIONS)
+        print(
+            f"\n  [{case}] {len(docs)} objects x {len(KUBE_VERSIONS)} Kubernetes versions "
+            f"({', '.join(KUBE_VERSIONS)}) = {count} validations, 0 errors"
+        )
 
 
 def test_total_validated(matrix: dict[str, Rendered], capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,9 +87,11 @@ def test_total_validated(matrix: dict[str, Rendered], capsys: pytest.CaptureFixt
     kinds = sorted({d["kind"] for r in matrix.values() for d in r.docs})
     assert objects >= 100, objects
     with capsys.disabled():
-        print(f"\n  schema-validated: {objects} rendered objects ({len(matrix)} value cases; "
-              f"kinds {', '.join(kinds)}) x {len(KUBE_VERSIONS)} Kubernetes versions "
-              f"{', '.join(KUBE_VERSIONS)} = {objects * len(KUBE_VERSIONS)} validations")
+        print(
+            f"\n  schema-validated: {objects} rendered objects ({len(matrix)} value cases; "
+            f"kinds {', '.join(kinds)}) x {len(KUBE_VERSIONS)} Kubernetes versions "
+            f"{', '.join(KUBE_VERSIONS)} = {objects * len(KUBE_VERSIONS)} validations"
+        )
 
 
 @pytest.mark.parametrize("version", KUBE_VERSIONS)

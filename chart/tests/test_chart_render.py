@@ -1,0 +1,791 @@
+"""What the rendered objects promise, checked object by object (no cluster)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chartlib import CHART, FULLNAME, MATRIX, NAMESPACE, RELEASE, Rendered, render
+
+DEFAULT_RESOURCES = {
+    "requests": {"cpu": "250m", "memory": "256Mi"},
+    "limits": {"cpu": "500m", "memory": "512Mi"},
+}
+STANDARD_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/version",
+    "helm.sh/chart",
+)
+# Volume types the Pod Security Standard "restricted" allows.
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+ALL_CASES = sorted(MATRIX)
+
+
+def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def container(workload: dict[str, Any], name: str) -> dict[str, Any]:
+    for c in containers(workload["spec"]["template"]["spec"]):
+        if c["name"] == name:
+            return c
+    raise KeyError(name)
+
+
+def env_of(c: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in c.get("env", [])}
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def pods_by_component(r: Rendered) -> dict[str, dict[str, str]]:
+    """component -> pod labels, for every pod the release runs (test pods included)."""
+    return {
+        meta["labels"]["app.kubernetes.io/component"]: meta["labels"]
+        for _, meta, _ in r.pod_specs()
+    }
+
+
+def name(component: str, fullname: str = FULLNAME) -> str:
+    return f"{fullname}-{component}"
+
+
+# --- names, labels, namespaces -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_names_derive_from_release(case: str, matrix: dict[str, Rendered]) -> None:
+    r = matrix[case]
+    fullname = "todo" if case == "overrides" else FULLNAME
+    db_secret = {"existing-secrets": "my-db"}.get(case, "postgres-secret")
+    for d in r.docs:
+        n = d["metadata"]["name"]
+        assert n.startswith(f"{fullname}-") or (d["kind"] == "Secret" and n == db_secret), (
+            f"{d['kind']}/{n} is not named after the release"
+        )
+        assert len(n) <= 63, n
+
+
+def test_fullname_is_release_name_when_it_contains_the_chart_name(
+    helm: Path, render_dir: Path
+) -> None:
+    r = render(helm, render_dir, release="my-todo-app")
+    names = {d["metadata"]["name"] for d in r.docs}
+    assert {"my-todo-app-backend", "my-todo-app-mcp-server", "my-todo-app-postgresql"} <= names
+    other = render(helm, render_dir, release="blue")
+    assert "blue-todo-app-backend" in {d["metadata"]["name"] for d in other.docs}
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_standard_labels_everywhere(case: str, matrix: dict[str, Rendered]) -> None:
+    for d in matrix[case].docs:
+        labels = d["metadata"]["labels"]
+        for key in STANDARD_LABELS:
+            assert key in labels, f"{d['kind']}/{d['metadata']['name']} lacks {key}"
+        assert labels["app.kubernetes.io/instance"] == RELEASE
+        assert labels["app.kubernetes.io/part-of"] == "todo-app"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+    for where, meta, _ in matrix[case].pod_specs():
+        assert meta["labels"].get("app.kubernetes.io/component"), where
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_no_namespace_object_no_hardcoded_namespace(case: str, matrix: dict[str, Rendered]) -> None:
+    for d in matrix[case].docs:
+        assert d["kind"] != "Namespace"
+        assert "namespace" not in d["metadata"], f"{d['kind']}/{d['metadata']['name']}"
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_no_loadbalancer(case: str, matrix: dict[str, Rendered]) -> None:
+    for svc in matrix[case].of_kind("Service"):
+        assert svc["spec"]["type"] in ("ClusterIP", "NodePort"), svc["metadata"]["name"]
+
+
+def test_services_default_cluster_ip(default: Rendered) -> None:
+    assert {s["spec"]["type"] for s in default.of_kind("Service")} == {"ClusterIP"}
+    mcp = default.get("Service", name("mcp-server"))
+    assert mcp["spec"]["ports"][0]["port"] == 8001
+
+
+def test_nodeport_settable(matrix: dict[str, Rendered]) -> None:
+    r = matrix["nodeport"]
+    svc = r.get("Service", name("backend"))
+    assert svc["spec"]["type"] == "NodePort"
+    assert svc["spec"]["ports"][0]["nodePort"] == 30080
+    assert r.get("Service", name("mcp-server"))["spec"]["type"] == "ClusterIP"
+
+
+# --- selectors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_workload_selectors_match_pod_labels(case: str, matrix: dict[str, Rendered]) -> None:
+    r = matrix[case]
+    for w in r.workloads():
+        selector = w["spec"]["selector"]["matchLabels"]
+        pod_labels = w["spec"]["template"]["metadata"]["labels"]
+        assert selects(selector, pod_labels), w["metadata"]["name"]
+        assert "app.kubernetes.io/component" in selector
+        # Selectors are immutable: they must not carry labels that change between versions.
+        assert not {"helm.sh/chart", "app.kubernetes.io/version"} & set(selector)
+        others = [o for o in r.workloads() if o is not w]
+        for o in others:
+            assert not selects(selector, o["spec"]["template"]["metadata"]["labels"]), (
+                f"{w['metadata']['name']}'s selector also matches {o['metadata']['name']}"
+            )
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_service_selectors_match_exactly_their_pods(case: str, matrix: dict[str, Rendered]) -> None:
+    r = matrix[case]
+    for svc in r.of_kind("Service"):
+        component = svc["metadata"]["labels"]["app.kubernetes.io/component"]
+        matched = [
+            w
+            for w in r.workloads()
+            if selects(svc["spec"]["selector"], w["spec"]["template"]["metadata"]["labels"])
+        ]
+        assert [w["metadata"]["labels"]["app.kubernetes.io/component"] for w in matched] == [
+            component
+        ], svc["metadata"]["name"]
+        target = matched[0]
+        port_names = {
+            p["name"]
+            for c in target["spec"]["template"]["spec"]["containers"]
+            for p in c.get("ports", [])
+        }
+        for port in svc["spec"]["ports"]:
+            assert port["targetPort"] in port_names, (svc["metadata"]["name"], port)
+
+
+# --- NetworkPolicies ---------------------------------------------------------------------
+
+
+def _policy_peers(policy: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        peer["podSelector"]["matchLabels"]
+        for rule in policy["spec"]["ingress"]
+        for peer in rule["from"]
+        if "podSelector" in peer
+    ]
+
+
+@pytest.mark.parametrize("case", [c for c in ALL_CASES if c != "overrides"])
+def test_networkpolicy_mcp_server(case: str, matrix: dict[str, Rendered]) -> None:
+    r = matrix[case]
+    policy = r.find("NetworkPolicy", name("mcp-server"))
+    if case == "mcp-disabled":
+        assert policy is None
+        return
+    assert policy is not None
+    pods = pods_by_component(r)
+    targets = [
+        c
+        for c, labels in pods.items()
+        if selects(policy["spec"]["podSelector"]["matchLabels"], labels)
+    ]
+    assert targets == ["mcp-server"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    peers = _policy_peers(policy)
+    admitted = {c for c, labels in pods.items() if any(selects(p, labels) for p in peers)}
+    # Only the backend and the chart's MCP test pods; never PostgreSQL, never other tests.
+    assert admitted == {"backend", "mcp-client-test"}, admitted
+    mcp = r.get("Deployment", name("mcp-server"))
+    container_port = container(mcp, "mcp-server")["ports"][0]["containerPort"]
+    ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
+    assert ports == [container_port] == [8001]
+    # Every peer is a plain podSelector: same namespace, not "everyone".
+    for rule in policy["spec"]["ingress"]:
+        for peer in rule["from"]:
+            assert set(peer) == {"podSelector"} and peer["podSelector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("case", [c for c in ALL_CASES if c != "overrides"])
+def test_networkpolicy_postgresql(case: str, matrix: dict[str, Rendered]) -> None:
+    r = matrix[case]
+    policy = r.find("NetworkPolicy", name("postgresql"))
+    if case == "external-db":
+        assert policy is None
+        return
+    assert policy is not None
+    pods = pods_by_component(r)
+    targets = [
+        c
+        for c, labels in pods.items()
+        if selects(policy["spec"]["podSelector"]["matchLabels"], labels)
+    ]
+    assert targets == ["postgresql"]
+    peers = _policy_peers(policy)
+    admitted = {c for c, labels in pods.items() if any(selects(p, labels) for p in peers)}
+    want = {"backend"} if case == "mcp-disabled" else {"backend", "mcp-server"}
+    assert admitted == want, admitted
+    ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
+    assert ports == [5432]
+    # The apps' migrations run as init containers inside those admitted pods.
+    for component in want:
+        w = r.get("Deployment", name(component))
+        assert "migrate" in [c["name"] for c in w["spec"]["template"]["spec"]["initContainers"]]
+
+
+def test_networkpolicy_extra_peers(helm: Path, render_dir: Path) -> None:
+    peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "agents"}}}
+    r = render(helm, render_dir, {"networkPolicy": {"mcpServerExtraFrom": [peer]}})
+    policy = r.get("NetworkPolicy", name("mcp-server"))
+    assert peer in policy["spec"]["ingress"][0]["from"]
+
+
+def test_networkpolicy_switch(matrix: dict[str, Rendered]) -> None:
+    assert matrix["overrides"].of_kind("NetworkPolicy") == []
+
+
+# --- environment -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_env_no_var_expansion_no_url_no_literal_secrets(
+    case: str, matrix: dict[str, Rendered]
+) -> None:
+    for where, _, spec in matrix[case].pod_specs():
+        for c in containers(spec):
+            names = [e["name"] for e in c.get("env", [])]
+            assert len(names) == len(set(names)), f"{where}/{c['name']} duplicates env: {names}"
+            for e in c.get("env", []):
+                value = e.get("value", "")
+                assert not re.search(r"\$\([A-Za-z_]", value), f"{where} {e['name']}={value}"
+                assert "postgresql://" not in value and "postgres://" not in value
+                assert e["name"] != "DATABASE_URL", where
+                if e["name"] in ("JWT_SECRET", "MCP_SERVICE_TOKEN", "POSTGRES_PASSWORD"):
+                    assert "value" not in e and "secretKeyRef" in e["valueFrom"], (where, e)
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_database_env(case: str, matrix: dict[str, Rendered]) -> None:
+    r = matrix[case]
+    fullname = "todo" if case == "overrides" else FULLNAME
+    db_secret = "my-db" if case == "existing-secrets" else "postgres-secret"
+    host, port = (
+        ("db.example.internal", "6432")
+        if case == "external-db"
+        else (f"{fullname}-postgresql", "5432")
+    )
+    backend = r.get("Deployment", f"{fullname}-backend")
+    app_containers = [container(backend, "backend")]
+    if case != "overrides":
+        app_containers.append(container(backend, "migrate"))
+    for c in app_containers:
+        assert {"secretRef": {"name": db_secret}} in c["envFrom"], c["name"]
+        env = env_of(c)
+        assert env["POSTGRES_HOST"]["value"] == host
+        assert env["POSTGRES_PORT"]["value"] == port
+    if case != "mcp-disabled":
+        mcp = r.get("Deployment", f"{fullname}-mcp-server")
+        c = container(mcp, "mcp-server")
+        assert {"secretRef": {"name": db_secret}} in c["envFrom"]
+        config = r.get("ConfigMap", f"{fullname}-mcp-server")
+        assert {"configMapRef": {"name": config["metadata"]["name"]}} in c["envFrom"]
+        assert config["data"]["POSTGRES_HOST"] == host
+        assert config["data"]["POSTGRES_PORT"] == port
+    if case != "external-db":
+        pg = r.get("StatefulSet", f"{fullname}-postgresql")
+        assert {"secretRef": {"name": db_secret}} in container(pg, "postgresql")["envFrom"]
+        # The Service the apps are told to use exists and selects PostgreSQL on that port.
+        svc = r.get("Service", host)
+        assert svc["spec"]["ports"][0]["port"] == int(port)
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_auth_secret_refs(case: str, matrix: dict[str, Rendered]) -> None:
+    r = matrix[case]
+    fullname = "todo" if case == "overrides" else FULLNAME
+    auth = "my-auth" if case == "existing-secrets" else f"{fullname}-auth"
+    targets = [container(r.get("Deployment", f"{fullname}-backend"), "backend")]
+    if case != "mcp-disabled":
+        targets.append(container(r.get("Deployment", f"{fullname}-mcp-server"), "mcp-server"))
+    for c in targets:
+        env = env_of(c)
+        for key in ("JWT_SECRET", "MCP_SERVICE_TOKEN"):
+            assert env[key]["valueFrom"]["secretKeyRef"] == {"name": auth, "key": key}
+
+
+def test_backend_reaches_mcp_by_computed_name(default: Rendered) -> None:
+    env = env_of(container(default.get("Deployment", name("backend")), "backend"))
+    assert env["MCP_ENABLED"]["value"] == "true"
+    url = env["MCP_SERVER_URL"]["value"]
+    svc = default.get("Service", name("mcp-server"))
+    assert url == f"http://{svc['metadata']['name']}:{svc['spec']['ports'][0]['port']}"
+
+
+def test_mcp_allowed_hosts(helm: Path, render_dir: Path, default: Rendered) -> None:
+    hosts = default.get("ConfigMap", name("mcp-server"))["data"]["MCP_ALLOWED_HOSTS"].split(",")
+    svc = name("mcp-server")
+    for host in (
+        svc,
+        f"{svc}:*",
+        f"{svc}.{NAMESPACE}",
+        f"{svc}.{NAMESPACE}.svc",
+        f"{svc}.{NAMESPACE}.svc.cluster.local:*",
+        "localhost:*",
+        "127.0.0.1",
+    ):
+        assert host in hosts, host
+    assert len(hosts) == len(set(hosts))
+    r = render(
+        helm,
+        render_dir,
+        {"clusterDomain": "corp.internal", "mcpServer": {"extraAllowedHosts": ["mcp.example.com"]}},
+    )
+    hosts = r.get("ConfigMap", name("mcp-server"))["data"]["MCP_ALLOWED_HOSTS"].split(",")
+    assert f"{svc}.{NAMESPACE}.svc.corp.internal" in hosts
+    assert "mcp.example.com" in hosts and "localhost" not in hosts
+
+
+def test_extra_env_comes_after_the_charts_own(helm: Path, render_dir: Path) -> None:
+    extra = [{"name": "MCP_TIMEOUT_SECONDS", "value": "5"}]
+    r = render(helm, render_dir, {"backend": {"extraEnv": extra}, "mcpServer": {"extraEnv": extra}})
+    for component in ("backend", "mcp-server"):
+        env = container(r.get("Deployment", name(component)), component)["env"]
+        assert env[-1] == extra[0]
+
+
+# --- MCP server switch ---------------------------------------------------------------------
+
+
+def test_mcp_disabled_removes_every_mcp_resource(matrix: dict[str, Rendered]) -> None:
+    r = matrix["mcp-disabled"]
+    for d in r.docs:
+        component = d["metadata"]["labels"].get("app.kubernetes.io/component", "")
+        assert not component.startswith("mcp"), f"{d['kind']}/{d['metadata']['name']}"
+        assert "mcp-server" not in d["metadata"]["name"]
+    env = env_of(container(r.get("Deployment", name("backend")), "backend"))
+    assert env["MCP_ENABLED"]["value"] == "false"
+    assert "MCP_SERVER_URL" not in env
+    kinds = {d["kind"] for d in r.docs}
+    assert not {"HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap"} & kinds
+
+
+def test_mcp_disabled_even_with_autoscaling_values(helm: Path, render_dir: Path) -> None:
+    r = render(
+        helm,
+        render_dir,
+        {"mcpServer": {"enabled": False, "replicaCount": 3, "autoscaling": {"enabled": True}}},
+    )
+    assert not [d for d in r.docs if "mcp-server" in d["metadata"]["name"]]
+
+
+# --- probes, resources ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("component", ["backend", "mcp-server"])
+def test_probes_on_real_endpoints(component: str, default: Rendered) -> None:
+    c = container(default.get("Deployment", name(component)), component)
+    port_names = {p["name"] for p in c["ports"]}
+    assert c["startupProbe"]["httpGet"]["path"] == "/health"
+    # Liveness must not depend on the database: a DB outage must not restart the pods.
+    assert c["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"]["port"] in port_names
+        assert c[probe]["failureThreshold"] >= 1 and c[probe]["periodSeconds"] >= 1
+    # The startup probe allows a slow first start without a liveness kill.
+    startup = c["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 30
+
+
+def test_postgresql_probes_use_pg_isready(default: Rendered) -> None:
+    c = container(default.get("StatefulSet", name("postgresql")), "postgresql")
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert "pg_isready" in " ".join(c[probe]["exec"]["command"])
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_default_resources(case: str, matrix: dict[str, Rendered]) -> None:
+    r = matrix[case]
+    for w in r.workloads():
+        if case == "production" and w["kind"] == "StatefulSet":
+            continue  # production gives PostgreSQL more
+        for c in containers(w["spec"]["template"]["spec"]):
+            assert c["resources"] == DEFAULT_RESOURCES, (w["metadata"]["name"], c["name"])
+    for _, _, spec in r.pod_specs():
+        for c in containers(spec):
+            assert c["resources"]["limits"] and c["resources"]["requests"]
+
+
+def test_resources_overridable_per_component(helm: Path, render_dir: Path) -> None:
+    custom = {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
+    }
+    r = render(helm, render_dir, {"mcpServer": {"resources": custom}})
+    assert container(r.get("Deployment", name("mcp-server")), "mcp-server")["resources"] == custom
+    assert container(r.get("Deployment", name("backend")), "backend")["resources"] == (
+        DEFAULT_RESOURCES
+    )
+
+
+# --- Pod Security Standard "restricted" ----------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_pod_security_restricted(case: str, matrix: dict[str, Rendered]) -> None:
+    for where, _, spec in matrix[case].pod_specs():
+        psc = spec["securityContext"]
+        assert psc["runAsNonRoot"] is True, where
+        assert psc["runAsUser"] > 0, where
+        assert psc["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        for host in ("hostNetwork", "hostPID", "hostIPC"):
+            assert not spec.get(host), where
+        assert spec.get("automountServiceAccountToken") is False, where
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for v in volumes.values():
+            kinds = set(v) - {"name"}
+            assert kinds <= RESTRICTED_VOLUMES, (where, v)
+        for c in containers(spec):
+            sc = c["securityContext"]
+            label = f"{where}/{c['name']}"
+            assert sc["allowPrivilegeEscalation"] is False, label
+            assert sc["capabilities"] == {"drop": ["ALL"]}, label
+            assert sc["readOnlyRootFilesystem"] is True, label
+            assert sc["runAsNonRoot"] is True, label
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, label
+            assert not sc.get("privileged"), label
+            assert not c.get("ports") or all("hostPort" not in p for p in c["ports"]), label
+            mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+            tmp = "/tmp"  # noqa: S108 - the container's own /tmp, an emptyDir
+            assert tmp in mounts and "emptyDir" in volumes[mounts[tmp]], label
+
+
+def test_app_pods_run_as_image_user(default: Rendered) -> None:
+    for where, meta, spec in default.pod_specs():
+        if meta["labels"]["app.kubernetes.io/component"] != "postgresql":
+            assert spec["securityContext"]["runAsUser"] == 10001, where
+
+
+def test_postgresql_pod(default: Rendered) -> None:
+    sts = default.get("StatefulSet", name("postgresql"))
+    spec = sts["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsUser"] == 999
+    assert spec["securityContext"]["fsGroup"] == 999
+    c = container(sts, "postgresql")
+    assert c["image"] == "postgres:15-bookworm"
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    assert mounts["/var/lib/postgresql/data"] == "data"
+    assert "emptyDir" in {v["name"]: v for v in spec["volumes"]}[mounts["/var/run/postgresql"]]
+    pgdata = env_of(c)["PGDATA"]["value"]
+    assert pgdata.startswith("/var/lib/postgresql/data/") and pgdata != "/var/lib/postgresql/data/"
+    claim = sts["spec"]["volumeClaimTemplates"][0]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert sts["spec"]["serviceName"] == name("postgresql")
+    assert default.get("Service", name("postgresql"))
+
+
+def test_external_db_has_no_postgresql(matrix: dict[str, Rendered]) -> None:
+    r = matrix["external-db"]
+    assert not r.of_kind("StatefulSet")
+    assert not [d for d in r.docs if "postgresql" in d["metadata"]["name"]]
+
+
+# --- checksums, secrets --------------------------------------------------------------------
+
+
+def test_checksum_annotations(default: Rendered) -> None:
+    checksums = set()
+    for w in default.workloads():
+        ann = w["spec"]["template"]["metadata"]["annotations"]
+        assert re.fullmatch(r"[0-9a-f]{64}", ann["checksum/secret"]), w["metadata"]["name"]
+        checksums.add(ann["checksum/secret"])
+    # Computed from the same (memoised) random values in every workload.
+    assert len(checksums) == 1
+    mcp = default.get("Deployment", name("mcp-server"))
+    assert re.fullmatch(
+        r"[0-9a-f]{64}", mcp["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+    )
+
+
+def _config_checksum(r: Rendered) -> str:
+    mcp = r.get("Deployment", name("mcp-server"))
+    return mcp["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+
+def _secret_checksum(r: Rendered) -> str:
+    backend = r.get("Deployment", name("backend"))
+    return backend["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+
+
+def test_config_checksum_follows_the_configmap(helm: Path, render_dir: Path) -> None:
+    a = render(helm, render_dir, {"app": {"logLevel": "INFO"}})
+    b = render(helm, render_dir, {"app": {"logLevel": "INFO"}})
+    c = render(helm, render_dir, {"app": {"logLevel": "DEBUG"}})
+    assert _config_checksum(a) == _config_checksum(b) != _config_checksum(c)
+
+
+def test_secret_checksum_follows_the_secrets(helm: Path, render_dir: Path) -> None:
+    # Secrets the chart creates are random on a fresh render, so the checksum changes...
+    assert _secret_checksum(render(helm, render_dir)) != _secret_checksum(render(helm, render_dir))
+    # ...and with existing Secrets (nothing created) it is stable.
+    existing = MATRIX["existing-secrets"][1]
+    assert _secret_checksum(render(helm, render_dir, existing)) == _secret_checksum(
+        render(helm, render_dir, existing)
+    )
+
+
+def test_created_secrets(default: Rendered) -> None:
+    import base64
+
+    db = default.get("Secret", "postgres-secret")
+    assert set(db["data"]) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
+    assert len(base64.b64decode(db["data"]["POSTGRES_PASSWORD"])) == 32
+    assert base64.b64decode(db["data"]["POSTGRES_USER"]) == b"todo"
+    assert db["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    auth = default.get("Secret", name("auth"))
+    assert set(auth["data"]) == {"JWT_SECRET", "MCP_SERVICE_TOKEN"}
+    assert all(len(base64.b64decode(v)) == 48 for v in auth["data"].values())
+    assert auth["data"]["JWT_SECRET"] != auth["data"]["MCP_SERVICE_TOKEN"]
+
+
+def test_existing_secrets_are_not_created(matrix: dict[str, Rendered]) -> None:
+    assert matrix["existing-secrets"].of_kind("Secret") == []
+
+
+def test_secrets_only_via_refs(matrix: dict[str, Rendered]) -> None:
+    """No Secret value ends up in a ConfigMap or a plain env value."""
+    r = matrix["default"]
+    secret_values = {v for s in r.of_kind("Secret") for v in s["data"].values()}
+    import base64
+
+    plain = {base64.b64decode(v).decode() for v in secret_values} - {"todo"}
+    for cm in r.of_kind("ConfigMap"):
+        assert not plain & set(cm["data"].values())
+    for _, _, spec in r.pod_specs():
+        for c in containers(spec):
+            assert not plain & {e.get("value") for e in c.get("env", [])}
+
+
+# --- autoscaling, disruption budget ----------------------------------------------------------
+
+
+def test_hpa(matrix: dict[str, Rendered]) -> None:
+    r = matrix["autoscaling-on"]
+    hpa = r.get("HorizontalPodAutoscaler", name("mcp-server"))
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    spec = hpa["spec"]
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": name("mcp-server"),
+    }
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (1, 3)
+    assert spec["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 70},
+            },
+        }
+    ]
+    assert spec["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 15
+    assert "replicas" not in r.get("Deployment", name("mcp-server"))["spec"]
+    # The target is a share of the CPU request: the request must be set.
+    mcp = container(r.get("Deployment", name("mcp-server")), "mcp-server")
+    assert mcp["resources"]["requests"]["cpu"]
+
+
+def test_hpa_off_by_default(default: Rendered) -> None:
+    assert not default.of_kind("HorizontalPodAutoscaler")
+    assert default.get("Deployment", name("mcp-server"))["spec"]["replicas"] == 1
+
+
+def test_production_values(matrix: dict[str, Rendered]) -> None:
+    r = matrix["production"]
+    hpa = r.get("HorizontalPodAutoscaler", name("mcp-server"))
+    assert hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["maxReplicas"] == 3
+    assert r.get("PodDisruptionBudget", name("mcp-server"))
+    assert r.get("Deployment", name("backend"))["spec"]["replicas"] == 2
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, False),
+        ({"mcpServer": {"replicaCount": 2}}, True),
+        ({"mcpServer": {"autoscaling": {"enabled": True}}}, True),
+        ({"mcpServer": {"autoscaling": {"enabled": True, "maxReplicas": 1}}}, False),
+        ({"mcpServer": {"replicaCount": 3, "pdb": {"enabled": False}}}, False),
+        (
+            {"mcpServer": {"replicaCount": 1, "autoscaling": {"enabled": False, "maxReplicas": 5}}},
+            False,
+        ),
+    ],
+    ids=["one-pod", "two-pods", "hpa-1-to-3", "hpa-max-1", "pdb-disabled", "hpa-off-max-5"],
+)
+def test_pdb_only_when_more_than_one_pod_can_run(
+    helm: Path, render_dir: Path, values: dict[str, Any], expected: bool
+) -> None:
+    r = render(helm, render_dir, values)
+    pdbs = r.of_kind("PodDisruptionBudget")
+    assert bool(pdbs) is expected
+    if pdbs:
+        pdb = pdbs[0]
+        assert pdb["apiVersion"] == "policy/v1"
+        assert pdb["spec"]["maxUnavailable"] == 1
+        mcp = r.get("Deployment", name("mcp-server"))
+        assert selects(
+            pdb["spec"]["selector"]["matchLabels"], mcp["spec"]["template"]["metadata"]["labels"]
+        )
+        backend = r.get("Deployment", name("backend"))
+        assert not selects(
+            pdb["spec"]["selector"]["matchLabels"],
+            backend["spec"]["template"]["metadata"]["labels"],
+        )
+
+
+# --- images, migrations, commands ------------------------------------------------------------
+
+
+def test_images_default(default: Rendered) -> None:
+    for component in ("backend", "mcp-server"):
+        for c in containers(default.get("Deployment", name(component))["spec"]["template"]["spec"]):
+            assert c["image"] == "todo-app:0.2.0"
+            assert c["imagePullPolicy"] == "IfNotPresent"
+    for pod in default.of_kind("Pod"):
+        assert pod["spec"]["containers"][0]["image"] == "todo-app:0.2.0"
+
+
+def test_images_global_override(matrix: dict[str, Rendered]) -> None:
+    r = matrix["overrides"]
+    for _, meta, spec in r.pod_specs():
+        for c in containers(spec):
+            assert c["imagePullPolicy"] == "Never"
+            if meta["labels"]["app.kubernetes.io/component"] == "postgresql":
+                assert c["image"] == "registry.example.com/team/postgres:15-bookworm"
+            else:
+                assert c["image"] == "registry.example.com/team/todo-app:1.2.3"
+
+
+def test_images_per_component(helm: Path, render_dir: Path) -> None:
+    r = render(
+        helm,
+        render_dir,
+        {
+            "image": {"tag": "dev"},
+            "mcpServer": {"image": {"repository": "other/mcp", "pullPolicy": "Always"}},
+            "postgresql": {"image": {"repository": "todo-airgap/postgres"}},
+        },
+    )
+    assert container(r.get("Deployment", name("backend")), "backend")["image"] == "todo-app:dev"
+    mcp = container(r.get("Deployment", name("mcp-server")), "mcp-server")
+    assert (mcp["image"], mcp["imagePullPolicy"]) == ("other/mcp:dev", "Always")
+    pg = container(r.get("StatefulSet", name("postgresql")), "postgresql")
+    assert pg["image"] == "todo-airgap/postgres:15-bookworm"
+
+
+def test_commands(default: Rendered) -> None:
+    backend = container(default.get("Deployment", name("backend")), "backend")
+    assert backend["command"][:2] == ["uvicorn", "app.main:app"]
+    assert backend["command"][-1] == "8000" and backend["ports"][0]["containerPort"] == 8000
+    mcp = container(default.get("Deployment", name("mcp-server")), "mcp-server")
+    assert mcp["command"][:2] == ["uvicorn", "app.mcp_server:app"]
+    assert mcp["command"][-1] == "8001" and mcp["ports"][0]["containerPort"] == 8001
+    for component in ("backend", "mcp-server"):
+        migrate = container(default.get("Deployment", name(component)), "migrate")
+        assert "python -m app.migrate" in " ".join(migrate["command"])
+
+
+def test_migrations_switch(matrix: dict[str, Rendered]) -> None:
+    for w in matrix["overrides"].workloads():
+        assert "initContainers" not in w["spec"]["template"]["spec"]
+
+
+# --- helm test pods, NOTES -------------------------------------------------------------------
+
+
+def test_helm_test_pods(default: Rendered, matrix: dict[str, Rendered]) -> None:
+    pods = {p["metadata"]["name"]: p for p in default.of_kind("Pod")}
+    assert set(pods) == {
+        name("test-backend-ready"),
+        name("test-mcp-reachable"),
+        name("test-auth-refused"),
+    }
+    for pod in pods.values():
+        ann = pod["metadata"]["annotations"]
+        assert ann["helm.sh/hook"] == "test"
+        assert ann["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+        assert pod["spec"]["restartPolicy"] == "Never"
+        script = pod["spec"]["containers"][0]["command"][-1]
+        compile(script, pod["metadata"]["name"], "exec")  # valid Python
+    disabled = {p["metadata"]["name"] for p in matrix["mcp-disabled"].of_kind("Pod")}
+    assert disabled == {name("test-backend-ready"), name("test-auth-refused")}
+    assert matrix["overrides"].of_kind("Pod") == []
+
+
+def _notes(helm: Path, tmp: Path, values: dict[str, Any]) -> str:
+    """NOTES.txt as `helm install` prints it, rendered offline.
+
+    `helm install --dry-run=client` still wants a reachable cluster and `helm template`
+    does not print the notes, so render a copy of the chart in which NOTES.txt is a named
+    template that a ConfigMap includes.
+    """
+    import shutil
+
+    import yaml
+    from chartlib import run_helm
+
+    chart = tmp / "todo-app"
+    if not chart.exists():
+        shutil.copytree(CHART, chart)
+        notes = chart / "templates" / "NOTES.txt"
+        text = notes.read_text()
+        notes.unlink()
+        (chart / "templates" / "_notes.tpl").write_text(
+            '{{- define "test.notes" -}}\n' + text + "\n{{- end }}\n"
+        )
+        (chart / "templates" / "notes-under-test.yaml").write_text(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-under-test\n"
+            'data:\n  notes: {{ include "test.notes" . | quote }}\n'
+        )
+    path = tmp / "notes-values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    proc = run_helm(
+        helm,
+        "template",
+        RELEASE,
+        str(chart),
+        "--namespace",
+        NAMESPACE,
+        "--show-only",
+        "templates/notes-under-test.yaml",
+        "-f",
+        str(path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    return yaml.safe_load(proc.stdout)["data"]["notes"]
+
+
+def test_notes_tell_how_to_reach_the_app(helm: Path, tmp_path: Path) -> None:
+    notes = _notes(helm, tmp_path, {})
+    assert f"kubectl port-forward --namespace {NAMESPACE} service/{name('backend')}" in notes
+    notes = _notes(
+        helm, tmp_path, {"backend": {"service": {"type": "NodePort", "nodePort": 30080}}}
+    )
+    assert "NODE_PORT" in notes and "127.0.0.1:30080" in notes
+    notes = _notes(helm, tmp_path, {"mcpServer": {"enabled": False}})
+    assert "task service disabled" in notes
