@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MAX_ID = 2**31 - 1  # ids are PostgreSQL `integer`
 TITLE_MAX = 200
@@ -63,17 +63,15 @@ class TaskCreate(Strict):
 
 
 class TaskUpdate(Strict):
-    title: Title | None = None
-    description: Description | None = None
-    completed: bool | None = None
+    """Fields left out stay as they are; `description: null` clears the description.
 
-    @model_validator(mode="after")
-    def _no_null_title_or_completed(self) -> TaskUpdate:
-        """`description: null` clears it; a null title or completed flag means nothing."""
-        for name in ("title", "completed"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} must not be null")
-        return self
+    `title` and `completed` default to None only when omitted: an explicit null is
+    refused, and the schema says so (they are not nullable).
+    """
+
+    title: Title = None  # type: ignore[assignment]
+    description: Description | None = None
+    completed: bool = None  # type: ignore[assignment]
 
 
 class TaskPublic(BaseModel):

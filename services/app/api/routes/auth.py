@@ -9,7 +9,11 @@ from app.core.security import create_access_token
 from app.schemas import Token, TokenRequest
 from app.services import users
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(
+    prefix="/api/v1/auth",
+    tags=["auth"],
+    responses={400: {"description": "request body could not be decoded"}},
+)
 
 
 @router.post("/token", responses={401: {"description": "wrong username or password"}})

@@ -14,6 +14,7 @@ router = APIRouter(
     prefix="/tasks",
     tags=["tasks"],
     responses={
+        400: {"description": "request body could not be decoded"},
         401: {"description": "missing or invalid service token"},
         404: {"description": "no such task for this user"},
     },

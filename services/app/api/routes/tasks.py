@@ -29,6 +29,7 @@ TaskService = Annotated[MCPClient, Depends(task_service)]
 TaskId = Annotated[Id, Path(description="task id")]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "request body could not be decoded"},
     401: {"description": "missing or invalid bearer token"},
     404: {"description": "no such task for this user"},
     502: {"description": "task service gave a bad answer"},

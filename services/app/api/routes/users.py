@@ -8,7 +8,11 @@ from app.api.deps import SessionDep
 from app.schemas import UserCreate, UserPublic
 from app.services import users
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"])
+router = APIRouter(
+    prefix="/api/v1/users",
+    tags=["users"],
+    responses={400: {"description": "request body could not be decoded"}},
+)
 
 
 @router.post(
