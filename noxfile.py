@@ -27,6 +27,42 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
+# --- tests: everything that needs no cluster (session owned by services) -----------------
+# One pytest run over every suite listed here: to add a suite, append its install
+# arguments to TEST_INSTALLS and its paths to TEST_PATHS (extra setup goes in tests()).
+TEST_INSTALLS: list[tuple[str, ...]] = [("-e", "./services[test]")]
+TEST_PATHS: list[str] = ["services/tests"]
+
+
+def _ensure_postgresql(session: nox.Session) -> None:
+    """services/tests start a throwaway PostgreSQL from the server binaries (pg_ctl)."""
+    import shutil
+
+    if shutil.which("pg_ctl") or list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")):
+        return
+    if os.geteuid() == 0 and Path("/etc/debian_version").exists():
+        session.log("pg_ctl not found: installing Debian's PostgreSQL server (apt-get)")
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-q", external=True, env=env)
+        packages = ["--no-install-recommends", "postgresql"]
+        session.run("apt-get", "install", "-y", "-q", *packages, external=True, env=env)
+        return
+    session.error(
+        "pg_ctl not found. The services tests start their own PostgreSQL from the server "
+        "binaries: install them (Debian/Ubuntu: `sudo apt-get install postgresql`; "
+        "macOS: `brew install postgresql`) or put pg_ctl on PATH, then rerun."
+    )
+
+
+@nox.session(python=PYTHON, tags=["tests"])
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests that need no cluster (PostgreSQL started by the suite)."""
+    _ensure_postgresql(session)
+    for install in TEST_INSTALLS:
+        session.install(*install)
+    session.run("pytest", *(session.posargs or TEST_PATHS))
+
+
 # --- airgap: Docker engine, tools, local images, kind node image (owned by airgap) -------
 # `nox -s airgap` = `python -m airgap all` (cached; a warm rerun takes seconds), then the
 # docker-level image tests. posargs choose steps: `nox -s airgap -- tools`, `-- status`.
