@@ -37,14 +37,17 @@ def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
 
 
 @pytest.fixture(scope="module", autouse=True)
-def engine_and_images() -> None:
+def engine() -> None:
     info = docker("info", "--format", "{{.ServerVersion}}", check=False)
     assert info.returncode == 0, (
         "no Docker engine: run `python -m airgap docker` (or `nox -s airgap`) first\n" + info.stderr
     )
-    for image in (LOCAL.python_base, LOCAL.postgres, LOCAL.metrics_server):
-        got = docker("image", "inspect", image, check=False)
-        assert got.returncode == 0, f"{image} missing: run `python -m airgap images` first"
+
+
+def require(image: str) -> str:
+    got = docker("image", "inspect", image, check=False)
+    assert got.returncode == 0, f"{image} missing: run `python -m airgap images` first"
+    return image
 
 
 @pytest.fixture
@@ -73,7 +76,7 @@ def test_python_base_runs_python_311_with_venv_and_pip() -> None:
     # As an arbitrary non-root UID with a read-only root, like the app image runs.
     got = docker(
         "run", "--rm", "--read-only", "--tmpfs", "/tmp", "--user", "10001:10001",
-        LOCAL.python_base, "sh", "-c", script,
+        require(LOCAL.python_base), "sh", "-c", script,
     )  # fmt: skip
     lines = got.stdout.splitlines()
     assert lines[0].startswith("Python 3.11.") and lines[1].startswith("Python 3.11.")
@@ -95,6 +98,7 @@ def _start_postgres(name: str, *extra: str, env: dict[str, str] | None = None) -
         "POSTGRES_DB": "todo_db",
     }  # fmt: skip
     args = ["run", "-d", "--name", name, *extra]
+    require(LOCAL.postgres)
     for key, value in env.items():
         args += ["-e", f"{key}={value}"]
     docker(*args, LOCAL.postgres)
@@ -149,7 +153,8 @@ def test_postgres_keeps_data_and_stops_cleanly(containers: list[str]) -> None:
     containers.append(volume)  # removed with the container (-v) or below
     _start_postgres(name, "-v", f"{volume}:/var/lib/postgresql/data")
     _wait_ready(name)
-    assert _psql(_ip(name), PASSWORD, "create table t (v text); insert into t values ('kept')")
+    created = _psql(_ip(name), PASSWORD, "create table t (v text); insert into t values ('kept')")
+    assert created.returncode == 0, created.stderr
     started = time.monotonic()
     docker("stop", "-t", "30", name)
     assert time.monotonic() - started < 15, "SIGINT should stop postgres quickly"
@@ -187,7 +192,7 @@ def test_postgres_without_password_refuses_clearly(containers: list[str]) -> Non
 
 
 def test_metrics_server_binary_runs_as_nobody() -> None:
-    got = docker("image", "inspect", "--format", "{{.Config.User}}", LOCAL.metrics_server)
+    got = docker("image", "inspect", "--format", "{{.Config.User}}", require(LOCAL.metrics_server))
     assert got.stdout.strip() == "65534:65534"
     helped = docker("run", "--rm", LOCAL.metrics_server, "--help", check=False)
     assert "--kubelet-insecure-tls" in helped.stdout + helped.stderr
@@ -196,8 +201,7 @@ def test_metrics_server_binary_runs_as_nobody() -> None:
 def test_kind_cni_and_storage_images_exist_under_kinds_names() -> None:
     refs = build.kind_default_images()
     for key in ("kindnetd", "local-path-provisioner", "local-path-helper"):
-        name = build.docker_name(refs[key])
-        assert docker("image", "inspect", name, check=False).returncode == 0, name
+        require(build.docker_name(refs[key]))
     helper = build.docker_name(refs["local-path-helper"])
     got = docker(
         "run", "--rm", helper, "sh", "-c",
