@@ -126,6 +126,9 @@ def render_error(
 
 # The values matrix every rendered object is validated for (name -> (files, values)).
 PRODUCTION = CHART / "values-production.yaml"
+# The e2e suite's values (owned by the e2e harness): rendering them here catches a drift
+# between the chart's schema and what the cluster run will ask for, before any cluster.
+E2E_VALUES = REPO / "e2e" / "values-e2e.yaml"
 MATRIX: dict[str, tuple[tuple[Path, ...], dict[str, Any]]] = {
     "default": ((), {}),
     "production": ((PRODUCTION,), {}),
@@ -160,6 +163,8 @@ MATRIX: dict[str, tuple[tuple[Path, ...], dict[str, Any]]] = {
         },
     ),
     "nodeport": ((), {"backend": {"service": {"type": "NodePort", "nodePort": 30080}}}),
+    "e2e": ((E2E_VALUES,), {"image": {"repository": "todo-app", "tag": "dev"}}),
+    "e2e-production": ((PRODUCTION, E2E_VALUES), {"image": {"tag": "dev"}}),
     "overrides": (
         (),
         {
