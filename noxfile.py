@@ -58,9 +58,31 @@ def _ensure_postgresql(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and integration tests that need no cluster (PostgreSQL started by the suite)."""
     _ensure_postgresql(session)
+    _ensure_helm(session)
     for install in TEST_INSTALLS:
         session.install(*install)
     session.run("pytest", *(session.posargs or TEST_PATHS))
+
+
+# --- chart checks without a cluster (owned by the chart helper) --------------------------
+# chart/tests: helm lint --strict, the template matrix validated against the Kubernetes
+# schemas of several minors, the rendered objects' promises, bad values, README table.
+CHART_REQUIREMENTS = "chart/tests/requirements.txt"
+TEST_INSTALLS.append(("-r", CHART_REQUIREMENTS))
+TEST_PATHS.append("chart/tests")
+
+
+def _ensure_helm(session: nox.Session) -> None:
+    """<cache>/bin/helm at the pin in airgap/versions.py (built once, then seconds)."""
+    session.run("python", "-c", "from airgap.tools import tool_path; print(tool_path('helm'))")
+
+
+@nox.session(python=PYTHON, default=False, tags=["tests"])
+def chart(session: nox.Session) -> None:
+    """Chart checks only (lint, template matrix, Kubernetes schemas, bad values); no cluster."""
+    _ensure_helm(session)
+    session.install("-r", CHART_REQUIREMENTS)
+    session.run("pytest", *(session.posargs or ("chart/tests",)))
 
 
 # --- airgap: Docker engine, tools, local images, kind node image (owned by airgap) -------
