@@ -30,8 +30,8 @@ def lint(session: nox.Session) -> None:
 # --- tests: everything that needs no cluster (session owned by services) -----------------
 # One pytest run over every suite listed here: to add a suite, append its install
 # arguments to TEST_INSTALLS and its paths to TEST_PATHS (extra setup goes in tests()).
-TEST_INSTALLS: list[tuple[str, ...]] = [("-e", "./services[test]")]
-TEST_PATHS: list[str] = ["services/tests"]
+TEST_INSTALLS: list[tuple[str, ...]] = [("-e", "./services[test]"), ("-r", "perf/requirements.txt")]
+TEST_PATHS: list[str] = ["services/tests", "perf/tests"]
 
 
 def _ensure_postgresql(session: nox.Session) -> None:
@@ -59,6 +59,7 @@ def tests(session: nox.Session) -> None:
     """Unit and integration tests that need no cluster (PostgreSQL started by the suite)."""
     _ensure_postgresql(session)
     _ensure_helm(session)
+    _ensure_actionlint(session)
     for install in TEST_INSTALLS:
         session.install(*install)
     session.run("pytest", *(session.posargs or TEST_PATHS))
@@ -118,6 +119,15 @@ def airgap_smoke(session: nox.Session) -> None:
 # e.g. `nox -s e2e -- --keep-cluster -k health`, `E2E_K8S_VERSION=v1.33 nox -s e2e`.
 
 E2E_REQUIREMENTS = "e2e/requirements.txt"
+# e2e/unit: the harness's pure parts and the workflows (actionlint, pins, matrix source).
+TEST_PATHS.append("e2e/unit")
+
+
+def _ensure_actionlint(session: nox.Session) -> None:
+    """<cache>/bin/actionlint at the pin in airgap/versions.py (e2e/unit lints the workflows)."""
+    session.run(
+        "python", "-c", "from airgap.tools import tool_path; print(tool_path('actionlint'))"
+    )
 
 
 def _harness():
@@ -223,3 +233,31 @@ def report(session: nox.Session) -> None:
     """Rebuild reports/e2e-summary.md and the HPA plot from the last run's results."""
     session.install("matplotlib")
     session.run("python", "-m", "e2e.report")
+
+
+# --- perf: Locust load, SLOs, report (owned by perf) -------------------------------------
+# Deploys (or reuses) release `todo` in namespace PERF_NAMESPACE (default todo-dev, the one
+# `nox -s deploy` manages) on kind cluster todo-e2e, then `python -m perf` writes
+# reports/perf/<UTC timestamp>/report.md. posargs go to `python -m perf`, e.g.
+# `nox -s perf -- --shape step`, `-- --phases main`, `-- --local` (no cluster at all).
+
+PERF_REQUIREMENTS = "perf/requirements.txt"
+
+
+@nox.session(python=PYTHON, default=False, tags=["perf"])
+def perf(session: nox.Session) -> None:
+    """Load test the release with Locust, check perf/slo.yaml, write reports/perf/<ts>/."""
+    session.install("-r", E2E_REQUIREMENTS, "-r", PERF_REQUIREMENTS)
+    namespace = os.environ.get("PERF_NAMESPACE", "todo-dev")
+    if "--local" in session.posargs:
+        session.install("-e", "services")
+    else:
+        existing = _uses_existing_cluster(session.posargs)
+        _ensure_airgap(session, node=not existing)
+        if not existing:
+            session.run("python", "-m", "e2e.harness", "image")
+            name = os.environ.get("E2E_CLUSTER_NAME", "todo-e2e")
+            if name not in _harness().kind_cluster_names():
+                session.run("python", "-m", "e2e.harness", "cluster")
+        session.run("python", "-m", "e2e.harness", "deploy", "--namespace", namespace)
+    session.run("python", "-m", "perf", "--namespace", namespace, *session.posargs)
