@@ -57,9 +57,11 @@ def load(path: str | Path = SLO_FILE) -> Slo:
     data = yaml.safe_load(Path(path).read_text()) or {}
     problems = []
     p95 = data.get("p95_ms")
-    if not isinstance(p95, dict) or "default" not in p95:
-        problems.append("p95_ms must be a mapping with a `default` entry")
-        p95 = {"default": 0}
+    if not isinstance(p95, dict):
+        problems.append("p95_ms must be a mapping of request name -> milliseconds")
+        p95 = {}
+    if "default" not in p95:
+        problems.append("p95_ms needs a `default` entry (for endpoints not listed)")
     for name, value in p95.items():
         if not isinstance(value, int | float) or value <= 0:
             problems.append(f"p95_ms[{name!r}] must be a positive number of milliseconds")
