@@ -8,16 +8,18 @@ policy is silently ignored. There the e2e suite installs kube-router in
 firewall-only mode instead: it enforces policies with plain iptables filter
 rules and ipsets, which such kernels do have.
 
-- `needs_fallback_enforcer()` answers "install kube-router?" by trying, in a
-  throwaway network namespace, to load an nftables rule set with a queue rule
-  (falls back to /proc/config.gz when it cannot try). The environment variable
-  TODO_NETPOL_ENFORCER=auto|kindnet|kube-router overrides the probe.
+- `needs_fallback_enforcer(image_source)` answers "install kube-router?". With
+  local images always yes: the air-gapped kindnetd (airgap/images/kindnetd)
+  implements no NetworkPolicy. With upstream images (the real kindnetd) it
+  tries, in a throwaway network namespace, to load an nftables rule set with a
+  queue rule (falls back to /proc/config.gz when it cannot try). The variable
+  TODO_NETPOL_ENFORCER=auto|kindnet|kube-router overrides all of it.
 - `kube_router_image(source)` names the image to deploy: the upstream image
   for users with a registry, else `ensure_kube_router_image()` builds
   `todo-airgap/kube-router:<ver>` from the Go module onto the shared Debian
   minbase image (cached by an image label).
 
-`python -m airgap.netpol probe|build` runs either from the command line.
+`python -m airgap.netpol probe [upstream|local]` / `build` run them from a shell.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def _nft_binary(install: bool) -> str | None:
     note("HOST CHANGE: apt-get install -y nftables (for the nft queue probe)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     result = subprocess.run(
-        ["apt-get", "install", "-y", "--no-install-recommends", "nftables"],
+        ["apt-get", "install", "-y", "--no-install-recommends", "nftables"],  # noqa: S607
         env=env,
         capture_output=True,
         text=True,
@@ -129,7 +131,7 @@ def _load_in_new_netns(nft: str, ruleset: str) -> subprocess.CompletedProcess[st
     prefix = [unshare, "--net"]
     if os.geteuid() != 0:  # an unprivileged user namespace can still make a netns
         prefix = [unshare, "--user", "--map-root-user", "--net"]
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603
         [*prefix, nft, "-f", "-"],
         input=ruleset,
         capture_output=True,
@@ -163,11 +165,16 @@ def probe_nft_queue(install: bool = True) -> tuple[bool | None, str]:
 
 
 def decide_enforcer(
-    override: str, queue_supported: bool | None, config_queue: bool | None
+    override: str,
+    queue_supported: bool | None,
+    config_queue: bool | None,
+    image_source: str | None = None,
 ) -> tuple[str, str]:
     """Pure decision: (enforcer, reason) from the override and what the probes found."""
     if override in ("kindnet", "kube-router"):
         return override, f"{ENV_ENFORCER}={override}"
+    if image_source == "local":
+        return "kube-router", "local images: the air-gapped kindnetd implements no NetworkPolicy"
     if queue_supported is True:
         return "kindnet", "kernel has nft queue: kindnet enforces NetworkPolicy itself"
     if queue_supported is False:
@@ -181,20 +188,26 @@ def decide_enforcer(
     return "kube-router", "cannot tell whether the kernel has nft queue: using kube-router"
 
 
-def choose_enforcer(environ: dict[str, str] | None = None) -> tuple[str, str]:
-    """("kindnet" | "kube-router", reason), probing the kernel unless overridden."""
+def choose_enforcer(
+    environ: dict[str, str] | None = None, image_source: str | None = None
+) -> tuple[str, str]:
+    """("kindnet" | "kube-router", reason), probing the kernel unless that is moot.
+
+    `image_source` ("upstream" | "local", as chosen by airgap.images) says which
+    kindnetd the cluster runs; None means "the real one" (upstream's).
+    """
     override = enforcer_override(environ)
-    if override != "auto":
-        return decide_enforcer(override, None, None)
+    if override != "auto" or image_source == "local":
+        return decide_enforcer(override, None, None, image_source)
     supported, how = probe_nft_queue()
     note(f"nft queue probe: {how}")
     config = kernel_config_nft_queue() if supported is None else None
-    return decide_enforcer(override, supported, config)
+    return decide_enforcer(override, supported, config, image_source)
 
 
-def needs_fallback_enforcer() -> bool:
+def needs_fallback_enforcer(image_source: str | None = None) -> bool:
     """True when kindnet cannot enforce NetworkPolicy here and kube-router must."""
-    enforcer, reason = choose_enforcer()
+    enforcer, reason = choose_enforcer(image_source=image_source)
     note(f"NetworkPolicy enforcer: {enforcer} ({reason})")
     return enforcer == "kube-router"
 
@@ -251,11 +264,11 @@ def build_binary() -> Path:
             raise NetpolError("Go is not installed; it is needed to build kube-router offline")
         argv, env = go_build_command(out_dir)
         note(" ".join(argv))
-        result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)  # noqa: S603
         if result.returncode != 0 and "sum.golang.org" in result.stderr and "GOSUMDB" not in env:
             note("checksum database unreachable through the proxy: retrying with GOSUMDB=off")
             env["GOSUMDB"] = "off"
-            result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+            result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)  # noqa: S603
         if result.returncode != 0:
             raise NetpolError(f"go install kube-router failed:\n{result.stderr[-3000:]}")
         if not binary.exists():
@@ -280,8 +293,8 @@ def ensure_kube_router_image() -> str:
                 shutil.copy2(path, context / path.name)
             shutil.copy2(binary, context / "kube-router")
             note(f"docker build -> {LOCAL_KUBE_ROUTER_IMAGE} (FROM {base})")
-            subprocess.run(
-                [
+            subprocess.run(  # noqa: S603
+                [  # noqa: S607
                     "docker",
                     "build",
                     "--build-arg",
@@ -318,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     command = args[0] if args else "probe"
     try:
         if command == "probe":
-            enforcer, reason = choose_enforcer()
+            source = args[1] if len(args) > 1 else None
+            enforcer, reason = choose_enforcer(image_source=source)
             print(f"{enforcer}\t{reason}")
             return 0
         if command == "build":
@@ -327,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     except NetpolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print("usage: python -m airgap.netpol [probe|build]", file=sys.stderr)
+    print("usage: python -m airgap.netpol [probe [upstream|local] | build]", file=sys.stderr)
     return 2
 
 

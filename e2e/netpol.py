@@ -83,7 +83,7 @@ def parse_service_cidrs(kubeadm_cluster_configuration: str) -> list[str]:
 
 
 def _kubectl(kubectl: str, kubeconfig: str | Path, *args: str, **kwargs):
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603
         [kubectl, "--kubeconfig", str(kubeconfig), *args],
         capture_output=True,
         text=True,
@@ -167,15 +167,16 @@ def setup_netpol_enforcer(
     load_image: Callable[[str], None] | None = None,
     timeout: float = 180.0,
 ) -> str | None:
-    """Install kube-router if this machine needs it; return its image, or None for kindnet.
+    """Install kube-router if this cluster needs it; return its image, or None for kindnet.
 
-    `image_source` is "upstream" or "local" (as chosen for the other images);
+    `image_source` is "upstream" or "local" (as chosen for the other images;
+    local clusters run the air-gapped kindnetd, which enforces no policy);
     `load_image(image)` puts a locally built image into the kind nodes
     (e.g. `kind load docker-image`), called only for local images.
     """
     from airgap.netpol import kube_router_image, needs_fallback_enforcer
 
-    if not needs_fallback_enforcer():
+    if not needs_fallback_enforcer(image_source):
         return None
     image = kube_router_image(image_source)
     if image_source == "local":

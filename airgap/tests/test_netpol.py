@@ -65,6 +65,23 @@ def test_decision_table(override, queue, config, expected):
     assert reason
 
 
+@pytest.mark.parametrize("queue", [True, False, None])
+def test_local_images_always_need_kube_router(queue):
+    assert netpol.decide_enforcer("auto", queue, queue, "local")[0] == "kube-router"
+    assert netpol.decide_enforcer("kindnet", queue, queue, "local")[0] == "kindnet"
+
+
+def test_local_images_skip_the_probe(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("probe must not run for local images")
+
+    monkeypatch.delenv(netpol.ENV_ENFORCER, raising=False)
+    monkeypatch.setattr(netpol, "probe_nft_queue", boom)
+    assert netpol.needs_fallback_enforcer("local") is True
+    monkeypatch.setenv(netpol.ENV_ENFORCER, "kindnet")
+    assert netpol.needs_fallback_enforcer("local") is False
+
+
 def test_override_skips_the_probe(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("probe must not run when overridden")
@@ -81,6 +98,7 @@ def test_auto_uses_probe_then_kernel_config(monkeypatch):
     monkeypatch.delenv(netpol.ENV_ENFORCER, raising=False)
     monkeypatch.setattr(netpol, "probe_nft_queue", lambda install=True: (True, "loaded"))
     assert netpol.needs_fallback_enforcer() is False
+    assert netpol.needs_fallback_enforcer("upstream") is False
     monkeypatch.setattr(netpol, "probe_nft_queue", lambda install=True: (False, "refused"))
     assert netpol.needs_fallback_enforcer() is True
     monkeypatch.setattr(netpol, "probe_nft_queue", lambda install=True: (None, "no nft"))
@@ -274,8 +292,8 @@ def _run_entrypoint(env: dict[str, str], mode: str | None = None):
     run_env = {k: v for k, v in env.items() if k != "LOG"}
     if mode is not None:
         run_env["KUBE_ROUTER_IPTABLES_MODE"] = mode
-    result = subprocess.run(
-        ["sh", str(ENTRYPOINT), "--run-firewall=true"],
+    result = subprocess.run(  # noqa: S603
+        ["sh", str(ENTRYPOINT), "--run-firewall=true"],  # noqa: S607
         env=run_env,
         capture_output=True,
         text=True,
