@@ -184,6 +184,9 @@ def e2e(session: nox.Session) -> None:
         session.run(
             "pytest",
             "e2e",
+            "--ignore=e2e/unit",
+            # -s: progress of long phases (cluster, image load, helm, load run) shows live.
+            "-s",
             "--junitxml=reports/e2e-junit.xml",
             "-o",
             "junit_family=xunit2",
