@@ -62,8 +62,9 @@ class Target:
     """Where the load goes, and the knobs a phase can turn."""
 
     backend_url: str
-    mcp_url: str
-    database_url: Any
+    # Context managers: the MCP server's /mcp URL, the database's SQLAlchemy URL.
+    mcp: Callable[[], contextlib.AbstractContextManager[str]]
+    database: Callable[[], contextlib.AbstractContextManager[Any]]
     mcp_host_header: str | None = None
     kind: str = "cluster"
     # Pin the MCP server at n replicas (HPA off), or n=None: HPA on (1..3).
@@ -167,44 +168,47 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
 
     user = kube.secret_value(args.db_secret, "POSTGRES_USER")
     password = kube.secret_value(args.db_secret, "POSTGRES_PASSWORD")
-    database = kube.secret_value(args.db_secret, "POSTGRES_DB")
+    db_name = kube.secret_value(args.db_secret, "POSTGRES_DB")
     mcp_port = mcp_svc.spec.ports[0].port
     pg_port = pg_svc.spec.ports[0].port
-    with (
-        port_forward(
-            kubectl, kubeconfig, args.namespace, f"svc/{mcp_svc.metadata.name}", mcp_port
-        ) as mcp_local,
-        port_forward(
-            kubectl, kubeconfig, args.namespace, f"svc/{pg_svc.metadata.name}", pg_port
-        ) as pg_local,
-    ):
-        target = Target(
-            backend_url=args.backend_url,
-            mcp_url=f"http://127.0.0.1:{mcp_local}/mcp",
-            database_url=URL.create(
-                "postgresql+psycopg",
-                username=user,
-                password=password,
-                host="127.0.0.1",
-                port=pg_local,
-                database=database,
-            ),  # fmt: skip
-            set_mcp_replicas=set_mcp_replicas,
-            snapshot=sampler.kube_snapshot(kube),
-        )
-        target.notes.append(
-            f"cluster: kubeconfig {kubeconfig}, namespace {args.namespace}, "
-            f"release {RELEASE} (revision {revision} before the run)"
-        )
-        try:
-            yield target
-        finally:
-            if args.restore:
-                say(f"restoring release {RELEASE} to revision {revision}")
-                harness.helm(
-                    kubeconfig, "rollback", RELEASE, str(revision), "-n", args.namespace,
-                    "--wait", "--timeout", "4m", check=False,
-                )  # fmt: skip
+
+    # A port-forward is bound to one pod: open it per phase, after the replicas settled,
+    # so a scale-down between phases cannot leave the agent talking to a deleted pod.
+    @contextlib.contextmanager
+    def mcp_forward() -> Iterator[str]:
+        svc = f"svc/{mcp_svc.metadata.name}"
+        with port_forward(kubectl, kubeconfig, args.namespace, svc, mcp_port) as local:
+            yield f"http://127.0.0.1:{local}/mcp"
+
+    @contextlib.contextmanager
+    def database() -> Iterator[Any]:
+        svc = f"svc/{pg_svc.metadata.name}"
+        with port_forward(kubectl, kubeconfig, args.namespace, svc, pg_port) as local:
+            yield URL.create(
+                "postgresql+psycopg", username=user, password=password,
+                host="127.0.0.1", port=local, database=db_name,
+            )  # fmt: skip
+
+    target = Target(
+        backend_url=args.backend_url,
+        mcp=mcp_forward,
+        database=database,
+        set_mcp_replicas=set_mcp_replicas,
+        snapshot=sampler.kube_snapshot(kube),
+    )
+    target.notes.append(
+        f"cluster: kubeconfig {kubeconfig}, namespace {args.namespace}, "
+        f"release {RELEASE} (revision {revision} before the run)"
+    )
+    try:
+        yield target
+    finally:
+        if args.restore:
+            say(f"restoring release {RELEASE} to revision {revision}")
+            harness.helm(
+                kubeconfig, "rollback", RELEASE, str(revision), "-n", args.namespace,
+                "--wait", "--timeout", "4m", check=False,
+            )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -214,8 +218,8 @@ def local_target(_: argparse.Namespace) -> Iterator[Target]:
     with local.stack() as stack:
         target = Target(
             backend_url=stack.backend_url,
-            mcp_url=stack.mcp_url,
-            database_url=stack.database_url,
+            mcp=lambda: contextlib.nullcontext(stack.mcp_url),
+            database=lambda: contextlib.nullcontext(stack.database_url),
             kind="local",
         )
         target.notes.append(
@@ -242,14 +246,16 @@ def run_locust(
     full_env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "PERF_MCP_URL": target.mcp_url,
         "PERF_MCP_HOST_HEADER": target.mcp_host_header or "",
         "PERF_SAMPLES_FILE": str(samples_file),
         **env,
     }
     log = out / f"{name}.log"
     say(f"phase {name}: locust for ~{duration:.0f} s ({env.get('PERF_SHAPE')}) -> {log.name}")
-    with log.open("w") as fh:
+    uses_mcp = "McpAgent" in env.get("PERF_USERS_CLASSES", "TodoUser,McpAgent")
+    mcp = target.mcp() if uses_mcp else contextlib.nullcontext("")
+    with log.open("w") as fh, mcp as mcp_url:
+        full_env["PERF_MCP_URL"] = mcp_url
         proc = subprocess.run(  # noqa: S603
             cmd, env=full_env, stdout=fh, stderr=subprocess.STDOUT, timeout=duration + 180
         )
@@ -352,9 +358,10 @@ def phase_ceiling(args, out: Path, target: Target) -> dict:
         stats = summary.endpoint_stats(got, warm, profile.seconds)
         result[label] = stats.get(endpoint, {"requests": 0, "rps": 0.0})
     say(f"phase ceiling: direct SQLAlchemy loop, {args.ceiling_users} threads")
-    result["db"] = ceiling.db_ceiling(
-        target.database_url, workers=args.ceiling_users, seconds=args.ceiling_seconds
-    )
+    with target.database() as url:
+        result["db"] = ceiling.db_ceiling(
+            url, workers=args.ceiling_users, seconds=args.ceiling_seconds
+        )
     h, c = result["health"], result["create"]
     insert, select_ = result["db"]["insert"], result["db"]["select"]
     result["ratios"] = {
