@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sessions = create_sessionmaker(engine)
     mcp = build_mcp(settings, sessions)
     hosts = settings.allowed_hosts
+    origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
     mcp_http = mcp.streamable_http_app(
         streamable_http_path="/mcp",
         # Stateless JSON responses: any replica can answer any request (HPA, no sticky sessions).
@@ -155,7 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         transport_security=TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
             allowed_hosts=hosts,
-            allowed_origins=[f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")],
+            allowed_origins=origins,
         ),
     )
 

@@ -1,19 +1,14 @@
 """Fixtures for the services suite: a throwaway PostgreSQL and both apps served by uvicorn.
 
 PostgreSQL comes from Debian's binaries (pg_ctl), driven by pytest-postgresql's
-executor and janitor. PostgreSQL refuses to run as root, so under root the
-cluster runs as the `postgres` system user in a directory it owns.
+executor and janitor (see tests/postgres.py).
 """
 
 from __future__ import annotations
 
 import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,64 +20,21 @@ import pytest
 from pytest_postgresql.executors import PostgreSQLExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
 
+from tests.postgres import create_database, find_pg_ctl, free_port, postgres_server
+
 JWT_SECRET = "test-jwt-secret-" + "x" * 32
 SERVICE_TOKEN = "test-service-token-" + "y" * 32
 SERVICES_DIR = Path(__file__).resolve().parents[1]
 
 
-def find_pg_ctl() -> str:
-    found = shutil.which("pg_ctl")
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), reverse=True)
-    if candidates:
-        return str(candidates[0])
-    pytest.exit(
-        "pg_ctl not found: install PostgreSQL server binaries "
-        "(Debian: apt-get install postgresql-15), or run `nox -s tests`, which does it as root.",
-        returncode=2,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def pg_executor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgreSQLExecutor]:
-    pg_ctl = find_pg_ctl()
-    if os.geteuid() == 0:
-        # Root: a directory owned by `postgres`, and pg_ctl run as that user.
-        workdir = Path(tempfile.mkdtemp(prefix="todo-tests-pg-"))
-        postgres = pwd.getpwnam("postgres")
-        os.chown(workdir, postgres.pw_uid, postgres.pw_gid)
-        wrapper = workdir / "pg_ctl"
-        wrapper.write_text(f'#!/bin/sh\nexec runuser -u postgres -- "{pg_ctl}" "$@"\n')
-        wrapper.chmod(0o755)
-        executable = str(wrapper)
-    else:
-        workdir = tmp_path_factory.mktemp("pg")
-        executable = pg_ctl
-    executor = PostgreSQLExecutor(
-        executable=executable,
-        host="127.0.0.1",
-        port=free_port(),
-        datadir=str(workdir / "data"),
-        unixsocketdir=str(workdir),
-        logfile=str(workdir / "postgresql.log"),
-        startparams="-w",
-        dbname="todo_test",
-        user="postgres",
-    )
-    executor.start()
-    executor.wait_for_postgres()
     try:
+        find_pg_ctl()
+    except FileNotFoundError as exc:
+        pytest.exit(str(exc), returncode=2)
+    with postgres_server(tmp_path_factory.mktemp("pg")) as executor:
         yield executor
-    finally:
-        executor.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -91,16 +43,9 @@ def make_database(pg_executor: PostgreSQLExecutor) -> Iterator[Callable[[], str]
     janitors: list[DatabaseJanitor] = []
 
     def make() -> str:
-        name = f"todo_{uuid.uuid4().hex[:12]}"
-        janitor = DatabaseJanitor(
-            user=pg_executor.user,
-            host=pg_executor.host,
-            port=pg_executor.port,
-            dbname=name,
-        )
-        janitor.init()
+        url, janitor = create_database(pg_executor)
         janitors.append(janitor)
-        return f"postgresql://{pg_executor.user}@{pg_executor.host}:{pg_executor.port}/{name}"
+        return url
 
     yield make
     for janitor in janitors:

@@ -37,8 +37,13 @@ def test_token_roundtrip() -> None:
 
 @pytest.mark.parametrize(
     "claims",
-    [{"sub": "1", "exp": 1}, {"sub": "x", "exp": 2**40}, {"sub": "0", "exp": 2**40},
-     {"exp": 2**40}, {"sub": "1"}],
+    [
+        {"sub": "1", "exp": 1},
+        {"sub": "x", "exp": 2**40},
+        {"sub": "0", "exp": 2**40},
+        {"exp": 2**40},
+        {"sub": "1"},
+    ],
 )
 def test_bad_tokens(claims: dict) -> None:
     with pytest.raises(InvalidToken):

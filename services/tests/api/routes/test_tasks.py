@@ -64,7 +64,8 @@ def test_update_changes_only_given_fields(api: httpx.Client, user: User) -> None
     assert updated["updated_at"] >= task["updated_at"]
 
     cleared = api.patch(
-        f"/api/v1/tasks/{task['id']}", json={"description": None, "completed": True},
+        f"/api/v1/tasks/{task['id']}",
+        json={"description": None, "completed": True},
         headers=user.auth,
     ).json()
     assert (cleared["description"], cleared["completed"]) == (None, True)

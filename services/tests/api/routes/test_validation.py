@@ -83,8 +83,13 @@ def test_list_rejects(api: httpx.Client, user: User, params: dict, loc: list, re
 
 @pytest.mark.parametrize(
     ("task_id", "reason"),
-    [("0", "greater than 0"), ("-4", "greater than 0"), ("abc", "valid integer"),
-     (str(2**31), "less than or equal to 2147483647"), (str(2**70), "less than or equal")],
+    [
+        ("0", "greater than 0"),
+        ("-4", "greater than 0"),
+        ("abc", "valid integer"),
+        (str(2**31), "less than or equal to 2147483647"),
+        (str(2**70), "less than or equal"),
+    ],
 )
 def test_bad_task_ids(api: httpx.Client, user: User, task_id: str, reason: str) -> None:
     assert_422(api.get(f"/api/v1/tasks/{task_id}", headers=user.auth), ["path", "task_id"], reason)
@@ -103,16 +108,17 @@ def test_tasks_need_a_valid_user_token(api: httpx.Client, authorization: str | N
 
 
 def test_expired_token_is_refused(api: httpx.Client, user: User) -> None:
+    import jwt
+
     from app.core.security import create_access_token
     from tests.conftest import JWT_SECRET
-
-    import jwt
 
     expired = jwt.encode({"sub": str(user.id), "exp": 1}, JWT_SECRET, algorithm="HS256")
     response = api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert response.json() == {"detail": "invalid or expired token"}
-    forged, _ = create_access_token(user_id=user.id, secret="another-secret-" + "z" * 32,
-                                    expire_minutes=5)
+    forged, _ = create_access_token(
+        user_id=user.id, secret="another-secret-" + "z" * 32, expire_minutes=5
+    )
     response = api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401

@@ -1,0 +1,281 @@
+"""Create-task throughput: backend -> MCP server -> PostgreSQL vs a direct SQLAlchemy insert loop.
+
+What it measures (loopback only, one uvicorn worker per app, fixed concurrency):
+- `hop`: POST /api/v1/tasks on the backend, which calls POST /tasks on the MCP
+  server, which inserts through app.services.tasks. Closed loop, CONCURRENCY
+  clients, each run DURATION seconds after a warm-up; median of RUNS runs.
+- `direct`: the same insert (`app.services.tasks.create_task`, same engine
+  settings) in this one process, with the same concurrency; median of RUNS runs.
+- `ratio` = hop req/s / direct req/s (the cost of the two extra HTTP hops).
+- `p95_at_70pct`: p95 latency of the hop path at 70% of its measured peak rate
+  (open loop: requests start on a fixed schedule).
+
+PostgreSQL is a throwaway cluster from Debian's binaries unless DATABASE_URL is
+set. Results go to stdout and to reports/bench-create-task.json.
+
+Run: `nox -s bench` (or `python services/bench/create_task_throughput.py --help`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+SERVICES = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(SERVICES))  # tests.postgres: the suite's throwaway PostgreSQL
+
+from tests.postgres import create_database, free_port, postgres_server  # noqa: E402
+
+JWT_SECRET = "bench-jwt-secret-" + "x" * 32
+SERVICE_TOKEN = "bench-service-token-" + "y" * 32
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+async def closed_loop(
+    op: Callable[[], Awaitable[None]], *, concurrency: int, duration: float, warmup: float
+) -> dict[str, float]:
+    """`concurrency` workers calling `op` back to back; stats for the timed window only."""
+    latencies: list[float] = []
+    errors = 0
+    start = time.perf_counter()
+    measure_from = start + warmup
+    stop_at = measure_from + duration
+
+    async def worker() -> None:
+        nonlocal errors
+        while True:
+            began = time.perf_counter()
+            if began >= stop_at:
+                return
+            try:
+                await op()
+            except Exception:
+                errors += 1
+                continue
+            if began >= measure_from:
+                latencies.append(time.perf_counter() - began)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / duration,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
+    }
+
+
+async def open_loop(op: Callable[[], Awaitable[None]], *, rate: float, duration: float) -> dict:
+    """Start requests at a fixed rate (independent of responses); latency percentiles."""
+    latencies: list[float] = []
+    errors = 0
+
+    async def one() -> None:
+        nonlocal errors
+        began = time.perf_counter()
+        try:
+            await op()
+        except Exception:
+            errors += 1
+            return
+        latencies.append(time.perf_counter() - began)
+
+    tasks = []
+    start = time.perf_counter()
+    for n in range(int(rate * duration)):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    return {
+        "rate": rate,
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
+    }
+
+
+def summarize(runs: list[dict]) -> dict:
+    ordered = sorted(runs, key=lambda r: r["rps"])
+    median = ordered[len(ordered) // 2]
+    return {
+        "median_rps": median["rps"],
+        "p95_ms_of_median_run": median["p95_ms"],
+        "p95_ms_median": statistics.median(r["p95_ms"] for r in runs),
+        "runs": runs,
+    }
+
+
+def start_app(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"{target} did not start: {log.read_text()}")
+
+
+async def bench_hop(backend: str, args: argparse.Namespace) -> tuple[dict, dict]:
+    limits = httpx.Limits(max_connections=args.concurrency * 4)
+    async with httpx.AsyncClient(base_url=backend, limits=limits, timeout=30) as client:
+        name = f"bench_{uuid.uuid4().hex[:8]}"
+        creds = {"username": name, "password": "benchmark pw"}
+        (await client.post("/api/v1/users", json=creds)).raise_for_status()
+        token = (await client.post("/api/v1/auth/token", json=creds)).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def op() -> None:
+            response = await client.post("/api/v1/tasks", json={"title": "bench"}, headers=headers)
+            if response.status_code != 201:
+                raise RuntimeError(response.status_code)
+
+        runs = []
+        for n in range(args.runs):
+            run = await closed_loop(
+                op, concurrency=args.concurrency, duration=args.duration, warmup=args.warmup
+            )
+            print(f"  hop run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms")
+            runs.append(run)
+        hop = summarize(runs)
+        paced = await open_loop(op, rate=0.7 * hop["median_rps"], duration=args.duration)
+        print(f"  hop at 70% of peak ({paced['rate']:.0f} req/s): p95 {paced['p95_ms']:.1f} ms")
+        return hop, paced
+
+
+async def bench_direct(database_url: str, args: argparse.Namespace) -> dict:
+    os.environ.update(DATABASE_URL=database_url, JWT_SECRET=JWT_SECRET)
+    os.environ.update(MCP_SERVICE_TOKEN=SERVICE_TOKEN)
+    from app.core.config import Settings
+    from app.db.session import create_engine, create_sessionmaker
+    from app.models import User
+    from app.schemas import TaskCreate
+    from app.services import tasks
+
+    engine = create_engine(Settings())
+    sessions = create_sessionmaker(engine)
+    async with sessions() as session:
+        user = User(username=f"direct_{uuid.uuid4().hex[:8]}", password_hash="x")
+        session.add(user)
+        await session.commit()
+        owner_id = user.id
+    data = TaskCreate(title="bench")
+
+    async def op() -> None:
+        async with sessions() as session:
+            await tasks.create_task(session, owner_id=owner_id, data=data)
+
+    runs = []
+    for n in range(args.runs):
+        run = await closed_loop(
+            op, concurrency=args.concurrency, duration=args.duration, warmup=args.warmup
+        )
+        print(f"  direct run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms")
+        runs.append(run)
+    await engine.dispose()
+    return summarize(runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds timed per run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before each run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--output", type=Path, default=SERVICES.parent / "reports" / "bench-create-task.json"
+    )
+    args = parser.parse_args()
+
+    with ExitStack() as stack:
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            print("starting a throwaway PostgreSQL ...")
+            executor = stack.enter_context(postgres_server())
+            database_url, janitor = create_database(executor)
+            stack.callback(janitor.drop)
+        migrate_env = {**os.environ, "DATABASE_URL": database_url}
+        subprocess.run([sys.executable, "-m", "app.migrate"], env=migrate_env, check=True)
+
+        logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="todo-bench-")))
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": JWT_SECRET,
+            "MCP_SERVICE_TOKEN": SERVICE_TOKEN,
+            "MCP_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "LOG_LEVEL": "INFO",  # as deployed: one JSON access line per request in each app
+        }
+        mcp_proc, mcp_url = start_app("app.mcp_server:app", env, logs / "mcp.log")
+        stack.callback(mcp_proc.wait)
+        stack.callback(mcp_proc.terminate)
+        backend_env = {**env, "MCP_SERVER_URL": mcp_url}
+        backend_proc, backend_url = start_app("app.main:app", backend_env, logs / "backend.log")
+        stack.callback(backend_proc.wait)
+        stack.callback(backend_proc.terminate)
+
+        print(f"backend -> MCP -> PostgreSQL, concurrency {args.concurrency}:")
+        hop, paced = asyncio.run(bench_hop(backend_url, args))
+        print(f"direct SQLAlchemy insert loop in one process, concurrency {args.concurrency}:")
+        direct = asyncio.run(bench_direct(database_url, args))
+
+    result = {
+        "benchmark": "create-task throughput",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "config": {
+            "concurrency": args.concurrency,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "runs": args.runs,
+            "uvicorn_workers_per_app": 1,
+        },
+        "hop": hop,
+        "direct": direct,
+        "ratio": hop["median_rps"] / direct["median_rps"],
+        "p95_at_70pct": paced,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
+    print(
+        f"\nhop {hop['median_rps']:.0f} req/s (p95 {hop['p95_ms_of_median_run']:.1f} ms) | "
+        f"direct {direct['median_rps']:.0f} req/s (p95 {direct['p95_ms_of_median_run']:.1f} ms) | "
+        f"ratio {result['ratio']:.2f} | p95 at 70% of peak {paced['p95_ms']:.1f} ms"
+    )
+    print(f"written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
