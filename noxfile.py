@@ -65,6 +65,14 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *(session.posargs or TEST_PATHS))
 
 
+@nox.session(python=PYTHON, default=False, tags=["bench"])
+def bench(session: nox.Session) -> None:
+    """Create-task throughput: backend -> MCP -> PostgreSQL vs direct inserts (JSON report)."""
+    _ensure_postgresql(session)
+    session.install("-e", "./services[test]")
+    session.run("python", "services/bench/create_task_throughput.py", *session.posargs)
+
+
 # --- chart checks without a cluster (owned by the chart helper) --------------------------
 # chart/tests: helm lint --strict, the template matrix validated against the Kubernetes
 # schemas of several minors, the rendered objects' promises, bad values, README table.
