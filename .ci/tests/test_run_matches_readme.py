@@ -1,0 +1,34 @@
+"""`.ci/run` must run exactly the commands the README opens with, in any order."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_commands() -> list[str]:
+    """The commands of the README's first code block, without their trailing comments."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```sh\n(.*?)```", text, re.S)
+    assert block, "README.md must open with a ```sh block holding the two commands"
+    return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def ci_commands() -> list[str]:
+    """The commands `.ci/run` executes (skipping the shebang, comments, set and cd)."""
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    skip = ("#", "set ", "cd ")
+    return [line.strip() for line in lines if line.strip() and not line.startswith(skip)]
+
+
+def test_readme_opens_with_the_main_job_and_the_tests() -> None:
+    commands = readme_commands()
+    assert len(commands) == 2
+    assert commands[0].endswith("nox -s e2e")
+    assert commands[1].endswith("nox -s tests")
+
+
+def test_ci_runs_exactly_the_readme_commands() -> None:
+    assert sorted(ci_commands()) == sorted(readme_commands())
