@@ -31,7 +31,7 @@ def lint(session: nox.Session) -> None:
 # One pytest run over every suite listed here: to add a suite, append its install
 # arguments to TEST_INSTALLS and its paths to TEST_PATHS (extra setup goes in tests()).
 TEST_INSTALLS: list[tuple[str, ...]] = [("-e", "./services[test]"), ("-r", "perf/requirements.txt")]
-TEST_PATHS: list[str] = ["services/tests", "perf/tests"]
+TEST_PATHS: list[str] = ["services/tests", "perf/tests", ".ci/tests"]
 
 
 def _ensure_postgresql(session: nox.Session) -> None:
