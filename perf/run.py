@@ -69,6 +69,8 @@ class Target:
     kind: str = "cluster"
     # Pin the MCP server at n replicas (HPA off), or n=None: HPA on (1..3).
     set_mcp_replicas: Callable[[int | None], None] | None = None
+    # pgbench next to the database (see ceiling.run_pgbench), when available.
+    pgbench: Callable[[int, float, str, int], dict] | None = None
     snapshot: Callable[[], dict] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -189,12 +191,30 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
                 host="127.0.0.1", port=local, database=db_name,
             )  # fmt: skip
 
+    from perf import ceiling
+
+    pg_pod = kube.pods("postgresql")[0].metadata.name
     target = Target(
         backend_url=args.backend_url,
         mcp=mcp_forward,
         database=database,
         set_mcp_replicas=set_mcp_replicas,
         snapshot=sampler.kube_snapshot(kube),
+        pgbench=ceiling.run_pgbench(
+            [
+                str(kubectl),
+                "--kubeconfig",
+                str(kubeconfig),
+                "-n",
+                args.namespace,
+                "exec",
+                "-i",
+                pg_pod,
+                "-c",
+                "postgresql",
+                "--",
+            ]
+        ),  # fmt: skip
     )
     target.notes.append(
         f"cluster: kubeconfig {kubeconfig}, namespace {args.namespace}, "
@@ -213,10 +233,22 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
 
 @contextlib.contextmanager
 def local_target(_: argparse.Namespace) -> Iterator[Target]:
-    from perf import local
+    from sqlalchemy.engine import make_url
+
+    from perf import ceiling, local
 
     with local.stack() as stack:
+        url = make_url(stack.database_url)
+        pg_env = {
+            **os.environ,
+            "PATH": f"{local.pg_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
+            "POSTGRES_USER": url.username,
+            "POSTGRES_PASSWORD": url.password,
+            "POSTGRES_DB": url.database,
+            "PGPORT": str(url.port),
+        }
         target = Target(
+            pgbench=ceiling.run_pgbench([], pg_env),
             backend_url=stack.backend_url,
             mcp=lambda: contextlib.nullcontext(stack.mcp_url),
             database=lambda: contextlib.nullcontext(stack.database_url),
@@ -360,11 +392,14 @@ def phase_ceiling(args, out: Path, target: Target) -> dict:
     say(f"phase ceiling: direct SQLAlchemy loop, {args.ceiling_users} threads")
     with target.database() as url:
         result["db"] = ceiling.db_ceiling(
-            url, workers=args.ceiling_users, seconds=args.ceiling_seconds
+            url, workers=args.ceiling_users, seconds=args.ceiling_seconds, pgbench=target.pgbench
         )
     h, c = result["health"], result["create"]
     insert, select_ = result["db"]["insert"], result["db"]["select"]
+    bench = result["db"].get("pgbench") or {}
+    bench_insert = (bench.get("insert") or {}).get("ops_per_s")
     result["ratios"] = {
+        "create_vs_pgbench_insert": c["rps"] / bench_insert if bench_insert else None,
         "create_vs_db_insert": c["rps"] / insert["ops_per_s"] if insert["ops_per_s"] else None,
         "create_vs_health": c["rps"] / h["rps"] if h.get("rps") else None,
         "health_vs_db_select": h["rps"] / select_["ops_per_s"] if select_["ops_per_s"] else None,
@@ -398,6 +433,8 @@ def flat_figures(phases: dict) -> dict[str, float | None]:
         figs["ceiling.create_p95_ms"] = ceil["create"].get("p95_ms")
         figs["ceiling.db_insert_ops_per_s"] = ceil["db"]["insert"]["ops_per_s"]
         figs["ceiling.db_select_ops_per_s"] = ceil["db"]["select"]["ops_per_s"]
+        for op, bench in (ceil["db"].get("pgbench") or {}).items():
+            figs[f"ceiling.pgbench_{op}_ops_per_s"] = bench["ops_per_s"]
         for key, value in ceil["ratios"].items():
             figs[f"ceiling.ratio_{key}"] = value
     return figs

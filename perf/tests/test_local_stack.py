@@ -78,10 +78,24 @@ def test_ceiling_users_hit_one_endpoint_each(stack, tmp_path):
     assert all(s.ok for s in got) and len(got) > 20
 
 
-def test_direct_database_loop(stack):
+def test_direct_database_loop_and_pgbench(stack):
+    from sqlalchemy.engine import make_url
+
     from perf import ceiling
 
-    result = ceiling.db_ceiling(stack.database_url, workers=2, seconds=2)
+    url = make_url(stack.database_url)
+    env = {
+        **os.environ,
+        "PATH": f"{local.pg_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
+        "POSTGRES_USER": url.username,
+        "POSTGRES_PASSWORD": url.password,
+        "POSTGRES_DB": url.database,
+        "PGPORT": str(url.port),
+    }
+    pgbench = ceiling.run_pgbench([], env)
+    result = ceiling.db_ceiling(stack.database_url, workers=2, seconds=2, pgbench=pgbench)
     for op in ("insert", "select"):
         assert result[op]["ops"] > 10 and result[op]["errors"] == 0
         assert result[op]["p50_ms"] <= result[op]["p95_ms"] <= result[op]["p99_ms"]
+        bench = result["pgbench"][op]
+        assert bench["ops_per_s"] > 10 and bench["errors"] == 0 and bench["mean_ms"] > 0

@@ -88,3 +88,16 @@ def test_recorder_writes_samples_that_read_back(tmp_path):
     assert got[0].ms == pytest.approx(12.35) and got[0].bytes == 99
     assert len(recorder.rows) == 2
     assert samples.install(events, None) is None
+
+
+def test_parse_pgbench_summary():
+    from perf.ceiling import parse_pgbench
+
+    out = (
+        "transaction type: -\nnumber of clients: 4\nnumber of failed transactions: 0 (0.000%)\n"
+        "latency average = 1.234 ms\ninitial connection time = 5.1 ms\n"
+        "tps = 3210.987654 (without initial connection time)\n"
+    )
+    assert parse_pgbench(out) == {"ops_per_s": 3210.987654, "mean_ms": 1.234, "errors": 0}
+    with pytest.raises(ValueError, match="no tps"):
+        parse_pgbench("connection refused")
