@@ -357,12 +357,15 @@ def phase_capacity(args, out: Path, target: Target, rules: slo.Slo) -> dict:
         if target.set_mcp_replicas:
             say(f"pinning the MCP server at {n} replica(s), HPA off")
             target.set_mcp_replicas(n)
+        env = {**_shape_env(profile), "PERF_THINK": args.capacity_think}
         with sampling(target, args.sample_interval) as s:
-            got = run_locust(out, name, target, _shape_env(profile), profile.duration)
-        stages = summary.stage_stats(got, profile.stages())
+            got = run_locust(out, name, target, env, profile.duration)
+        # New users sign up (scrypt, on purpose slow) as each step starts: skip that part.
+        warmup = max(5.0, 0.3 * profile.step_seconds)
+        stages = summary.stage_stats(got, profile.stages(), warmup=warmup)
         results[name] = {
             "mcp_replicas": n,
-            "shape": profile.describe(),
+            "shape": f"{profile.describe()}, think time {args.capacity_think} s",
             "stages": stages,
             "sustained": slo.sustained(stages, rules),
             "endpoints": summary.endpoint_stats(got),
@@ -489,6 +492,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    default="1,3")  # fmt: skip
     p.add_argument(
         "--step-seconds", type=float, default=float(env("PERF_CAPACITY_STEP_SECONDS", "20"))
+    )
+    p.add_argument(
+        "--capacity-think",
+        default=env("PERF_CAPACITY_THINK", "0.2,1.0"),
+        help="think time range (s) of the capacity runs' users (default 0.2,1.0)",
     )
     p.add_argument("--ceiling-users", type=int, default=int(env("PERF_CEILING_USERS", "10")))
     p.add_argument(
