@@ -45,7 +45,9 @@ def _hpa_section(main: dict) -> list[str]:
     hpa = main["hpa"]
     lines = [
         f"- 2 ready MCP replicas first seen at: {_n(hpa['first_at_2_s'], '.0f', ' s')}; "
-        f"3 at: {_n(hpa['first_at_3_s'], '.0f', ' s')} (seconds into the phase)",
+        f"3 at: {_n(hpa['first_at_3_s'], '.0f', ' s')} (seconds into the phase; the HPA "
+        f"asked for 3 at {_n(hpa.get('desired_3_at_s'), '.0f', ' s')}); "
+        f"most ready replicas seen: {_n(hpa.get('max_ready'))}",
         "- replica changes: "
         + (
             ", ".join(f"{c['from']}->{c['to']} at {c['t']:.0f} s" for c in hpa["changes"]) or "none"

@@ -343,6 +343,14 @@ def phase_main(args, out: Path, target: Target, rules: slo.Slo) -> dict:
             "changes": sampler.replica_changes(rows),
             "first_at_2_s": sampler.first_time_at(rows, 2),
             "first_at_3_s": sampler.first_time_at(rows, 3),
+            "desired_3_at_s": sampler.first_desired_at(rows, 3),
+            "max_ready": max(
+                (
+                    ((r.get("deployments") or {}).get("mcp-server") or {}).get("ready", 0)
+                    for r in rows
+                ),
+                default=None,
+            ),
         },
         "violations": [str(v) for v in slo.check(endpoints, rules)],
     }

@@ -88,6 +88,15 @@ def first_time_at(
     return None
 
 
+def first_desired_at(rows: Sequence[dict], replicas: int) -> float | None:
+    """Seconds into the phase when the HPA first asked for >= `replicas` replicas."""
+    for row in rows:
+        hpa = row.get("hpa") or {}
+        if (hpa.get("desired") or 0) >= replicas:
+            return row["t"]
+    return None
+
+
 class Sampler:
     """Poll `snapshot()` every `interval` s in a thread; rows accumulate in `.rows`."""
 

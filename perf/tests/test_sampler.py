@@ -66,6 +66,9 @@ def test_replica_changes_and_first_time_at():
     assert sampler.first_time_at(rows, 2) == 10
     assert sampler.first_time_at(rows, 3) == 15
     assert sampler.first_time_at(rows, 4) is None
+    rows[2]["hpa"] = {"desired": 3}
+    assert sampler.first_desired_at(rows, 3) == 10
+    assert sampler.first_desired_at(rows, 4) is None
 
 
 def test_sampler_thread_keeps_going_after_errors():
