@@ -91,7 +91,7 @@ def chart(session: nox.Session) -> None:
     """Chart checks only (lint, template matrix, Kubernetes schemas, bad values); no cluster."""
     _ensure_helm(session)
     session.install("-r", CHART_REQUIREMENTS)
-    session.run("pytest", *(session.posargs or ("chart/tests",)))
+    session.run("pytest", "chart/tests", *session.posargs)
 
 
 # --- airgap: Docker engine, tools, local images, kind node image (owned by airgap) -------
