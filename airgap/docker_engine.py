@@ -307,8 +307,15 @@ def _slim_rootfs(root: Path) -> None:
                 child.unlink()
 
 
+_base_checked = False
+
+
 def ensure_debian_base() -> str:
     """Build (once) `todo-airgap/debian:bookworm-minbase` with debootstrap; return its name."""
+    global _base_checked
+    if _base_checked and image_label(DEBIAN_BASE_IMAGE) == BASE_RECIPE:
+        return DEBIAN_BASE_IMAGE  # already checked in this process: no second table row
+    _base_checked = True
     with step(f"debian base {DEBIAN_BASE_IMAGE}"):
         if image_label(DEBIAN_BASE_IMAGE) == BASE_RECIPE:
             mark_cached("image exists")
