@@ -495,7 +495,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--db-secret", default="postgres-secret")
     p.add_argument("--out", type=Path, default=None, help="report dir (default reports/perf/<ts>)")
     p.add_argument("--capacity-steps", type=lambda s: [int(x) for x in s.split(",")],
-                   default=env("PERF_CAPACITY_STEPS", "5,10,20,30,40"))  # fmt: skip
+                   default=env("PERF_CAPACITY_STEPS", "5,10,20,40,60"))  # fmt: skip
     p.add_argument("--capacity-replicas", type=lambda s: [int(x) for x in s.split(",")],
                    default="1,3")  # fmt: skip
     p.add_argument(
