@@ -63,8 +63,8 @@ class MCPClient:
         user_id: int,
         json: Any = None,
         params: dict[str, Any] | None = None,
-    ) -> Any:
-        """Call the MCP server for `user_id`; return the decoded JSON body (None for 204)."""
+    ) -> httpx.Response:
+        """Call the MCP server for `user_id`; return its 2xx response, else raise."""
         headers = {"X-User-ID": str(user_id)}
         request_id = request_id_var.get()
         if request_id:
@@ -86,7 +86,7 @@ class MCPClient:
                     continue
                 log.warning("task service unreachable: %s %s (%s)", method, path, exc)
                 raise TaskServiceError(503, "task service unavailable") from exc
-        return _decode(response)
+        return _check(response)
 
     async def ready(self) -> bool:
         try:
@@ -96,9 +96,9 @@ class MCPClient:
         return response.status_code == 200
 
 
-def _decode(response: httpx.Response) -> Any:
-    if response.status_code == 204:
-        return None
+def _check(response: httpx.Response) -> httpx.Response:
+    if response.status_code < 300:
+        return response
     try:
         body = response.json()
     except ValueError as exc:
@@ -113,4 +113,4 @@ def _decode(response: httpx.Response) -> Any:
         raise TaskServiceError(502, f"task service failed ({response.status_code})")
     if response.status_code >= 400:
         raise TaskServiceResponse(response.status_code, body)
-    return body
+    raise TaskServiceError(502, f"task service answered {response.status_code}")

@@ -5,7 +5,7 @@ The backend never touches the tasks table; the MCP server owns it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -16,7 +16,7 @@ from app.mcp_client import MCPClient, TaskServiceError, TaskServiceResponse
 from app.schemas import Id, TaskCreate, TaskPage, TaskPublic, TaskQuery, TaskUpdate
 
 
-def task_service(request: Request, settings: SettingsDep) -> MCPClient:
+async def task_service(request: Request, settings: SettingsDep) -> MCPClient:
     if not settings.MCP_ENABLED:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -38,28 +38,31 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=_ERRORS)
-M = TypeVar("M", bound=BaseModel)
+JSON = "application/json"
 
 
 async def _call(
-    client: MCPClient, model: type[M] | None, method: str, path: str, **kwargs: Any
-) -> M | None | JSONResponse:
+    client: MCPClient, model: type[BaseModel] | None, method: str, path: str, **kwargs: Any
+) -> Response:
+    """Forward to the MCP server; pass its JSON through once it validates as `model`."""
     try:
-        body = await client.request(method, path, **kwargs)
+        upstream = await client.request(method, path, **kwargs)
     except TaskServiceError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     except TaskServiceResponse as exc:
         return JSONResponse(exc.body, status_code=exc.status)
     if model is None:
-        return None
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
     try:
-        return model.model_validate(body)
+        model.model_validate_json(upstream.content)
     except ValidationError:
         return JSONResponse({"detail": "task service sent an invalid task"}, status_code=502)
+    # The validated bytes go out as they came: no decode and re-encode per request.
+    return Response(upstream.content, status_code=upstream.status_code, media_type=JSON)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
-async def create_task(user_id: CurrentUserId, client: TaskService, body: TaskCreate) -> Any:
+async def create_task(user_id: CurrentUserId, client: TaskService, body: TaskCreate) -> Response:
     return await _call(
         client, TaskPublic, "POST", "/tasks", user_id=user_id, json=body.model_dump(mode="json")
     )
@@ -68,20 +71,20 @@ async def create_task(user_id: CurrentUserId, client: TaskService, body: TaskCre
 @router.get("", response_model=TaskPage)
 async def list_tasks(
     user_id: CurrentUserId, client: TaskService, query: Annotated[TaskQuery, Query()]
-) -> Any:
+) -> Response:
     params = query.model_dump(mode="json", exclude_none=True)
     return await _call(client, TaskPage, "GET", "/tasks", user_id=user_id, params=params)
 
 
 @router.get("/{task_id}", response_model=TaskPublic)
-async def get_task(user_id: CurrentUserId, client: TaskService, task_id: TaskId) -> Any:
+async def get_task(user_id: CurrentUserId, client: TaskService, task_id: TaskId) -> Response:
     return await _call(client, TaskPublic, "GET", f"/tasks/{task_id}", user_id=user_id)
 
 
 @router.patch("/{task_id}", response_model=TaskPublic)
 async def update_task(
     user_id: CurrentUserId, client: TaskService, task_id: TaskId, body: TaskUpdate
-) -> Any:
+) -> Response:
     payload = body.model_dump(mode="json", exclude_unset=True)
     return await _call(
         client, TaskPublic, "PATCH", f"/tasks/{task_id}", user_id=user_id, json=payload
@@ -89,13 +92,10 @@ async def update_task(
 
 
 @router.post("/{task_id}/complete", response_model=TaskPublic)
-async def complete_task(user_id: CurrentUserId, client: TaskService, task_id: TaskId) -> Any:
+async def complete_task(user_id: CurrentUserId, client: TaskService, task_id: TaskId) -> Response:
     return await _call(client, TaskPublic, "POST", f"/tasks/{task_id}/complete", user_id=user_id)
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_task(user_id: CurrentUserId, client: TaskService, task_id: TaskId) -> Response:
-    result = await _call(client, None, "DELETE", f"/tasks/{task_id}", user_id=user_id)
-    if isinstance(result, JSONResponse):
-        return result
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await _call(client, None, "DELETE", f"/tasks/{task_id}", user_id=user_id)
