@@ -110,19 +110,27 @@ def wrapper_source(real_runc: str) -> str:
     return f"#!{python} -I\n{source}"
 
 
+def _write_wrapper(real_runc: str) -> bool:
+    """Write the wrapper script if its content differs. True if it changed."""
+    text = wrapper_source(real_runc)
+    if WRAPPER_PATH.exists() and WRAPPER_PATH.read_text() == text:
+        return False
+    WRAPPER_PATH.parent.mkdir(parents=True, exist_ok=True)
+    tmp = WRAPPER_PATH.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o755)
+    tmp.replace(WRAPPER_PATH)  # atomic: containers being created never see half a file
+    note(f"HOST CHANGE: wrote runc wrapper {WRAPPER_PATH} (drops CAP_SYS_RESOURCE,")
+    note("  raises negative oomScoreAdj to the lowest value allowed without it)")
+    return True
+
+
 def install_wrapper() -> bool:
     """Install the runc wrapper and register it. True if anything on the host changed."""
     real_runc = shutil.which("runc") or "/usr/sbin/runc"
     if not Path(real_runc).exists():
         raise EngineError("runc not found; install it with `apt-get install -y runc`")
-    changed = False
-    text = wrapper_source(real_runc)
-    if not WRAPPER_PATH.exists() or WRAPPER_PATH.read_text() != text:
-        WRAPPER_PATH.parent.mkdir(parents=True, exist_ok=True)
-        WRAPPER_PATH.write_text(text)
-        WRAPPER_PATH.chmod(0o755)
-        note(f"HOST CHANGE: wrote runc wrapper {WRAPPER_PATH} (drops CAP_SYS_RESOURCE)")
-        changed = True
+    changed = _write_wrapper(real_runc)
     config = json.loads(DAEMON_JSON.read_text()) if DAEMON_JSON.exists() else {}
     wanted = dict(config)
     wanted.setdefault("runtimes", {})
@@ -202,13 +210,17 @@ def _check_running_engine_runtime() -> None:
         check=False,
     )
     runtime = result.stdout.strip()
-    if runtime != RUNTIME_NAME:
-        note(
-            f"WARNING: this host lacks CAP_SYS_RESOURCE and the running engine's default "
-            f"runtime is {runtime!r}, so privileged containers (kind nodes) may fail with "
-            f"'unable to apply caps'. Stop dockerd and rerun `python -m airgap docker` as root "
-            f"to install the wrapper."
-        )
+    if runtime == RUNTIME_NAME:
+        # Ours: keep the script current (runc is exec'd per container, no restart needed).
+        if os.geteuid() == 0:
+            _write_wrapper(shutil.which("runc") or "/usr/sbin/runc")
+        return
+    note(
+        f"WARNING: this host lacks CAP_SYS_RESOURCE and the running engine's default "
+        f"runtime is {runtime!r}, so privileged containers (kind nodes) may fail with "
+        f"'unable to apply caps'. Stop dockerd and rerun `python -m airgap docker` as root "
+        f"to install the wrapper."
+    )
 
 
 def image_exists(name: str) -> bool:

@@ -8,6 +8,12 @@ the capability from the container's config.json (`create`/`run`) and from
 the process JSON (`exec --process FILE`) and hands over to runc unchanged
 otherwise.
 
+The same missing capability forbids lowering oom_score_adj below the current
+value, so a negative `process.oomScoreAdj` (kubelet asks -998 for sandboxes;
+`docker run --oom-score-adj=-500`) would make runc's init die with "can't get
+final child's PID from pipe: EOF". Where this process lacks CAP_SYS_RESOURCE
+the wrapper raises such a value to the lowest one allowed (its own).
+
 It is self-contained (standard library only) because it is copied to the
 host and run by containerd's shim with the system Python. `REAL_RUNC` is
 rewritten at install time.
@@ -21,6 +27,7 @@ import sys
 
 REAL_RUNC = "/usr/sbin/runc"
 DROP = "CAP_SYS_RESOURCE"
+CAP_SYS_RESOURCE_BIT = 24
 
 # runc global flags that take a value (everything before the sub-command).
 _GLOBAL_WITH_VALUE = {"--root", "--log", "--log-format", "--criu", "--rootless"}
@@ -37,6 +44,30 @@ def strip_caps(doc: dict) -> bool:
             caps[key] = [c for c in value if c != DROP]
             changed = True
     return changed
+
+
+def _has_sys_resource(status_text: str | None = None) -> bool:
+    if status_text is None:
+        with open("/proc/self/status", encoding="utf-8") as fh:
+            status_text = fh.read()
+    for line in status_text.splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) & (1 << CAP_SYS_RESOURCE_BIT))
+    return False
+
+
+def _own_oom_score_adj() -> int:
+    with open("/proc/self/oom_score_adj", encoding="utf-8") as fh:
+        return int(fh.read().strip())
+
+
+def clamp_oom_score_adj(process: dict, floor: int) -> bool:
+    """Raise process.oomScoreAdj to `floor` if it is lower. True if changed."""
+    value = process.get("oomScoreAdj")
+    if isinstance(value, int) and value < floor:
+        process["oomScoreAdj"] = floor
+        return True
+    return False
 
 
 def _option(args: list[str], long: str, short: str) -> str | None:
@@ -63,35 +94,42 @@ def _subcommand(argv: list[str]) -> tuple[str | None, list[str]]:
     return None, []
 
 
-def _rewrite(path: str, process_only: bool) -> None:
+def _rewrite(path: str, process_only: bool, oom_floor: int | None) -> None:
     with open(path, encoding="utf-8") as fh:
         doc = json.load(fh)
     target = doc if process_only else doc.get("process") or {}
-    if strip_caps(target):
+    changed = strip_caps(target)
+    if oom_floor is not None:
+        changed = clamp_oom_score_adj(target, oom_floor) or changed
+    if changed:
         tmp = path + ".todo-airgap.tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(doc, fh)
         os.replace(tmp, path)
 
 
-def fix_arguments(argv: list[str], cwd: str | None = None) -> None:
-    """Edit the JSON files named by a runc command line in place."""
+def fix_arguments(argv: list[str], cwd: str | None = None, oom_floor: int | None = None) -> None:
+    """Edit the JSON files named by a runc command line in place.
+
+    oom_floor: the lowest oomScoreAdj allowed (None: leave oomScoreAdj alone).
+    """
     command, args = _subcommand(argv)
     if command in ("create", "run"):
         bundle = _option(args, "--bundle", "-b") or cwd or os.getcwd()
         config = os.path.join(bundle, "config.json")
         if os.path.exists(config):
-            _rewrite(config, process_only=False)
+            _rewrite(config, process_only=False, oom_floor=oom_floor)
     elif command == "exec":
         process = _option(args, "--process", "-p")
         if process and os.path.exists(process):
-            _rewrite(process, process_only=True)
+            _rewrite(process, process_only=True, oom_floor=oom_floor)
 
 
 def main() -> None:
     argv = sys.argv[1:]
     try:
-        fix_arguments(argv)
+        floor = None if _has_sys_resource() else _own_oom_score_adj()
+        fix_arguments(argv, oom_floor=floor)
     except (OSError, ValueError) as exc:  # never block runc on our own error
         print(f"todo-airgap runc wrapper: {exc}", file=sys.stderr)
     os.execv(REAL_RUNC, [REAL_RUNC, *argv])  # noqa: S606 - hand over to the real runc

@@ -119,3 +119,30 @@ def test_installed_wrapper_execs_real_runc_with_same_arguments(tmp_path: Path) -
 def test_wrapper_only_where_the_capability_is_missing(capbnd: str, needed: bool) -> None:
     status = f"Name:\tpython\nCapInh:\t0000000000000000\nCapBnd:\t{capbnd}\nCapAmb:\t0\n"
     assert docker_engine.needs_wrapper(status) is needed
+
+
+def test_negative_oom_score_adj_is_raised_to_the_floor(tmp_path: Path) -> None:
+    config = _config(["CAP_CHOWN"])
+    config["process"]["oomScoreAdj"] = -998
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    runc_wrapper.fix_arguments(["create", "--bundle", str(tmp_path), "x"], oom_floor=0)
+    assert json.loads((tmp_path / "config.json").read_text())["process"]["oomScoreAdj"] == 0
+
+
+def test_oom_score_adj_kept_when_allowed_or_no_floor(tmp_path: Path) -> None:
+    config = _config(["CAP_CHOWN"])
+    config["process"]["oomScoreAdj"] = 500
+    text = json.dumps(config)
+    (tmp_path / "config.json").write_text(text)
+    runc_wrapper.fix_arguments(["create", "--bundle", str(tmp_path), "x"], oom_floor=0)
+    assert (tmp_path / "config.json").read_text() == text
+    config["process"]["oomScoreAdj"] = -500
+    text = json.dumps(config)
+    (tmp_path / "config.json").write_text(text)
+    runc_wrapper.fix_arguments(["create", "--bundle", str(tmp_path), "x"], oom_floor=None)
+    assert (tmp_path / "config.json").read_text() == text
+
+
+def test_capability_check_reads_cap_eff() -> None:
+    assert runc_wrapper._has_sys_resource("CapEff:\t000001ffffffffff\n") is True
+    assert runc_wrapper._has_sys_resource("CapEff:\t000001fffeffffff\n") is False
