@@ -183,6 +183,47 @@ def _ceiling(ceil: dict, local: bool) -> list[str]:
     ]
 
 
+def _glance(phases: dict) -> list[str]:
+    """The headline figures, one line each."""
+    lines = []
+    main = phases.get("main")
+    if main:
+        total = main["endpoints"][AGGREGATED]
+        steady = main["steady_endpoints"][AGGREGATED]
+        hpa = main["hpa"]
+        lines.append(
+            f"- main phase: {steady['rps']:.1f} req/s, p95 {_n(steady['p95_ms'])} ms, "
+            f"p99 {_n(steady['p99_ms'])} ms (sign-up excluded), error rate "
+            f"{total['error_rate']:.2%}; SLO "
+            + ("met" if not main["violations"] else f"**missed ({len(main['violations'])})**")
+        )
+        if main.get("cluster"):
+            lines.append(
+                f"- HPA: 3 ready MCP replicas {_n(hpa['first_at_3_s'], '.0f', ' s')} into the "
+                f"load (asked for at {_n(hpa.get('desired_3_at_s'), '.0f', ' s')}); "
+                f"most ready: {_n(hpa.get('max_ready'))}"
+            )
+    for cap in (phases.get("capacity") or {}).values():
+        best = cap["sustained"]
+        lines.append(
+            f"- sustained at the SLO with {cap['mcp_replicas']} MCP replica(s): "
+            + (
+                f"{best['rps']:.1f} req/s ({best['users']} users, p95 {best['p95_ms']:.0f} ms, "
+                f"p99 {best['p99_ms']:.0f} ms)"
+                if best
+                else "no step met the SLO"
+            )
+        )
+    ceil = phases.get("ceiling")
+    if ceil:
+        r = ceil["ratios"]
+        lines.append(
+            f"- service/ceiling: create-task / direct insert {_n(r['create_vs_db_insert'], '.2f')}"
+            f", create-task / no-op endpoint {_n(r['create_vs_health'], '.2f')}"
+        )
+    return lines
+
+
 def render(result: dict, rules: slo_mod.Slo) -> str:
     meta = result["meta"]
     phases = result["phases"]
@@ -192,6 +233,10 @@ def render(result: dict, rules: slo_mod.Slo) -> str:
         f"- target: {meta['target']} ({meta['backend_url']}), git {meta['git'] or '?'}, "
         f"run took {meta['seconds']:.0f} s",
         *[f"- {note}" for note in meta.get("notes", [])],
+        "",
+        "## At a glance",
+        "",
+        *_glance(phases),
         "",
     ]
     main = phases.get("main")

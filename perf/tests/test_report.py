@@ -113,6 +113,8 @@ def test_report_tells_the_story(tmp_path):
     rules, result = _result(tmp_path)
     text = report.render(result, rules)
     assert "# todo-app perf report T" in text
+    assert "- sustained at the SLO with 1 MCP replica(s): " in text
+    assert "3 ready MCP replicas 5 s into the load" in text
     assert "mcp:add_task: error_rate" in text  # the failed MCP call misses the per-endpoint SLO
     assert "Sustained at the SLO: **" in text
     assert "1->3 at 5 s" in text
