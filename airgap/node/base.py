@@ -61,6 +61,34 @@ ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]
 """
 
 
+# Lowering a process's oom_score_adj needs CAP_SYS_RESOURCE. Where the host's
+# capability bounding set lacks it (some VMs; see ENVIRONMENT.md), runc fails to
+# give pods the negative oom_score_adj the kubelet asks for ("failed to update
+# /proc/self/oom_score_adj: Permission denied") and no sandbox starts. containerd's
+# restrict_oom_score_adj (what kind uses for rootless nodes) clamps the request to
+# containerd's own value instead. Decided at every containerd start, so the same
+# image keeps kind's behaviour on hosts that have the capability.
+RESTRICT_OOM_SCRIPT = b"""#!/bin/sh
+set -eu
+bounding=$(awk '/^CapBnd:/ {print $2}' /proc/self/status)
+if [ $(( (0x$bounding >> 24) & 1 )) -eq 0 ]; then
+  echo "CAP_SYS_RESOURCE is not in the bounding set: restrict_oom_score_adj = true"
+  sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' \\
+    /etc/containerd/config.toml
+fi
+"""
+RESTRICT_OOM_DROPIN = b"""[Service]
+ExecStartPre=/usr/local/sbin/todo-airgap-restrict-oom
+"""
+OWN_FILES = {
+    "files/usr/local/sbin/todo-airgap-restrict-oom": (RESTRICT_OOM_SCRIPT, 0o755),
+    "files/etc/systemd/system/containerd.service.d/10-todo-airgap-oom.conf": (
+        RESTRICT_OOM_DROPIN,
+        0o644,
+    ),
+}
+
+
 def kind_files(kind_root: Path) -> tuple[dict[str, Path], dict[str, int]]:
     """kind's images/base/files as build-context entries with kind's modes."""
     root = kind_root / "images/base/files"
@@ -100,7 +128,11 @@ def ensure_base_image() -> str:
     """Build (once per input change) the kind base image; return its name."""
     with step(f"kind base image {BASE_IMAGE}"):
         debian = ensure_debian_base()
-        files, modes = kind_files(components.kind_dir())
+        files: dict[str, Path | bytes]
+        files, modes = kind_files(components.kind_dir())  # type: ignore[assignment]
+        for name, (content, mode) in OWN_FILES.items():
+            files[name] = content
+            modes[name] = mode
         files.update(runtime_binaries())
         for name in files:
             if name.startswith("bin/"):

@@ -41,9 +41,10 @@ WAIT_CONTAINERD = """for i in $(seq 1 30); do
 done
 ctr info >/dev/null"""
 # Stop containerd and wait for it to exit so its metadata is flushed before the commit.
-STOP_CONTAINERD = """pkill containerd
+# (PID 1 is `sleep`, which never reaps: an exited containerd stays as a zombie "Z".)
+STOP_CONTAINERD = """pkill -x containerd
 for i in $(seq 1 30); do
-  pgrep -x containerd >/dev/null || exit 0
+  ps -C containerd -o stat= | grep -qv '^Z' || exit 0
   sleep 1
 done
 exit 1"""
