@@ -9,6 +9,9 @@ What it measures (loopback only, one uvicorn worker per app, fixed concurrency):
 - `ratio` = hop req/s / direct req/s (the cost of the two extra HTTP hops).
 - `p95_at_70pct`: p95 latency of the hop path at 70% of its measured peak rate
   (open loop: requests start on a fixed schedule).
+- `cpu_ms_per_request` per process group (backend, MCP server, PostgreSQL, this
+  load generator) and the 1-minute load average: on a shared 2-core machine
+  the req/s depend on what else runs, the CPU cost per request much less.
 
 PostgreSQL is a throwaway cluster from Debian's binaries unless DATABASE_URL is
 set. Results go to stdout and to reports/bench-create-task.json.
@@ -56,12 +59,13 @@ async def closed_loop(
     """`concurrency` workers calling `op` back to back; stats for the timed window only."""
     latencies: list[float] = []
     errors = 0
+    completed = 0  # including the warm-up, for CPU per request
     start = time.perf_counter()
     measure_from = start + warmup
     stop_at = measure_from + duration
 
     async def worker() -> None:
-        nonlocal errors
+        nonlocal errors, completed
         while True:
             began = time.perf_counter()
             if began >= stop_at:
@@ -71,12 +75,14 @@ async def closed_loop(
             except Exception:
                 errors += 1
                 continue
+            completed += 1
             if began >= measure_from:
                 latencies.append(time.perf_counter() - began)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return {
         "requests": len(latencies),
+        "completed_incl_warmup": completed,
         "errors": errors,
         "rps": len(latencies) / duration,
         "p50_ms": percentile(latencies, 50) * 1000,
@@ -116,6 +122,55 @@ async def open_loop(op: Callable[[], Awaitable[None]], *, rate: float, duration:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids(datadir: str | None) -> list[int]:
+    """The cluster's postmaster and its children (our cluster only, not others on the host)."""
+    if not datadir:
+        return []
+    postmaster = int(Path(datadir, "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    pids.append(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    return pids
+
+
+class CpuMeter:
+    """CPU ms per request for each named group of processes ("load generator" = this one).
+
+    Groups are functions returning pids, sampled each time: PostgreSQL forks a
+    process per connection, after the meter is made.
+    """
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self.groups = groups
+
+    def sample(self) -> dict[str, float]:
+        totals = {"load generator": time.process_time()}
+        for name, pids in self.groups.items():
+            total = 0.0
+            for pid in pids():
+                try:
+                    total += cpu_seconds(pid)
+                except OSError:  # a short-lived backend process went away
+                    continue
+            totals[name] = total
+        return totals
+
+    @staticmethod
+    def per_request(before: dict[str, float], after: dict[str, float], n: int) -> dict:
+        return {name: round((after[name] - before[name]) * 1000 / max(n, 1), 3) for name in after}
+
+
 def summarize(runs: list[dict]) -> dict:
     ordered = sorted(runs, key=lambda r: r["rps"])
     median = ordered[len(ordered) // 2]
@@ -148,7 +203,7 @@ def start_app(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.P
     raise SystemExit(f"{target} did not start: {log.read_text()}")
 
 
-async def bench_hop(backend: str, args: argparse.Namespace) -> tuple[dict, dict]:
+async def bench_hop(backend: str, args: argparse.Namespace, meter: CpuMeter) -> tuple[dict, dict]:
     limits = httpx.Limits(max_connections=args.concurrency * 4)
     async with httpx.AsyncClient(base_url=backend, limits=limits, timeout=30) as client:
         name = f"bench_{uuid.uuid4().hex[:8]}"
@@ -164,10 +219,18 @@ async def bench_hop(backend: str, args: argparse.Namespace) -> tuple[dict, dict]
 
         runs = []
         for n in range(args.runs):
+            before = meter.sample()
             run = await closed_loop(
                 op, concurrency=args.concurrency, duration=args.duration, warmup=args.warmup
             )
-            print(f"  hop run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms")
+            run["cpu_ms_per_request"] = meter.per_request(
+                before, meter.sample(), run["completed_incl_warmup"]
+            )
+            run["loadavg_1m_after"] = os.getloadavg()[0]
+            print(
+                f"  hop run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms, "
+                f"CPU ms/request {run['cpu_ms_per_request']}, load {run['loadavg_1m_after']:.1f}"
+            )
             runs.append(run)
         hop = summarize(runs)
         paced = await open_loop(op, rate=0.7 * hop["median_rps"], duration=args.duration)
@@ -175,7 +238,7 @@ async def bench_hop(backend: str, args: argparse.Namespace) -> tuple[dict, dict]
         return hop, paced
 
 
-async def bench_direct(database_url: str, args: argparse.Namespace) -> dict:
+async def bench_direct(database_url: str, args: argparse.Namespace, meter: CpuMeter) -> dict:
     os.environ.update(DATABASE_URL=database_url, JWT_SECRET=JWT_SECRET)
     os.environ.update(MCP_SERVICE_TOKEN=SERVICE_TOKEN)
     from app.core.config import Settings
@@ -199,10 +262,18 @@ async def bench_direct(database_url: str, args: argparse.Namespace) -> dict:
 
     runs = []
     for n in range(args.runs):
+        before = meter.sample()
         run = await closed_loop(
             op, concurrency=args.concurrency, duration=args.duration, warmup=args.warmup
         )
-        print(f"  direct run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms")
+        run["cpu_ms_per_request"] = meter.per_request(
+            before, meter.sample(), run["completed_incl_warmup"]
+        )
+        run["loadavg_1m_after"] = os.getloadavg()[0]
+        print(
+            f"  direct run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms, "
+            f"CPU ms/request {run['cpu_ms_per_request']}, load {run['loadavg_1m_after']:.1f}"
+        )
         runs.append(run)
     await engine.dispose()
     return summarize(runs)
@@ -221,11 +292,13 @@ def main() -> int:
 
     with ExitStack() as stack:
         database_url = os.environ.get("DATABASE_URL")
+        datadir = None
         if not database_url:
             print("starting a throwaway PostgreSQL ...")
             executor = stack.enter_context(postgres_server())
             database_url, janitor = create_database(executor)
             stack.callback(janitor.drop)
+            datadir = executor.datadir
         migrate_env = {**os.environ, "DATABASE_URL": database_url}
         subprocess.run([sys.executable, "-m", "app.migrate"], env=migrate_env, check=True)
 
@@ -246,14 +319,28 @@ def main() -> int:
         stack.callback(backend_proc.wait)
         stack.callback(backend_proc.terminate)
 
+        def pg() -> list[int]:
+            return postgres_pids(datadir)
+
+        hop_meter = CpuMeter(
+            {
+                "backend": lambda: [backend_proc.pid],
+                "mcp-server": lambda: [mcp_proc.pid],
+                "postgresql": pg,
+            }
+        )
         print(f"backend -> MCP -> PostgreSQL, concurrency {args.concurrency}:")
-        hop, paced = asyncio.run(bench_hop(backend_url, args))
+        hop, paced = asyncio.run(bench_hop(backend_url, args, hop_meter))
         print(f"direct SQLAlchemy insert loop in one process, concurrency {args.concurrency}:")
-        direct = asyncio.run(bench_direct(database_url, args))
+        direct = asyncio.run(bench_direct(database_url, args, CpuMeter({"postgresql": pg})))
 
     result = {
         "benchmark": "create-task throughput",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "loadavg_at_end": os.getloadavg(),
+        },
         "config": {
             "concurrency": args.concurrency,
             "duration_s": args.duration,
