@@ -29,8 +29,10 @@ class DatabaseSettings(BaseSettings):
     POSTGRES_USER: str = "postgres"
     POSTGRES_PASSWORD: SecretStr = SecretStr("")
     POSTGRES_DB: str = "todo"
-    DB_POOL_SIZE: int = Field(default=10, ge=1, le=100)
-    DB_MAX_OVERFLOW: int = Field(default=10, ge=0, le=100)
+    # Overflow connections are closed on return, so a pool smaller than the usual
+    # concurrency reconnects all the time: size it for the load, keep overflow small.
+    DB_POOL_SIZE: int = Field(default=20, ge=1, le=100)
+    DB_MAX_OVERFLOW: int = Field(default=5, ge=0, le=100)
     DB_CONNECT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
 
     @cached_property
