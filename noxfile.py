@@ -129,6 +129,8 @@ def airgap_smoke(session: nox.Session) -> None:
 E2E_REQUIREMENTS = "e2e/requirements.txt"
 # e2e/unit: the harness's pure parts and the workflows (actionlint, pins, matrix source).
 TEST_PATHS.append("e2e/unit")
+# airgap/node: kind node image recipe (go.mod wrappers, kind's Go-source manifests); no Docker.
+TEST_PATHS.append("airgap/node/tests")
 
 
 def _ensure_actionlint(session: nox.Session) -> None:
