@@ -1,0 +1,90 @@
+"""The backend's MCP client retries idempotent calls only, against a real flaky TCP server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import anyio
+import pytest
+
+from app.core.config import Settings
+from app.mcp_client import MCPClient, TaskServiceError
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+class FlakyServer:
+    """Drops the first `drops` connections without answering, then answers 200 `{}`."""
+
+    def __init__(self, drops: int) -> None:
+        self.drops = drops
+        self.connections = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                self.connections += 1
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)  # the request
+                    if self.connections > self.drops:
+                        conn.sendall(OK)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.listener.close()
+
+
+@pytest.fixture
+def flaky() -> Iterator[FlakyServer]:
+    server = FlakyServer(drops=2)
+    yield server
+    server.close()
+
+
+def call(url: str, method: str) -> object:
+    settings = Settings(
+        JWT_SECRET="j" * 40, MCP_SERVICE_TOKEN="s" * 40, MCP_SERVER_URL=url, MCP_TIMEOUT_SECONDS=2
+    )
+
+    async def main() -> object:
+        client = MCPClient(settings)
+        try:
+            response = await client.request(method, "/tasks", user_id=1, json=None)
+            return response.json()
+        finally:
+            await client.aclose()
+
+    return anyio.run(main)
+
+
+def test_get_is_retried_until_it_succeeds(flaky: FlakyServer) -> None:
+    assert call(flaky.url, "GET") == {}
+    assert flaky.connections == 3  # two dropped, the third answered
+
+
+def test_post_is_not_retried(flaky: FlakyServer) -> None:
+    with pytest.raises(TaskServiceError) as failure:
+        call(flaky.url, "POST")
+    assert failure.value.status == 503
+    assert flaky.connections == 1  # a create is never sent twice
