@@ -98,6 +98,8 @@ def check_once(image: str = NODE_IMAGE, name: str = CLUSTER, keep: bool = False)
                         raise VerifyError(f"pods in {ns} not Ready after 5 min: {states}")
                     time.sleep(1)
         ready = time.monotonic() - start
+        with step("workload smoke: DNS, Service routing, local-path volume"):
+            smoke_workload(k)
         pods = _run([*k, "get", "pods", "-A", "-o", "wide"]).stdout
         note(pods)
         events = json.loads(_run([*k, "get", "events", "-A", "-o", "json"]).stdout)
@@ -112,6 +114,71 @@ def check_once(image: str = NODE_IMAGE, name: str = CLUSTER, keep: bool = False)
     finally:
         if not keep:
             _run([kind, "delete", "cluster", "--name", name], check=False)
+
+
+# A pod from an image already in the node (kube-proxy's has bash and getent): it
+# resolves the API Service by name through CoreDNS, connects to its ClusterIP
+# through kube-proxy's rules, and writes to a volume the local-path provisioner
+# creates (which runs kind's helper image). imagePullPolicy Never: no pulls.
+SMOKE_MANIFEST = """apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: airgap-smoke}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 16Mi}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: airgap-smoke}}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: smoke
+      image: {image}
+      imagePullPolicy: Never
+      command:
+        - bash
+        - -ec
+        - |
+          ip=$(getent hosts kubernetes.default.svc.cluster.local | cut -d' ' -f1)
+          timeout 5 bash -c "echo > /dev/tcp/$ip/443"
+          echo ok > /data/probe
+          echo "SMOKE-OK dns=$ip volume=$(cat /data/probe)"
+      volumeMounts: [{{name: data, mountPath: /data}}]
+  volumes:
+    - name: data
+      persistentVolumeClaim: {{claimName: airgap-smoke}}
+"""
+
+
+def smoke_workload(kubectl: list[str], timeout: float = 180) -> str:
+    """Run SMOKE_MANIFEST's pod to completion; return its output line."""
+    image = _run(
+        [*kubectl, "-n", "kube-system", "get", "ds", "kube-proxy", "-o",
+         "jsonpath={.spec.template.spec.containers[0].image}"]
+    ).stdout.strip()  # fmt: skip
+    manifest = SMOKE_MANIFEST.format(image=image)
+    proc = subprocess.run(
+        [*kubectl, "-n", "default", "apply", "-f", "-"], input=manifest, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise VerifyError(f"cannot create the smoke workload: {proc.stderr}")
+    deadline = time.monotonic() + timeout
+    phase = ""
+    while time.monotonic() < deadline:
+        phase = _run(
+            [*kubectl, "-n", "default", "get", "pod", "airgap-smoke", "-o",
+             "jsonpath={.status.phase}"]
+        ).stdout.strip()  # fmt: skip
+        if phase in ("Succeeded", "Failed"):
+            break
+        time.sleep(1)
+    logs = _run([*kubectl, "-n", "default", "logs", "airgap-smoke"], check=False).stdout
+    if phase != "Succeeded" or "SMOKE-OK" not in logs:
+        raise VerifyError(f"smoke pod ended {phase or 'not at all'}; output:\n{logs}")
+    note(logs.strip())
+    return logs.strip()
 
 
 def _pod_ready(pod: dict) -> bool:
