@@ -19,6 +19,7 @@ Public API:
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from airgap.docker_engine import ensure_docker
 from airgap.node import components, dockerutil, gomod, gosource
 from airgap.node.base import ensure_base_image
 from airgap.node.images import ensure_component_images
+from airgap.node.lock import cache_lock
 from airgap.progress import mark_cached, note, step
 from airgap.versions import KIND_NODE_LOCAL, KUBERNETES_VERSION
 
@@ -57,9 +59,10 @@ class NodeImageError(RuntimeError):
 def kubernetes_binaries() -> Path:
     """Build (once) kubeadm, kubelet, kubectl and the control plane; return their directory."""
     spec = components.kubernetes_build()
-    return gomod.build(
-        spec, components.kubernetes_dir(), f"go build Kubernetes {KUBERNETES_VERSION}"
-    )
+    with cache_lock("build"):
+        return gomod.build(
+            spec, components.kubernetes_dir(), f"go build Kubernetes {KUBERNETES_VERSION}"
+        )
 
 
 def kubeadm_images(bin_dir: Path) -> components.KubeadmImages:
@@ -149,7 +152,7 @@ def node_key(base: str, images: list[str], bin_dir: Path, defaults: KindDefaults
 
 def ensure_node_image() -> str:
     """Build (once per input change) the kind node image; return its name."""
-    with step(f"kind node image {NODE_IMAGE}"):
+    with cache_lock("build"), step(f"kind node image {NODE_IMAGE}"):
         ensure_docker()
         bin_dir = kubernetes_binaries()
         wanted = kubeadm_images(bin_dir)
@@ -188,7 +191,7 @@ def _write(container: str, path: str, content: str) -> None:
 
 
 def assemble(base: str, bin_dir: Path, images: list[str], defaults: KindDefaults, key: str) -> None:
-    name = f"todo-airgap-node-build-{int(time.time())}"
+    name = f"todo-airgap-node-build-{os.getpid()}-{int(time.time())}"
     dockerutil.docker(
         "run", "-d", "--entrypoint=sleep", f"--name={name}",
         "--security-opt", "seccomp=unconfined", base, "infinity",
