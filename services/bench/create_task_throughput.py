@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
+import httpx2
 
 SERVICES = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(SERVICES))  # tests.postgres: the suite's throwaway PostgreSQL
@@ -195,17 +195,17 @@ def start_app(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.P
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
                 return proc, url
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.05)
     proc.kill()
     raise SystemExit(f"{target} did not start: {log.read_text()}")
 
 
 async def bench_hop(backend: str, args: argparse.Namespace, meter: CpuMeter) -> tuple[dict, dict]:
-    limits = httpx.Limits(max_connections=args.concurrency * 4)
-    async with httpx.AsyncClient(base_url=backend, limits=limits, timeout=30) as client:
+    limits = httpx2.Limits(max_connections=args.concurrency * 4)
+    async with httpx2.AsyncClient(base_url=backend, limits=limits, timeout=30) as client:
         name = f"bench_{uuid.uuid4().hex[:8]}"
         creds = {"username": name, "password": "benchmark pw"}
         (await client.post("/api/v1/users", json=creds)).raise_for_status()
