@@ -73,6 +73,12 @@ def bench(session: nox.Session) -> None:
     session.run("python", "services/bench/create_task_throughput.py", *session.posargs)
 
 
+@nox.session(name="image-metrics", python=PYTHON, default=False, tags=["bench"])
+def image_metrics(session: nox.Session) -> None:
+    """Size, start -> /health 200 and idle RSS of todo-app:dev (build it first: nox -s image)."""
+    session.run("python", "services/bench/image_metrics.py", *session.posargs)
+
+
 # --- chart checks without a cluster (owned by the chart helper) --------------------------
 # chart/tests: helm lint --strict, the template matrix validated against the Kubernetes
 # schemas of several minors, the rendered objects' promises, bad values, README table.
