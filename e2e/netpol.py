@@ -112,9 +112,15 @@ def cluster_service_cidrs(kubectl: str, kubeconfig: str | Path) -> list[str]:
     return list(DEFAULT_SERVICE_CIDRS)
 
 
+SELECTOR = "app.kubernetes.io/name=kube-router,app.kubernetes.io/component=netpol-enforcer"
+# kube-router (at --v=1, as the manifest sets) logs this after each full sync
+# of the policy rules; its /healthz turns green earlier, before the first sync.
+SYNCED_MARK = "sync iptables took"
+
+
 def _diagnostics(kubectl: str, kubeconfig: str | Path) -> str:
     parts = []
-    selector = "app.kubernetes.io/name=kube-router,app.kubernetes.io/component=netpol-enforcer"
+    selector = SELECTOR
     for args in (
         ("-n", NAMESPACE, "get", "daemonset", DAEMONSET, "-o", "wide"),
         ("-n", NAMESPACE, "get", "pods", "-l", selector, "-o", "wide"),
@@ -126,6 +132,27 @@ def _diagnostics(kubectl: str, kubeconfig: str | Path) -> str:
     return "\n".join(parts)
 
 
+def _wait_first_sync(kubectl: str, kubeconfig: str | Path, deadline: float) -> None:
+    """Wait until every enforcer pod has finished one full sync of the policy rules."""
+    while True:
+        pods = _kubectl(
+            kubectl, kubeconfig, "-n", NAMESPACE, "get", "pods", "-l", SELECTOR, "-o", "name"
+        ).stdout.split()
+        pending = [
+            pod
+            for pod in pods
+            if SYNCED_MARK not in _kubectl(kubectl, kubeconfig, "-n", NAMESPACE, "logs", pod).stdout
+        ]
+        if pods and not pending:
+            return
+        if time.monotonic() > deadline:
+            raise NetpolInstallError(
+                f"kube-router never finished its first rule sync on {pending or 'any node'}:\n"
+                + _diagnostics(kubectl, kubeconfig)
+            )
+        time.sleep(1)
+
+
 def install_netpol_enforcer(
     kubectl: str,
     kubeconfig: str | Path,
@@ -133,7 +160,7 @@ def install_netpol_enforcer(
     *,
     timeout: float = 180.0,
 ) -> None:
-    """Apply the kube-router manifest with `image`; wait until it is ready on every node."""
+    """Apply the kube-router manifest with `image`; wait until every node has its rules."""
     started = time.monotonic()
     cidrs = cluster_service_cidrs(kubectl, kubeconfig)
     manifest = render_manifest(image, service_cidrs=cidrs)
@@ -156,7 +183,8 @@ def install_netpol_enforcer(
             f"kube-router DaemonSet not ready within {timeout:.0f}s:\n{rollout.stderr}\n"
             + _diagnostics(kubectl, kubeconfig)
         )
-    _say(f"kube-router ready on every node in {time.monotonic() - started:.1f}s")
+    _wait_first_sync(kubectl, kubeconfig, started + timeout)
+    _say(f"kube-router ready, rules synced on every node in {time.monotonic() - started:.1f}s")
 
 
 def setup_netpol_enforcer(
