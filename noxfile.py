@@ -137,6 +137,8 @@ E2E_REQUIREMENTS = "e2e/requirements.txt"
 TEST_PATHS.append("e2e/unit")
 # airgap/node: kind node image recipe (go.mod wrappers, kind's Go-source manifests); no Docker.
 TEST_PATHS.append("airgap/node/tests")
+# NetworkPolicy enforcer: nft-queue probe decisions, kube-router manifest, image entrypoint.
+TEST_PATHS.append("airgap/tests/test_netpol.py")
 
 
 def _ensure_actionlint(session: nox.Session) -> None:
