@@ -23,13 +23,20 @@ class ClusterError(RuntimeError):
     """kind could not create the cluster; the message carries kind's output."""
 
 
-def create_cluster(name: str, image: str, kubeconfig: Path, wait: str = "180s") -> float:
-    """`kind create cluster` and wait for the control plane; return the wall time in seconds."""
+def create_cluster(
+    name: str, image: str, kubeconfig: Path, wait: str = "180s", config: Path | None = None
+) -> float:
+    """`kind create cluster` and wait for the control plane; return the wall time in seconds.
+
+    config: an optional kind cluster config file (e.g. containerdConfigPatches).
+    """
     kind = str(tool_path("kind"))
     delete_cluster(name)
     log = cache.sub_dir("logs") / f"kind-create-{name}.log"
     cmd = [kind, "create", "cluster", "--name", name, "--image", image]
     cmd += ["--kubeconfig", str(kubeconfig), "--wait", wait]
+    if config is not None:
+        cmd += ["--config", str(config)]
     with step(f"kind create cluster {name} ({image})"):
         started = time.monotonic()
         with open(log, "w") as fh:

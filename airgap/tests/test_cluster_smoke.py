@@ -13,7 +13,8 @@ base, PostgreSQL and metrics-server images are loaded into it, and then:
 - `kubectl top pods` returns metrics (metrics-server from the local image).
 
 Marked `cluster`; needs Docker, the images (`python -m airgap all`) and about
-two minutes. AIRGAP_KEEP_CLUSTER=1 keeps the cluster afterwards.
+two minutes. AIRGAP_KEEP_CLUSTER=1 keeps the cluster afterwards;
+AIRGAP_KIND_CONFIG=FILE passes a kind cluster config to `kind create cluster`.
 """
 
 # ruff: noqa: S603 - runs the pinned kubectl/docker binaries
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -69,12 +71,15 @@ class Kube:
         return json.loads(self.run(*args, "-o", "json").stdout)
 
     def wait(self, what: str, condition: str, namespace: str, timeout: int = 120) -> None:
+        """`kubectl wait` for `what` (e.g. "pod/x", "nodes --all", "pods -l app=y")."""
+        words = what.split()
         result = self.run(
-            "wait", what, f"--for={condition}", "-n", namespace, f"--timeout={timeout}s",
+            "wait", *words, f"--for={condition}", "-n", namespace, f"--timeout={timeout}s",
             check=False, timeout=timeout + 30,
         )  # fmt: skip
         if result.returncode != 0:
-            described = self.run("describe", what, "-n", namespace, check=False).stdout
+            described = self.run("describe", *words[:1], *[w for w in words[1:] if w != "--all"],
+                                 "-n", namespace, check=False).stdout  # fmt: skip
             raise AssertionError(f"{what} not {condition}: {result.stderr}\n{described[-3000:]}")
 
 
@@ -93,6 +98,26 @@ def _pod(name: str, image: str, command: list[str], **extra) -> dict:
     }
 
 
+def install_metrics_server(kube: Kube) -> None:
+    """metrics-server from the e2e manifest; its APIService only once the Service routes.
+
+    The kube-apiserver keeps its discovery connection to the APIService's ClusterIP open.
+    Opened before kube-proxy has programmed that Service, the connection is not DNATed
+    and goes wherever the node's default route leads (on machines behind a transparent
+    proxy something answers 404 there, for good). So the APIService comes last.
+    """
+    manifest = Template(METRICS_MANIFEST.read_text()).safe_substitute(
+        METRICS_SERVER_IMAGE=IMAGES.metrics_server
+    )
+    docs = [d for d in manifest.split("\n---") if d.strip()]
+    api_service = [d for d in docs if re.search(r"^kind:\s*APIService\s*$", d, re.MULTILINE)]
+    rest = [d for d in docs if d not in api_service]
+    assert len(api_service) == 1, "the metrics-server manifest should hold one APIService"
+    kube.run("apply", "-f", "-", stdin="\n---".join(rest))
+    kube.wait("deployment/metrics-server", "condition=Available", "kube-system", timeout=180)
+    kube.run("apply", "-f", "-", stdin=api_service[0])
+
+
 @pytest.fixture(scope="module")
 def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
     kubeconfig = tmp_path_factory.mktemp("smoke") / "kubeconfig"
@@ -100,16 +125,16 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
     if IMAGES.source == "upstream":
         for image in images:
             subprocess.run(["docker", "pull", image], check=True)  # noqa: S607
-    seconds = cluster.create_cluster(NAME, IMAGES.kind_node, kubeconfig)
+    config = os.environ.get("AIRGAP_KIND_CONFIG") or None
+    seconds = cluster.create_cluster(
+        NAME, IMAGES.kind_node, kubeconfig, config=Path(config) if config else None
+    )
     print(f"cluster create: {seconds:.1f}s from {IMAGES.kind_node}")
     try:
         cluster.load_images(NAME, images)
         kube = Kube(kubeconfig)
         kube.run("create", "namespace", NS)
-        manifest = Template(METRICS_MANIFEST.read_text()).safe_substitute(
-            METRICS_SERVER_IMAGE=IMAGES.metrics_server
-        )
-        kube.run("apply", "-f", "-", stdin=manifest)
+        install_metrics_server(kube)
         yield kube
     finally:
         if os.environ.get("AIRGAP_KEEP_CLUSTER", "") not in ("1", "true", "yes"):
@@ -117,7 +142,7 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
 
 
 def test_node_ready_and_system_pods_running(kube: Kube) -> None:
-    kube.wait("nodes", "condition=Ready", "default", timeout=120)
+    kube.wait("nodes --all", "condition=Ready", "default", timeout=120)
     for label in ("k8s-app=kube-proxy", "k8s-app=kube-dns"):
         kube.wait(f"pods -l {label}", "condition=Ready", "kube-system", timeout=180)
         pods = kube.json("get", "pods", "-n", "kube-system", "-l", label)["items"]
