@@ -110,8 +110,9 @@ def _check(response: httpx2.Response) -> httpx2.Response:
         body = response.json()
     except ValueError as exc:
         raise TaskServiceError(502, "task service sent an invalid response") from exc
-    if response.status_code in (401, 403):
+    if response.status_code == 401:
         # Our own service credential was refused: a deployment error, not the user's.
+        # (403 is about the user, e.g. one that no longer exists: passed on below.)
         log.error("task service refused the service token (%s)", response.status_code)
         raise TaskServiceError(502, "task service refused the backend's credentials")
     if response.status_code == 503:
