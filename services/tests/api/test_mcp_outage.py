@@ -121,3 +121,21 @@ def test_mcp_disabled(backend_mcp_disabled: Server) -> None:
     ready = httpx.get(f"{backend_mcp_disabled.url}/ready")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "mcp": "disabled"}
+
+
+@pytest.fixture(scope="module")
+def backend_wrong_service_token(
+    launch: Callable[..., Server], database_url: str, mcp_server: Server
+) -> Server:
+    env = base_env(
+        database_url, MCP_SERVER_URL=mcp_server.url, MCP_SERVICE_TOKEN="not-the-mcp-servers-" * 2
+    )
+    return launch("app.main:app", env)
+
+
+def test_refused_service_token_is_502(backend_wrong_service_token: Server) -> None:
+    """A deployment error (mismatched secrets) is the gateway's fault, not the user's."""
+    auth = signed_up(backend_wrong_service_token)
+    response = httpx.get(f"{backend_wrong_service_token.url}/api/v1/tasks", headers=auth)
+    assert response.status_code == 502
+    assert response.json() == {"detail": "task service refused the backend's credentials"}

@@ -121,3 +121,15 @@ def test_list_shows_only_own_tasks(api: httpx.Client, make_user: Callable[[], Us
     listed = api.get("/api/v1/tasks", headers=alice.auth).json()
     assert [t["title"] for t in listed["items"]] == ["alice's"]
     assert listed["total"] == 1
+
+
+def test_user_deleted_after_login_gets_403(
+    api: httpx.Client, user: User, database_url: str
+) -> None:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM users WHERE id = %s", (user.id,))
+    response = api.post("/api/v1/tasks", json={"title": "orphan"}, headers=user.auth)
+    assert response.status_code == 403
+    assert response.json() == {"detail": f"user {user.id} does not exist"}
