@@ -43,7 +43,10 @@ def _hpa_section(main: dict) -> list[str]:
     if not rows:
         return ["No cluster sampling in this run (local target)."]
     hpa = main["hpa"]
+    errors = sorted({r["metrics_error"][:160] for r in rows if r.get("metrics_error")})
+    errors += sorted({r["error"][:160] for r in rows if r.get("error")})
     lines = [
+        *[f"- sampling problem seen: `{e}`" for e in errors],
         f"- 2 ready MCP replicas first seen at: {_n(hpa['first_at_2_s'], '.0f', ' s')}; "
         f"3 at: {_n(hpa['first_at_3_s'], '.0f', ' s')} (seconds into the phase; the HPA "
         f"asked for 3 at {_n(hpa.get('desired_3_at_s'), '.0f', ' s')}); "
