@@ -115,6 +115,20 @@ def install_metrics_server(kube: Kube) -> None:
     assert len(api_service) == 1, "the metrics-server manifest should hold one APIService"
     kube.run("apply", "-f", "-", stdin="\n---".join(rest))
     kube.wait("deployment/metrics-server", "condition=Available", "kube-system", timeout=180)
+    # The node routes the ClusterIP to metrics-server once /livez answers "ok" through it.
+    ip = kube.run("get", "service", "metrics-server", "-n", "kube-system",
+                  "-o", "jsonpath={.spec.clusterIP}").stdout.strip()  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        probe = subprocess.run(
+            ["docker", "exec", f"{NAME}-control-plane",  # noqa: S607
+             "curl", "-sk", "--max-time", "3", f"https://{ip}:443/livez"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if probe.stdout.strip() == "ok":
+            break
+        assert time.monotonic() < deadline, f"metrics-server not reachable at {ip}: {probe}"
+        time.sleep(1)
     kube.run("apply", "-f", "-", stdin=api_service[0])
 
 
