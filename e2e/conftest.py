@@ -145,7 +145,11 @@ def cluster_ready(k8s_cluster, images, results: Results) -> Any:
             quiet=True,
         )
         if got.returncode != 0 or "kube-system/metrics-server" not in got.stdout:
-            harness.install_metrics_server(kubeconfig, images.metrics_server)
+            harness.install_metrics_server(
+                kubeconfig,
+                images.metrics_server,
+                node_container=f"{k8s_cluster.name}-control-plane" if is_kind else None,
+            )
         enforcer, reason = ("cluster's own", "existing cluster: its CNI decides")
         if is_kind:
             enforcer, reason = harness.ensure_netpol_enforcer(
@@ -261,7 +265,11 @@ def api(release: Release) -> Iterator[httpx.Client]:
     """HTTP client for the backend through the NodePort (127.0.0.1:30080)."""
     import httpx
 
-    with httpx.Client(base_url=release.backend_url, timeout=15) as client:
+    # One connection per request: the tests roll the backend (upgrades, rollback), and a
+    # kept-alive connection to a pod that has gone away would fail the next request.
+    with httpx.Client(
+        base_url=release.backend_url, timeout=15, headers={"Connection": "close"}
+    ) as client:
         yield client
 
 

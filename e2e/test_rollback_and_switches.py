@@ -83,19 +83,22 @@ def test_disable_mcp_removes_resources_and_backend_answers_503(release, kube, ap
             found += [f"{kind}/{o.metadata.name}" for o in items]
         return found
 
-    assert mcp_objects() == [], mcp_objects()
-    wait_for(lambda: not kube.pods("mcp-server"), timeout=60, what="MCP pods to terminate")
-    kube.wait_deployment_available("backend", timeout=120)
+    try:
+        assert mcp_objects() == [], mcp_objects()
+        wait_for(lambda: not kube.pods("mcp-server"), timeout=60, what="MCP pods to terminate")
+        kube.wait_deployment_available("backend", timeout=120)
 
-    r = api.get("/api/v1/tasks", headers=user.headers)
-    assert r.status_code == 503, r.text
-    assert "disabled" in r.json()["detail"]
-    r = api.post("/api/v1/tasks", json={"title": "refused"}, headers=user.headers)
-    assert r.status_code == 503 and "disabled" in r.json()["detail"]
-    ready = api.get("/ready")
-    assert ready.status_code == 200, f"readiness must not fail when MCP is off: {ready.text}"
+        r = api.get("/api/v1/tasks", headers=user.headers)
+        assert r.status_code == 503, r.text
+        assert "disabled" in r.json()["detail"]
+        r = api.post("/api/v1/tasks", json={"title": "refused"}, headers=user.headers)
+        assert r.status_code == 503 and "disabled" in r.json()["detail"]
+        ready = api.get("/ready")
+        assert ready.status_code == 200, f"readiness must not fail when MCP is off: {ready.text}"
 
-    release.upgrade("--set", "mcpServer.enabled=true", timeout="3m")
+    finally:
+        # Always back on: the tests after this one need the MCP server.
+        release.upgrade("--set", "mcpServer.enabled=true", timeout="3m")
     kube.wait_deployment_available("mcp-server", timeout=120)
     kube.wait_deployment_available("backend", timeout=120)
     deadline = time.monotonic() + 60
