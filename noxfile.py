@@ -139,6 +139,16 @@ TEST_PATHS.append("e2e/unit")
 TEST_PATHS.append("airgap/node/tests")
 # NetworkPolicy enforcer: nft-queue probe decisions, kube-router manifest, image entrypoint.
 TEST_PATHS.append("airgap/tests/test_netpol.py")
+# airgap host side without Docker: runc wrapper, image-source choice, pins vs the kind
+# module, progress table, kindnetd's Go tests. (test_images_docker.py: `nox -s airgap`;
+# test_cluster_smoke.py: `nox -s airgap-smoke`.)
+TEST_PATHS += [
+    "airgap/tests/test_runc_wrapper.py",
+    "airgap/tests/test_image_source.py",
+    "airgap/tests/test_versions.py",
+    "airgap/tests/test_progress.py",
+    "airgap/tests/test_kindnetd.py",
+]
 
 
 def _ensure_actionlint(session: nox.Session) -> None:
