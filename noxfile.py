@@ -144,6 +144,7 @@ TEST_PATHS.append("airgap/tests/test_netpol.py")
 # test_cluster_smoke.py: `nox -s airgap-smoke`.)
 TEST_PATHS += [
     "airgap/tests/test_runc_wrapper.py",
+    "airgap/tests/test_docker_engine.py",
     "airgap/tests/test_image_source.py",
     "airgap/tests/test_versions.py",
     "airgap/tests/test_progress.py",

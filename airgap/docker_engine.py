@@ -247,12 +247,13 @@ def image_label(name: str, label: str = LABEL) -> str | None:
     return labels.get(label)
 
 
-def debian_mirror() -> str:
+def debian_mirror(candidates: list[Path] | None = None) -> str:
     """The host's Debian mirror URL (from /etc/apt/sources.list{,.d})."""
-    candidates = [Path("/etc/apt/sources.list")]
-    sources_d = Path("/etc/apt/sources.list.d")
-    if sources_d.is_dir():
-        candidates += sorted(sources_d.glob("*.list")) + sorted(sources_d.glob("*.sources"))
+    if candidates is None:
+        candidates = [Path("/etc/apt/sources.list")]
+        sources_d = Path("/etc/apt/sources.list.d")
+        if sources_d.is_dir():
+            candidates += sorted(sources_d.glob("*.list")) + sorted(sources_d.glob("*.sources"))
     for path in candidates:
         try:
             text = path.read_text()
