@@ -62,5 +62,5 @@ METRICS_SERVER_LOCAL = f"todo-airgap/metrics-server:{METRICS_SERVER_VERSION}"
 LOCAL_PATH_PROVISIONER_MODULE = "github.com/rancher/local-path-provisioner"
 LOCAL_PATH_PROVISIONER_VERSION = "v0.0.30"
 
-# Bump this when an image recipe in airgap/images changes so cached images rebuild.
-RECIPE_REVISION = "1"
+# Image recipes need no revision number: every local image is labelled with a hash of its
+# recipe folder, these pins and its base image, and rebuilt when that hash changes.
