@@ -336,8 +336,10 @@ def ensure_debian_base() -> str:
         if not shutil.which("debootstrap"):
             if os.geteuid() != 0:
                 raise EngineError("debootstrap is missing: `apt-get install -y debootstrap`")
-            note("HOST CHANGE: apt-get install -y debootstrap")
-            subprocess.run(["apt-get", "install", "-y", "debootstrap"], check=True)
+            note("HOST CHANGE: apt-get update && apt-get install -y debootstrap")
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            subprocess.run(["apt-get", "update"], check=True, env=env)
+            subprocess.run(["apt-get", "install", "-y", "debootstrap"], check=True, env=env)
         mirror = debian_mirror()
         with tempfile.TemporaryDirectory(dir=cache.sub_dir("tmp")) as tmp:
             root = Path(tmp) / "rootfs"
