@@ -333,6 +333,12 @@ def ensure_debian_base() -> str:
         if image_label(DEBIAN_BASE_IMAGE) == BASE_RECIPE:
             mark_cached("image exists")
             return DEBIAN_BASE_IMAGE
+        if os.geteuid() != 0:
+            raise EngineError(
+                f"{DEBIAN_BASE_IMAGE} is built with debootstrap, which needs root: run "
+                "`sudo python -m airgap images` once (later runs reuse the image), or use "
+                "TODO_IMAGE_SOURCE=upstream where a registry is reachable"
+            )
         if not shutil.which("debootstrap"):
             if os.geteuid() != 0:
                 raise EngineError("debootstrap is missing: `apt-get install -y debootstrap`")
