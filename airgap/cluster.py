@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 from airgap import cache
+from airgap.images import image_source
+from airgap.network_guard import guard_kind_network
 from airgap.progress import note, step
 from airgap.tools import tool_path
 
@@ -32,6 +34,8 @@ def create_cluster(
     """
     kind = str(tool_path("kind"))
     delete_cluster(name)
+    if image_source() == "local":
+        guard_kind_network()
     log = cache.sub_dir("logs") / f"kind-create-{name}.log"
     cmd = [kind, "create", "cluster", "--name", name, "--image", image]
     cmd += ["--kubeconfig", str(kubeconfig), "--wait", wait]
