@@ -24,6 +24,7 @@ from airgap.progress import mark_cached, note, step
 from airgap.versions import (
     ACTIONLINT_MODULE,
     ACTIONLINT_VERSION,
+    HELM_KUBERNETES_MINOR,
     HELM_MODULE,
     HELM_VERSION,
     KIND_MODULE,
@@ -55,12 +56,21 @@ class GoTool:
 
 TOOLS = {
     "kind": GoTool("kind", KIND_MODULE, KIND_VERSION),
-    # helm's version string is only "v3.19" unless stamped (what its Makefile does).
+    # helm's version string is only "v3.19" unless stamped, and its default Kubernetes
+    # version (for `helm template`/`lint` capabilities) is 1.20 unless stamped with the
+    # client-go minor it is built with: what its Makefile does (client-go v0.34 -> 1.34).
     "helm": GoTool(
         "helm",
         f"{HELM_MODULE}/cmd/helm",
         HELM_VERSION,
-        f"-X {HELM_MODULE}/internal/version.version={HELM_VERSION}",
+        " ".join(
+            [f"-X {HELM_MODULE}/internal/version.version={HELM_VERSION}"]
+            + [
+                f"-X {HELM_MODULE}/pkg/{pkg}.k8sVersion{part}={value}"
+                for pkg in ("lint/rules", "chartutil")
+                for part, value in (("Major", "1"), ("Minor", HELM_KUBERNETES_MINOR))
+            ]
+        ),
     ),
     "actionlint": GoTool("actionlint", f"{ACTIONLINT_MODULE}/cmd/actionlint", ACTIONLINT_VERSION),
 }

@@ -33,6 +33,8 @@ KUBERNETES_MATRIX = {
 # --- tools (built with `go install`, kept in <cache>/bin) -----------------------------
 HELM_MODULE = "helm.sh/helm/v3"
 HELM_VERSION = "v3.19.5"
+# The Kubernetes minor of the client-go helm v3.19.5 is built with (its go.mod: v0.34.x).
+HELM_KUBERNETES_MINOR = "34"
 ACTIONLINT_MODULE = "github.com/rhysd/actionlint"
 ACTIONLINT_VERSION = "v1.7.12"
 KUBERNETES_MODULE = "k8s.io/kubernetes"  # kubectl comes from here at KUBERNETES_VERSION
