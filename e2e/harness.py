@@ -470,7 +470,7 @@ def install_metrics_server(
         "apiservice/v1beta1.metrics.k8s.io",
         f"--timeout={timeout}s",
     )
-    ok, detail = _wait_node_metrics(kubeconfig, 60 if node_container else timeout)
+    ok, detail = _wait_node_metrics(kubeconfig, 40 if node_container else timeout)
     if not ok and node_container:
         say(
             f"metrics.k8s.io still answers {detail.strip()!r} through the aggregator: "

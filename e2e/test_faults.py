@@ -125,42 +125,50 @@ def test_mcp_pod_kill_under_load_loses_no_acknowledged_write(release, kube, api,
 def test_mcp_outage_is_a_clear_503_and_recovers(release, kube, api, user, results):
     dep = kube.deployment("mcp-server")
     replicas = dep.spec.replicas
+    codes: Counter[str] = Counter()
+    details: set[str] = set()
     kube.apps.patch_namespaced_deployment_scale(
         dep.metadata.name, kube.namespace, {"spec": {"replicas": 0}}
     )
     try:
         wait_for(lambda: not kube.pods("mcp-server"), timeout=60, what="MCP pods gone")
-        codes: Counter[str] = Counter()
-        details = set()
         deadline = time.monotonic() + 20  # longer than the backend's readiness window
         while time.monotonic() < deadline:
             try:
                 r = api.get("/api/v1/tasks", headers=user.headers)
                 codes[str(r.status_code)] += 1
                 if r.status_code in OUTAGE_CODES:
-                    details.add(r.json()["detail"])
+                    details.add(r.json().get("detail") or "")
             except httpx.HTTPError as exc:
                 codes[type(exc).__name__] += 1
             time.sleep(0.5)
-        results.append(
-            "faults", {"test": "mcp outage", "codes": dict(codes), "details": sorted(details)}
-        )
-        assert set(codes) == {"503"}, f"during the outage the backend answered {dict(codes)}"
-        assert all(details), details
     finally:
+        # Recover whatever the verdict, so the tests after this one start healthy.
         kube.apps.patch_namespaced_deployment_scale(
             dep.metadata.name, kube.namespace, {"spec": {"replicas": max(1, replicas)}}
         )
-    kube.wait_deployment_available("mcp-server", timeout=120)
-    start = time.monotonic()
-    _wait_api(api, user, timeout=60)
+        kube.wait_deployment_available("mcp-server", timeout=120)
+        start = time.monotonic()
+        _wait_api(api, user, timeout=90)
+        recovery = round(time.monotonic() - start, 1)
+        kube.wait_deployment_available("backend", timeout=120)
     results.append(
         "faults",
         {
-            "test": "mcp outage recovery",
-            "seconds_after_mcp_available": round(time.monotonic() - start, 1),
+            "test": "mcp outage",
+            "codes": dict(codes),
+            "details": sorted(details),
+            "recovered_s_after_mcp_available": recovery,
         },
     )
+    # The backend itself must answer during the outage: an MCP outage that makes the
+    # backend unready (and drops it from its Service) shows up here as connection errors.
+    assert set(codes) <= {str(c) for c in OUTAGE_CODES}, (
+        f"during the MCP outage the backend answered {dict(codes)} (wanted only 503s, "
+        "502/504 tolerated, each with a JSON detail)"
+    )
+    assert codes.get("503"), f"no 503 during the outage: {dict(codes)}"
+    assert all(details), details
 
 
 def test_postgresql_restart_keeps_data(release, kube, api, user, results):
