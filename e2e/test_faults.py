@@ -76,13 +76,16 @@ def _all_task_ids(api, user) -> set[int]:
 
 
 def _wait_api(api, user, timeout: float = 120) -> None:
-    wait_for(
-        lambda: (
-            api.get("/api/v1/tasks", params={"limit": 1}, headers=user.headers).status_code == 200
-        ),
-        timeout=timeout,
-        what="the task API to answer 200 again",
-    )
+    """Until the task API answers 200 (connection errors count as "not yet")."""
+
+    def answers() -> bool:
+        try:
+            r = api.get("/api/v1/tasks", params={"limit": 1}, headers=user.headers)
+        except httpx.TransportError:
+            return False
+        return r.status_code == 200
+
+    wait_for(answers, timeout=timeout, what="the task API to answer 200 again")
 
 
 def test_mcp_pod_kill_under_load_loses_no_acknowledged_write(release, kube, api, new_user, results):
