@@ -323,6 +323,10 @@ def cluster_up(name: str, node_image: str, *, reuse: bool):
         )
     else:
         say(f"creating kind cluster {name!r} from {node_image}")
+        if image_source() == "local":
+            from airgap.network_guard import guard_kind_network
+
+            guard_kind_network()  # air-gapped: nothing in the cluster may leave this host
     cluster.create(config_file=KIND_CONFIG)
     kubeconfig = cluster.kubeconfig_path
     wait_cluster_ready(kubeconfig)
