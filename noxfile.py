@@ -268,10 +268,11 @@ def report(session: nox.Session) -> None:
 
 
 # --- perf: Locust load, SLOs, report (owned by perf) -------------------------------------
-# Deploys (or reuses) release `todo` in namespace PERF_NAMESPACE (default todo-dev, the one
-# `nox -s deploy` manages) on kind cluster todo-e2e, then `python -m perf` writes
-# reports/perf/<UTC timestamp>/report.md. posargs go to `python -m perf`, e.g.
-# `nox -s perf -- --shape step`, `-- --phases main`, `-- --local` (no cluster at all).
+# Brings up (or reuses) perf's own kind cluster todo-perf (NodePort on 127.0.0.1:30081, so it
+# never collides with e2e's todo-e2e) with release `todo` in namespace todo-perf, then
+# `python -m perf` writes reports/perf/<UTC timestamp>/report.md. posargs go to
+# `python -m perf`: `nox -s perf -- --shape step`, `-- --phases main`, `-- --local` (no
+# cluster). PERF_CLUSTER_NAME / PERF_HOST_PORT / PERF_NAMESPACE pick another cluster.
 
 PERF_REQUIREMENTS = "perf/requirements.txt"
 
@@ -280,16 +281,10 @@ PERF_REQUIREMENTS = "perf/requirements.txt"
 def perf(session: nox.Session) -> None:
     """Load test the release with Locust, check perf/slo.yaml, write reports/perf/<ts>/."""
     session.install("-r", E2E_REQUIREMENTS, "-r", PERF_REQUIREMENTS)
-    namespace = os.environ.get("PERF_NAMESPACE", "todo-dev")
     if "--local" in session.posargs:
         session.install("-e", "services")
     else:
-        existing = _uses_existing_cluster(session.posargs)
-        _ensure_airgap(session, node=not existing)
-        if not existing:
-            session.run("python", "-m", "e2e.harness", "image")
-            name = os.environ.get("E2E_CLUSTER_NAME", "todo-e2e")
-            if name not in _harness().kind_cluster_names():
-                session.run("python", "-m", "e2e.harness", "cluster")
-        session.run("python", "-m", "e2e.harness", "deploy", "--namespace", namespace)
-    session.run("python", "-m", "perf", "--namespace", namespace, *session.posargs)
+        _ensure_airgap(session)
+        session.run("python", "-m", "e2e.harness", "image")
+        session.run("python", "-m", "perf.cluster")
+    session.run("python", "-m", "perf", *session.posargs)

@@ -488,10 +488,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="comma-separated subset of main,capacity,ceiling")  # fmt: skip
     p.add_argument("--local", action="store_true",
                    help="start PostgreSQL and both servers on loopback, no cluster")  # fmt: skip
-    p.add_argument("--namespace", default=env("PERF_NAMESPACE", "todo-perf"))
-    p.add_argument("--cluster", default=env("E2E_CLUSTER_NAME", "todo-e2e"))
+    p.add_argument("--namespace", default=env("PERF_NAMESPACE") or "todo-perf")
+    p.add_argument("--cluster", default=env("PERF_CLUSTER_NAME") or "todo-perf",
+                   help="kind cluster (default todo-perf, see perf/cluster.py)")  # fmt: skip
     p.add_argument("--kubeconfig", default=env("E2E_KUBECONFIG"))
-    p.add_argument("--backend-url", default=env("E2E_BACKEND_URL", "http://127.0.0.1:30080"))
+    port = env("PERF_HOST_PORT") or "30081"
+    p.add_argument("--backend-url", default=env("PERF_BACKEND_URL") or f"http://127.0.0.1:{port}")
     p.add_argument("--db-secret", default="postgres-secret")
     p.add_argument("--out", type=Path, default=None, help="report dir (default reports/perf/<ts>)")
     p.add_argument("--capacity-steps", type=lambda s: [int(x) for x in s.split(",")],
