@@ -39,7 +39,9 @@ VALUES_E2E = E2E_DIR / "values-e2e.yaml"
 METRICS_SERVER_MANIFEST = E2E_DIR / "manifests" / "metrics-server.yaml"
 REPORTS_DIR = ROOT / "reports"
 ARTIFACTS_DIR = ROOT / "artifacts"
-PHASES_FILE = REPORTS_DIR / "e2e-phases.json"
+# Phase timings of one run; another entry point reusing `phase()` (e.g. perf) can point
+# E2E_PHASES_FILE elsewhere so concurrent runs do not mix their tables.
+PHASES_FILE = Path(os.environ.get("E2E_PHASES_FILE") or REPORTS_DIR / "e2e-phases.json")
 
 CLUSTER_NAME = "todo-e2e"
 RELEASE = "todo"
