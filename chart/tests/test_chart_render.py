@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -735,6 +738,47 @@ def test_helm_test_pods(default: Rendered, matrix: dict[str, Rendered]) -> None:
     disabled = {p["metadata"]["name"] for p in matrix["mcp-disabled"].of_kind("Pod")}
     assert disabled == {name("test-backend-ready"), name("test-auth-refused")}
     assert matrix["overrides"].of_kind("Pod") == []
+
+
+def _runtime_modules() -> set[str]:
+    """Top-level modules of the app's runtime dependency closure (what its image ships)."""
+    from packaging.requirements import Requirement
+
+    providers = importlib.metadata.packages_distributions()
+    dists: set[str] = set()
+    todo = ["todo-app"]
+    while todo:
+        dist = importlib.metadata.distribution(todo.pop())
+        key = dist.metadata["Name"].lower().replace("_", "-")
+        if key in dists:
+            continue
+        dists.add(key)
+        for spec in dist.requires or ():
+            req = Requirement(spec)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return {
+        module
+        for module, owners in providers.items()
+        if any(o.lower().replace("_", "-") in dists for o in owners)
+    }
+
+
+def test_helm_test_pods_import_only_what_the_image_ships(default: Rendered) -> None:
+    # The test pods run the application image: test-only packages (httpx, pytest) are absent.
+    shipped = _runtime_modules() | set(sys.stdlib_module_names)
+    for pod in default.of_kind("Pod"):
+        tree = ast.parse(pod["spec"]["containers"][0]["command"][-1])
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for module in names:
+                top = module.split(".")[0]
+                assert top in shipped, f"{pod['metadata']['name']} imports {top}, not in the image"
 
 
 def _notes(helm: Path, tmp: Path, values: dict[str, Any]) -> str:

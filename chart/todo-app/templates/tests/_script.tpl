@@ -1,18 +1,18 @@
-{{/* Python helper shared by the test pods: get(url) / post(url, json) with a few retries, and check(). */}}
+{{/* Python helper shared by the test pods: call(method, url) with a few retries, and check(). Only modules the application image ships: httpx2 (a runtime dependency), not httpx (test-only). */}}
 {{- define "todo-app.tests.prelude" -}}
 import os
 import sys
 import time
 
-import httpx
+import httpx2
 
 
 def call(method, url, **kwargs):
     last = None
     for _ in range(10):
         try:
-            return httpx.request(method, url, timeout=5, **kwargs)
-        except httpx.HTTPError as exc:
+            return httpx2.request(method, url, timeout=5, **kwargs)
+        except httpx2.HTTPError as exc:
             last = exc
             time.sleep(2)
     sys.exit(f"FAIL {method} {url}: {last!r}")
