@@ -220,6 +220,10 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
         f"cluster: kubeconfig {kubeconfig}, namespace {args.namespace}, "
         f"release {RELEASE} (revision {revision} before the run)"
     )
+    others = [n for n in harness.kind_cluster_names() if n != args.cluster]
+    if others:
+        # They share the same 2 cores: their load is noise in these figures.
+        target.notes.append(f"other kind clusters running at the start: {', '.join(others)}")
     try:
         yield target
     finally:
@@ -327,11 +331,12 @@ def phase_main(args, out: Path, target: Target, rules: slo.Slo) -> dict:
         say("HPA on for the MCP server (1..3 replicas)")
         target.set_mcp_replicas(None)
     with sampling(target, args.sample_interval) as s:
-        got = run_locust(out, "main", target, {"PERF_SHAPE": args.shape}, profile.duration)
+        env = {"PERF_SHAPE": args.shape, "PERF_THINK": args.main_think}
+        got = run_locust(out, "main", target, env, profile.duration)
     rows = s.rows if s else []
     endpoints = summary.endpoint_stats(got)
     return {
-        "shape": profile.describe(),
+        "shape": f"{profile.describe()}, think time {args.main_think} s",
         "profile": profile.name,
         "duration_s": profile.duration,
         "endpoints": endpoints,
@@ -497,11 +502,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--db-secret", default="postgres-secret")
     p.add_argument("--out", type=Path, default=None, help="report dir (default reports/perf/<ts>)")
     p.add_argument("--capacity-steps", type=lambda s: [int(x) for x in s.split(",")],
-                   default=env("PERF_CAPACITY_STEPS", "5,10,20,40,60"))  # fmt: skip
+                   default=env("PERF_CAPACITY_STEPS", "5,10,20,40,60,80"))  # fmt: skip
     p.add_argument("--capacity-replicas", type=lambda s: [int(x) for x in s.split(",")],
                    default="1,3")  # fmt: skip
     p.add_argument(
         "--step-seconds", type=float, default=float(env("PERF_CAPACITY_STEP_SECONDS", "20"))
+    )
+    p.add_argument(
+        "--main-think",
+        default=env("PERF_THINK", "0.3,1.5"),
+        help="think time range (s) of the main phase's users (default 0.3,1.5; env PERF_THINK)",
     )
     p.add_argument(
         "--capacity-think",

@@ -94,9 +94,9 @@ class Constant(Profile):
 class Ramp(Profile):
     """Linear ramp from `start_users` to `users` over `ramp_seconds`, then hold."""
 
-    users: int = 40
-    ramp_seconds: float = 90.0
-    hold_seconds: float = 30.0
+    users: int = 60
+    ramp_seconds: float = 60.0
+    hold_seconds: float = 90.0
     start_users: int = 1
     spawn_rate: float = 5.0
     name = "ramp"
