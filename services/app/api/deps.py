@@ -64,15 +64,20 @@ async def current_user_id(token: BearerToken, settings: SettingsDep) -> int:
 CurrentUserId = Annotated[int, Depends(current_user_id)]
 
 
-async def service_caller(
-    token: BearerToken,
-    settings: SettingsDep,
-    x_user_id: Annotated[Id, Header(alias="X-User-ID", description="the user acted for")],
-) -> int:
-    """MCP REST: the backend's service token plus the user it acts for."""
+async def service_token(token: BearerToken, settings: SettingsDep) -> None:
+    """MCP REST: the caller holds the backend's service token (constant-time comparison)."""
     expected = settings.MCP_SERVICE_TOKEN.get_secret_value()
     if not hmac.compare_digest(token.encode("utf-8", "surrogatepass"), expected.encode()):
         raise _unauthorized("invalid service token")
+
+
+async def service_caller(
+    _: Annotated[None, Depends(service_token)],
+    x_user_id: Annotated[Id, Header(alias="X-User-ID", description="the user acted for")],
+) -> int:
+    """MCP REST: the user the backend acts for. The token is checked first (a sub-dependency
+    runs before this one's own parameters are validated), so a caller without the service
+    token gets 401, never a 422 about X-User-ID."""
     return x_user_id
 
 

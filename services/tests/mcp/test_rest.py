@@ -34,6 +34,16 @@ def test_service_token_required(mcp_server: Server, headers: dict[str, str]) -> 
     assert "token" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}])
+def test_token_checked_before_user_id(mcp_server: Server, headers: dict[str, str]) -> None:
+    # Without the service token the answer is 401, whatever else is missing or malformed.
+    for user_id in (None, "abc"):
+        sent = headers if user_id is None else {**headers, "X-User-ID": user_id}
+        response = httpx.get(f"{mcp_server.url}/tasks", headers=sent)
+        assert response.status_code == 401, response.text
+        assert "token" in response.json()["detail"]
+
+
 def test_user_token_is_not_a_service_token(mcp_server: Server, user: User) -> None:
     response = httpx.get(f"{mcp_server.url}/tasks", headers={**user.auth, "X-User-ID": "1"})
     assert response.status_code == 401
