@@ -168,8 +168,9 @@ seccompProfile:
   image: {{ include "todo-app.image" (dict "ctx" .ctx "image" .image "app" true) }}
   imagePullPolicy: {{ include "todo-app.imagePullPolicy" (dict "ctx" .ctx "image" .image "app" true) }}
   # `python -m app.migrate` waits for the database, then runs `alembic upgrade head` in one
-  # transaction. On a fresh install several pods migrate at once; the loser of that race is
-  # rolled back and finds the schema at head on its next run, without a container restart.
+  # transaction under a PostgreSQL advisory lock: on a fresh install the pods that migrate at
+  # once wait for the first and find the schema at head. The loop retries any other failure
+  # without a container restart.
   command:
     - sh
     - -c

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -14,6 +15,8 @@ from app.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+# pg_advisory_xact_lock key of the migration runs (any constant bigint, unique to this app).
+_LOCK_KEY = 7_206_150_428_301_011
 
 
 def _url():
@@ -34,6 +37,10 @@ def run_migrations_offline() -> None:
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata)
     with context.begin_transaction():
+        # Every app pod runs migrations as an init container: serialise them, so the others
+        # wait for the first to commit and then find the schema at head, instead of failing
+        # on "duplicate key" while creating the same tables. Released at commit/rollback.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         context.run_migrations()
 
 
