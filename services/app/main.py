@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="todo-app backend", version="0.2.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.ready_checks = {"database": health.database_check, "mcp": _mcp_check}
+    app.state.degraded_ok = frozenset({"mcp"})  # see health.ready
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     for router in (health.router, users.router, auth.router, tasks.router):

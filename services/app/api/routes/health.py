@@ -23,15 +23,25 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "a dependency is not reachable"}})
+@router.get("/ready", responses={503: {"description": "a required dependency is not reachable"}})
 async def ready(request: Request) -> JSONResponse:
-    """Every dependency this process needs answers; 503 (with the failing check) otherwise."""
+    """Every check runs and is reported; 503 when a required one fails.
+
+    Checks named in `app.state.degraded_ok` are reported but do not fail readiness:
+    the status is then "degraded" with 200. The backend uses this for the MCP
+    server, so an MCP outage is answered with clear 503s on the task calls instead
+    of every backend pod leaving its Service at once (connection errors for all).
+    """
     checks: dict[str, Check] = request.app.state.ready_checks
+    degraded_ok: frozenset[str] = getattr(request.app.state, "degraded_ok", frozenset())
     results = await asyncio.gather(*(check(request) for check in checks.values()))
     report = dict(zip(checks, results, strict=True))
-    ok = all(result in ("ok", "disabled") for result in results)
-    body = {"status": "ready" if ok else "not ready", "checks": report}
-    return JSONResponse(body, status_code=200 if ok else 503)
+    failing = {name for name, result in report.items() if result not in ("ok", "disabled")}
+    if failing - degraded_ok:
+        status, code = "not ready", 503
+    else:
+        status, code = ("degraded" if failing else "ready"), 200
+    return JSONResponse({"status": status, "checks": report}, status_code=code)
 
 
 async def database_check(request: Request) -> str:
