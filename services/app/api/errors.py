@@ -28,8 +28,15 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "database unavailable, try again later"}, status_code=503)
 
 
+# SQLSTATEs meaning "the server cannot serve now", not "this statement is wrong": class 08
+# (connection exception), admin/crash shutdown and "the database system is starting up /
+# shutting down" (57P01-57P03, what a restarting PostgreSQL answers), too many connections.
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
 async def _dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
-    if exc.connection_invalidated:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if exc.connection_invalidated or sqlstate.startswith(_UNAVAILABLE_STATES):
         return await _database_unavailable(request, exc)
     raise exc
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+import socketserver
+import struct
+import threading
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -68,3 +72,70 @@ def user_token_for_any_id() -> str:
 
     token, _ = create_access_token(user_id=1, secret=JWT_SECRET, expire_minutes=5)
     return token
+
+
+class _RestartingPostgres(socketserver.BaseRequestHandler):
+    """Answers every connection like a PostgreSQL that is still starting up (SQLSTATE 57P03)."""
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        length, code = struct.unpack("!ii", _read(sock, 8))
+        if code == 80877103:  # SSLRequest: no SSL here, then the real startup message
+            sock.sendall(b"N")
+            length = struct.unpack("!i", _read(sock, 4))[0]
+            _read(sock, length - 4)
+        else:
+            _read(sock, length - 8)
+        fields = b"SFATAL\0VFATAL\0C57P03\0Mthe database system is starting up\0\0"
+        sock.sendall(b"E" + struct.pack("!i", len(fields) + 4) + fields)
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("client went away")
+        data += chunk
+    return data
+
+
+@pytest.fixture(scope="module")
+def restarting_db_url() -> Iterator[str]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _RestartingPostgres)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"postgresql://postgres:pw@127.0.0.1:{server.server_address[1]}/todo"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_restarting_database_is_503_not_500(
+    launch: Callable[..., Server], restarting_db_url: str
+) -> None:
+    # A PostgreSQL restarting (or shutting down) accepts connections and refuses them with
+    # 57P03: an outage like any other, so 503 with a message, never a 500.
+    mcp = launch("app.mcp_server:app", base_env(restarting_db_url))
+    backend = launch("app.main:app", base_env(restarting_db_url, MCP_SERVER_URL=mcp.url))
+    response = httpx.get(
+        f"{mcp.url}/tasks",
+        headers={"Authorization": f"Bearer {SERVICE_TOKEN}", "X-User-ID": "1"},
+        timeout=10,
+    )
+    assert response.status_code == 503, response.text
+    assert response.json() == {"detail": "database unavailable, try again later"}
+    signup = httpx.post(
+        f"{backend.url}/api/v1/users",
+        json={"username": "restart_user", "password": "p" * 10},
+        timeout=10,
+    )
+    assert signup.status_code == 503, signup.text
+    login = httpx.post(
+        f"{backend.url}/api/v1/auth/token",
+        json={"username": "restart_user", "password": "p" * 10},
+        timeout=10,
+    )
+    assert login.status_code == 503, login.text
