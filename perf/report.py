@@ -38,6 +38,22 @@ def _endpoint_table(endpoints: dict, rules: slo_mod.Slo) -> list[str]:
     return lines
 
 
+def _balance(split: dict | None) -> list[str]:
+    if not split:
+        return []
+    pods = ", ".join(f"{pod[-5:]} {cpu:.0f} m" for pod, cpu in sorted(split["pods"].items()))
+    line = (
+        f"- MCP CPU across pods at {split['t']:.0f} s: {pods}; the busiest pod does "
+        f"{split['share']:.0%} of the work"
+    )
+    if split["share"] > 0.6:
+        line += (
+            " (**unbalanced**: kube-proxy balances connections, not requests, and the "
+            "backend's keep-alive connections stay on the pods that existed when they opened)"
+        )
+    return [line]
+
+
 def _hpa_section(main: dict) -> list[str]:
     rows = main.get("cluster") or []
     if not rows:
@@ -51,6 +67,7 @@ def _hpa_section(main: dict) -> list[str]:
         f"3 at: {_n(hpa['first_at_3_s'], '.0f', ' s')} (seconds into the phase; the HPA "
         f"asked for 3 at {_n(hpa.get('desired_3_at_s'), '.0f', ' s')}); "
         f"most ready replicas seen: {_n(hpa.get('max_ready'))}",
+        *_balance(hpa.get("busiest_share")),
         "- replica changes: "
         + (
             ", ".join(f"{c['from']}->{c['to']} at {c['t']:.0f} s" for c in hpa["changes"]) or "none"

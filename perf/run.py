@@ -349,6 +349,7 @@ def phase_main(args, out: Path, target: Target, rules: slo.Slo) -> dict:
             "first_at_2_s": sampler.first_time_at(rows, 2),
             "first_at_3_s": sampler.first_time_at(rows, 3),
             "desired_3_at_s": sampler.first_desired_at(rows, 3),
+            "busiest_share": sampler.busiest_share(rows),
             "max_ready": max(
                 (
                     ((r.get("deployments") or {}).get("mcp-server") or {}).get("ready", 0)

@@ -88,6 +88,20 @@ def first_time_at(
     return None
 
 
+def busiest_share(rows: Sequence[dict], component: str = "mcp-server") -> dict | None:
+    """How the component's CPU is split across its pods in the last sample with 2+ of them.
+
+    {"t", "pods": {pod: millicores}, "share": busiest pod's fraction of the total}; None
+    when no sample had two or more pods with metrics.
+    """
+    for row in reversed(rows):
+        pods = {p["pod"]: p["cpu_m"] for p in row.get("pods") or [] if p["component"] == component}
+        total = sum(pods.values())
+        if len(pods) >= 2 and total > 0:
+            return {"t": row["t"], "pods": pods, "share": max(pods.values()) / total}
+    return None
+
+
 def first_desired_at(rows: Sequence[dict], replicas: int) -> float | None:
     """Seconds into the phase when the HPA first asked for >= `replicas` replicas."""
     for row in rows:

@@ -48,6 +48,7 @@ def _result(tmp_path):
                 "changes": [{"t": 5, "from": 1, "to": 3}],
                 "first_at_2_s": 5,
                 "first_at_3_s": 5,
+                "busiest_share": {"t": 5, "pods": {"mcp-a": 190.0, "mcp-b": 10.0}, "share": 0.95},
             },
             "violations": [str(v) for v in slo.check(endpoints, rules)],
         },
@@ -118,6 +119,7 @@ def test_report_tells_the_story(tmp_path):
     assert "mcp:add_task: error_rate" in text  # the failed MCP call misses the per-endpoint SLO
     assert "Sustained at the SLO: **" in text
     assert "1->3 at 5 s" in text
+    assert "the busiest pod does 95% of the work (**unbalanced**" in text
     assert "create-task / direct insert: **0.10**" in text
     assert "**REGRESSION**" in text
     for name in ("latency.png", "throughput.png", "replicas_cpu.png", "capacity.png"):

@@ -106,3 +106,18 @@ def test_kube_snapshot_over_a_fake_kube():
     row = sampler.kube_snapshot(FakeKube())()
     assert row["deployments"]["mcp-server"]["ready"] == 1
     assert row["pods"] == [] and "no metrics yet" in row["metrics_error"]
+
+
+def test_busiest_share_uses_the_last_sample_with_several_pods():
+    def pod(name, cpu, component="mcp-server"):
+        return {"pod": name, "component": component, "cpu_m": cpu, "mem_mib": 1.0}
+
+    rows = [
+        {"t": 0, "pods": [pod("a", 100.0), pod("b", 100.0)]},
+        {"t": 5, "pods": [pod("a", 180.0), pod("b", 10.0), pod("c", 10.0), pod("pg", 50.0, "x")]},
+        {"t": 10, "pods": [pod("a", 50.0)]},
+    ]
+    split = sampler.busiest_share(rows)
+    assert split["t"] == 5 and split["pods"] == {"a": 180.0, "b": 10.0, "c": 10.0}
+    assert split["share"] == 0.9
+    assert sampler.busiest_share(rows[2:]) is None
