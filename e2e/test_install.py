@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from e2e import harness
+
 pytestmark = pytest.mark.promise(1)
 
 
@@ -42,3 +44,29 @@ def test_no_pod_restarts(kube):
             assert cs.restart_count == 0, (
                 f"{pod.metadata.name}/{cs.name} restarted {cs.restart_count}x"
             )
+
+
+OTHER_SECRET = {"database.secret": "auth.secret", "auth.secret": "database.secret"}
+
+
+@pytest.mark.parametrize(
+    ("key", "secret_suffix"), [("database.secret", "postgres-secret"), ("auth.secret", "auth")]
+)
+def test_second_release_refuses_to_take_over_anothers_secret(release, key, secret_suffix):
+    # A Secret that exists but belongs to another release (or none) is never adopted:
+    # the install stops before changing anything and says which value to set instead.
+    secrets = release.kubectl("get", "secrets", "-o", "name", capture=True, quiet=True).stdout
+    names = [line.split("/", 1)[1] for line in secrets.split()]
+    taken = next(n for n in names if n.endswith(secret_suffix))
+    attempt = harness.helm(
+        release.kubeconfig,
+        "install", "intruder", str(harness.CHART_DIR),
+        "--namespace", release.namespace,
+        "--dry-run=server",
+        "--set", f"{key}.name={taken}",
+        "--set", f"{OTHER_SECRET[key]}.name=intruder-unused",  # only `key` may clash
+        capture=True, quiet=True, check=False,
+    )  # fmt: skip
+    assert attempt.returncode != 0, attempt.stdout
+    assert f'Secret "{taken}" already exists' in attempt.stderr, attempt.stderr
+    assert f"set {key}.create=false and {key}.name={taken}" in attempt.stderr, attempt.stderr

@@ -249,3 +249,14 @@ seccompProfile:
 {{- $_ := set .Values "_generated" $gen }}
 {{- end }}
 {{- end }}
+
+{{/* Refuse, with what to do, to take over a Secret that exists but belongs to no or another release. */}}
+{{- define "todo-app.refuseForeignSecret" -}}
+{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace .name }}
+{{- if $existing }}
+{{- $owner := get (($existing.metadata).annotations | default dict) "meta.helm.sh/release-name" }}
+{{- if ne $owner .ctx.Release.Name }}
+{{- fail (printf "Secret %q already exists in namespace %q and is not managed by release %q: to use it, set %s.create=false and %s.name=%s" .name .ctx.Release.Namespace .ctx.Release.Name .key .key .name) }}
+{{- end }}
+{{- end }}
+{{- end }}
