@@ -23,7 +23,11 @@ from app.logging import REQUEST_ID_HEADER, request_id_var
 
 log = logging.getLogger(__name__)
 
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Reads are retried on any transport error. Other idempotent calls only when the
+# connection never opened: a DELETE that reached the server before the connection
+# dropped would come back from a retry as a misleading 404.
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+_IDEMPOTENT = _SAFE | {"PUT", "DELETE"}
 _RETRY_DELAYS = (0.05, 0.2)  # two retries, idempotent calls only
 
 
@@ -52,7 +56,11 @@ class MCPClient:
             timeout=httpx2.Timeout(
                 settings.MCP_TIMEOUT_SECONDS, connect=settings.MCP_CONNECT_TIMEOUT_SECONDS
             ),
-            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
+            # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes
+            # them from the other end, so a call is never sent down a closing connection.
+            limits=httpx2.Limits(
+                max_connections=100, max_keepalive_connections=20, keepalive_expiry=3.0
+            ),
             headers={"Authorization": f"Bearer {settings.MCP_SERVICE_TOKEN.get_secret_value()}"},
             transport=transport,
             # In-cluster calls: never through an HTTP(S)_PROXY from the environment.
@@ -88,7 +96,8 @@ class MCPClient:
                 log.warning("task service timed out: %s %s (%s)", method, path, type(exc).__name__)
                 raise TaskServiceError(504, "task service timed out") from exc
             except httpx2.TransportError as exc:
-                if attempt + 1 < attempts:
+                unsent = isinstance(exc, httpx2.ConnectError)
+                if attempt + 1 < attempts and (method in _SAFE or unsent):
                     await asyncio.sleep(_RETRY_DELAYS[attempt])
                     continue
                 log.warning("task service unreachable: %s %s (%s)", method, path, exc)

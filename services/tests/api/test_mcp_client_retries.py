@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import anyio
+import httpx2
 import pytest
 
 from app.core.config import Settings
@@ -88,3 +89,40 @@ def test_post_is_not_retried(flaky: FlakyServer) -> None:
         call(flaky.url, "POST")
     assert failure.value.status == 503
     assert flaky.connections == 1  # a create is never sent twice
+
+
+def test_delete_is_not_retried_once_the_request_was_sent(flaky: FlakyServer) -> None:
+    # The server may have deleted the task before the connection dropped.
+    with pytest.raises(TaskServiceError) as failure:
+        call(flaky.url, "DELETE")
+    assert failure.value.status == 503
+    assert flaky.connections == 1
+
+
+def test_delete_is_retried_when_the_connection_never_opened() -> None:
+    # Nothing listens on the port: the request was never sent, so trying again is safe.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    settings = Settings(
+        JWT_SECRET="j" * 40, MCP_SERVICE_TOKEN="s" * 40, MCP_SERVER_URL=url, MCP_TIMEOUT_SECONDS=2
+    )
+    attempts = 0
+
+    class CountingTransport(httpx2.AsyncHTTPTransport):
+        async def handle_async_request(self, request):
+            nonlocal attempts
+            attempts += 1
+            return await super().handle_async_request(request)
+
+    async def main() -> None:
+        client = MCPClient(settings, transport=CountingTransport())
+        try:
+            await client.request("DELETE", "/tasks/1", user_id=1)
+        finally:
+            await client.aclose()
+
+    with pytest.raises(TaskServiceError) as failure:
+        anyio.run(main)
+    assert failure.value.status == 503
+    assert attempts == 3
