@@ -411,6 +411,23 @@ def test_probes_on_real_endpoints(component: str, default: Rendered) -> None:
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 30
 
 
+def test_stopping_pods_keep_serving_until_endpoints_drop_them(
+    helm: Path, render_dir: Path, default: Rendered
+) -> None:
+    off = render(
+        helm,
+        render_dir,
+        {"backend": {"shutdownDelaySeconds": 0}, "mcpServer": {"shutdownDelaySeconds": 0}},
+    )
+    for component in ("backend", "mcp-server"):
+        deployment = default.get("Deployment", name(component))
+        pre_stop = container(deployment, component)["lifecycle"]["preStop"]
+        assert pre_stop == {"exec": {"command": ["sleep", "5"]}}
+        grace = deployment["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)
+        assert grace > 5, "the delay must fit in the grace period"
+        assert "lifecycle" not in container(off.get("Deployment", name(component)), component)
+
+
 def test_postgresql_probes_use_pg_isready(default: Rendered) -> None:
     c = container(default.get("StatefulSet", name("postgresql")), "postgresql")
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
