@@ -24,7 +24,9 @@ def _endpoint_table(endpoints: dict, rules: slo_mod.Slo) -> list[str]:
     for name, f in endpoints.items():
         limit = rules.p95_limit(name) if name != AGGREGATED else None
         ok = ""
-        if limit is not None and f["p95_ms"] is not None:
+        if limit is not None and f["requests"] < rules.min_samples:
+            ok = f"not judged (< {rules.min_samples} requests)"
+        elif limit is not None and f["p95_ms"] is not None:
             ok = (
                 "ok"
                 if f["p95_ms"] <= limit and f["error_rate"] <= rules.endpoint_error_rate

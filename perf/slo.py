@@ -21,6 +21,8 @@ class Slo:
     required: tuple[str, ...] = ()
     tolerance: float = 0.3
     fail_on_regression: bool = False
+    # An endpoint's own p95/error rate is judged once it has this many requests.
+    min_samples: int = 20
 
     def p95_limit(self, name: str) -> float:
         return float(self.p95_ms.get(name, self.p95_ms["default"]))
@@ -80,9 +82,13 @@ def load(path: str | Path = SLO_FILE) -> Slo:
     if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
         problems.append("required must be a list of request names")
         required = []
+    min_samples = data.get("min_samples", 20)
+    if not isinstance(min_samples, int) or min_samples < 1:
+        problems.append("min_samples must be a positive integer")
     if problems:
         raise SloError(problems)
     return Slo(
+        min_samples=min_samples,
         p95_ms=p95,
         error_rate=rates["error_rate"],
         endpoint_error_rate=rates["endpoint_error_rate"],
@@ -93,14 +99,21 @@ def load(path: str | Path = SLO_FILE) -> Slo:
 
 
 def check(
-    endpoints: Mapping[str, Mapping], slo: Slo, *, require: bool = True, min_samples: int = 1
+    endpoints: Mapping[str, Mapping],
+    slo: Slo,
+    *,
+    require: bool = True,
+    min_samples: int | None = None,
 ) -> list[Violation]:
     """Violations of `slo` by per-endpoint figures (as built by summary.endpoint_stats).
 
-    Endpoints with fewer than `min_samples` requests are not judged on their
-    own (a p95 of three samples is their maximum); they still count in the
-    aggregated error rate.
+    Endpoints with fewer than `min_samples` requests (default: the SLO file's
+    `min_samples`) are not judged on their own (a p95 of a dozen samples is
+    their maximum); they still count in the aggregated error rate, and
+    `required` endpoints must still have been called.
     """
+    if min_samples is None:
+        min_samples = slo.min_samples
     out: list[Violation] = []
     for name, fig in endpoints.items():
         if name == AGGREGATED or fig.get("requests", 0) < min_samples:

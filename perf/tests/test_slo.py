@@ -38,13 +38,21 @@ def test_the_repository_slo_file_loads():
 
 def test_invalid_slo_file_names_each_problem(tmp_path):
     bad = tmp_path / "slo.yaml"
-    bad.write_text("p95_ms: {x: -1}\nerror_rate: 2\nrequired: 5\nbaseline: {tolerance: -1}\n")
+    bad.write_text(
+        "p95_ms: {x: -1}\nerror_rate: 2\nrequired: 5\nbaseline: {tolerance: -1}\nmin_samples: 0\n"
+    )
     with pytest.raises(slo.SloError) as err:
         slo.load(bad)
     text = str(err.value)
     expected = ("default", "p95_ms['x']", "error_rate", "endpoint_error_rate", "tolerance")
-    for part in (*expected, "required"):
+    for part in (*expected, "required", "min_samples"):
         assert part in text
+
+
+def test_thin_endpoints_use_the_files_min_samples(rules):
+    endpoints = {"POST /api/v1/tasks": fig(900, requests=16), AGGREGATED: fig(10)}
+    assert slo.check(endpoints, rules, require=False) == []  # rules.min_samples is 20
+    assert slo.check({"POST /api/v1/tasks": fig(900, requests=20)}, rules, require=False)
 
 
 def test_check_passes_when_everything_is_within(rules):
