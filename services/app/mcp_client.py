@@ -91,6 +91,13 @@ class MCPClient:
                     method, path, json=json, params=params, headers=headers
                 )
                 break
+            except (httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+                # No connection within the connect timeout: nobody is there to answer
+                # (e.g. no MCP endpoint, packets dropped), so this is an outage, not slowness.
+                log.warning(
+                    "task service unreachable: %s %s (%s)", method, path, type(exc).__name__
+                )
+                raise TaskServiceError(503, "task service unavailable") from exc
             except httpx2.TimeoutException as exc:
                 # Not retried: a timed-out call already cost the caller its patience.
                 log.warning("task service timed out: %s %s (%s)", method, path, type(exc).__name__)

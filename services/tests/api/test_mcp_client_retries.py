@@ -126,3 +126,40 @@ def test_delete_is_retried_when_the_connection_never_opened() -> None:
         anyio.run(main)
     assert failure.value.status == 503
     assert attempts == 3
+
+
+def test_connect_timeout_is_an_outage_503_not_a_504() -> None:
+    # A listener whose accept queue is full drops new SYNs: connects hang, like a Service
+    # whose packets go nowhere. That is "unavailable", not "slow".
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    fillers = []
+    for _ in range(4):  # fill the accept queue
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(listener.getsockname())
+        fillers.append(filler)
+    settings = Settings(
+        JWT_SECRET="j" * 40,
+        MCP_SERVICE_TOKEN="s" * 40,
+        MCP_SERVER_URL=url,
+        MCP_CONNECT_TIMEOUT_SECONDS=0.5,
+    )
+
+    async def main() -> None:
+        client = MCPClient(settings)
+        try:
+            await client.request("POST", "/tasks", user_id=1, json={"title": "t"})
+        finally:
+            await client.aclose()
+
+    try:
+        with pytest.raises(TaskServiceError) as failure:
+            anyio.run(main)
+    finally:
+        for sock in (*fillers, listener):
+            sock.close()
+    assert failure.value.status == 503
+    assert failure.value.detail == "task service unavailable"
