@@ -207,8 +207,19 @@ def e2e(session: nox.Session) -> None:
     harness.reset_phases()
     with harness.phase("python deps"):
         session.install("-r", E2E_REQUIREMENTS)
+    existing_cluster = _uses_existing_cluster(session.posargs)
     with harness.phase("airgap pieces"):
-        _ensure_airgap(session, node=not _uses_existing_cluster(session.posargs))
+        source = _ensure_airgap(session, node=not existing_cluster)
+    if source == "local" and not existing_cluster:
+        # The air-gapped images are only as good as what they prove: every e2e run also
+        # runs issue 3's image tests and its own-cluster smoke test, so a regression in
+        # the image build fails here, before the release is even built.
+        with harness.phase("airgap proof"):
+            session.run(
+                "pytest", "airgap/tests/test_images_docker.py",
+                "airgap/tests/test_cluster_smoke.py", "-m", "docker or cluster",
+                "--junitxml=reports/airgap-junit.xml",
+            )  # fmt: skip
     session.run("python", "-m", "e2e.harness", "image")  # records "image build"
     try:
         session.run(
