@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 _IDEMPOTENT = _SAFE | {"PUT", "DELETE"}
 _RETRY_DELAYS = (0.05, 0.2)  # two retries, idempotent calls only
+# Every Nth call asks the MCP server to close its connection afterwards. kube-proxy
+# balances connections, not requests: without this, pooled keep-alive connections stay
+# on the pods that existed when they opened, and replicas the HPA adds get no traffic.
+RECYCLE_EVERY = 25
 
 
 class TaskServiceError(Exception):
@@ -51,6 +55,7 @@ class TaskServiceResponse(Exception):
 
 class MCPClient:
     def __init__(self, settings: Settings, transport: httpx2.AsyncBaseTransport | None = None):
+        self._calls = 0
         self._client = httpx2.AsyncClient(
             base_url=settings.MCP_SERVER_URL.rstrip("/"),
             timeout=httpx2.Timeout(
@@ -81,6 +86,9 @@ class MCPClient:
     ) -> httpx2.Response:
         """Call the MCP server for `user_id`; return its 2xx response, else raise."""
         headers = {"X-User-ID": str(user_id)}
+        self._calls += 1
+        if self._calls % RECYCLE_EVERY == 0:
+            headers["Connection"] = "close"
         request_id = request_id_var.get()
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id

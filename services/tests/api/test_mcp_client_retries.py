@@ -11,7 +11,7 @@ import httpx2
 import pytest
 
 from app.core.config import Settings
-from app.mcp_client import MCPClient, TaskServiceError
+from app.mcp_client import RECYCLE_EVERY, MCPClient, TaskServiceError
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
@@ -163,3 +163,72 @@ def test_connect_timeout_is_an_outage_503_not_a_504() -> None:
             sock.close()
     assert failure.value.status == 503
     assert failure.value.detail == "task service unavailable"
+
+
+class KeepAliveServer:
+    """Answers every request 200 `{}` on the same connection until asked to close it."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _handle(conn: socket.socket) -> None:
+        with conn:
+            buffer = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                buffer += chunk
+                while b"\r\n\r\n" in buffer:
+                    head, buffer = buffer.split(b"\r\n\r\n", 1)
+                    closing = b"connection: close" in head.lower()
+                    extra = b"Connection: close\r\n" if closing else b""
+                    conn.sendall(OK.replace(b"\r\n\r\n", b"\r\n" + extra + b"\r\n", 1))
+                    if closing:
+                        return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.listener.close()
+
+
+def test_keep_alive_connections_are_recycled_so_new_replicas_get_traffic() -> None:
+    server = KeepAliveServer()
+    settings = Settings(JWT_SECRET="j" * 40, MCP_SERVICE_TOKEN="s" * 40, MCP_SERVER_URL=server.url)
+
+    async def main() -> None:
+        client = MCPClient(settings)
+        try:
+            for _ in range(2 * RECYCLE_EVERY + 1):
+                await client.request("GET", "/tasks", user_id=1)
+        finally:
+            await client.aclose()
+
+    try:
+        anyio.run(main)
+    finally:
+        server.close()
+    # One connection per RECYCLE_EVERY sequential calls: the 1st, the 26th and the 51st.
+    assert server.connections == 3
