@@ -89,8 +89,15 @@ class Kube:
     # --- reads ----------------------------------------------------------------------
 
     def pods(self, component: str | None = None) -> list[client.V1Pod]:
+        return [p for p in self.all_pods(component) if p.metadata.deletion_timestamp is None]
+
+    def all_pods(self, component: str | None = None) -> list[client.V1Pod]:
+        """Terminating pods too: they keep serving open connections through preStop."""
         items = self.core.list_namespaced_pod(self.namespace, label_selector=selector(component))
-        return [p for p in items.items if p.metadata.deletion_timestamp is None]
+        return items.items
+
+    def terminating_pods(self, component: str | None = None) -> list[client.V1Pod]:
+        return [p for p in self.all_pods(component) if p.metadata.deletion_timestamp is not None]
 
     def running_pods(self, component: str) -> list[client.V1Pod]:
         return [p for p in self.pods(component) if p.status.phase == "Running"]

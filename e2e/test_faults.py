@@ -134,7 +134,8 @@ def test_mcp_outage_is_a_clear_503_and_recovers(release, kube, api, user, result
         dep.metadata.name, kube.namespace, {"spec": {"replicas": 0}}
     )
     try:
-        wait_for(lambda: not kube.pods("mcp-server"), timeout=60, what="MCP pods gone")
+        # Gone, terminating ones too: they keep serving through their preStop delay.
+        wait_for(lambda: not kube.all_pods("mcp-server"), timeout=90, what="MCP pods gone")
         deadline = time.monotonic() + 20  # longer than the backend's readiness window
         while time.monotonic() < deadline:
             try:

@@ -104,8 +104,13 @@ def test_disable_mcp_removes_resources_and_backend_answers_503(release, kube, ap
 
     try:
         assert mcp_objects() == [], mcp_objects()
-        wait_for(lambda: not kube.pods("mcp-server"), timeout=60, what="MCP pods to terminate")
+        # Terminating pods count: through their preStop delay they still serve open
+        # connections, and an old backend pod would still call the (draining) MCP server.
+        wait_for(lambda: not kube.all_pods("mcp-server"), timeout=90, what="MCP pods gone")
         kube.wait_deployment_available("backend", timeout=120)
+        wait_for(
+            lambda: not kube.terminating_pods("backend"), timeout=90, what="old backend pods gone"
+        )
 
         r = _settled(api.get, "/api/v1/tasks", headers=user.headers)
         assert r.status_code == 503, r.text
