@@ -16,11 +16,10 @@ from app.mcp_client import RECYCLE_EVERY, MCPClient, TaskServiceError
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
 
-class FlakyServer:
-    """Drops the first `drops` connections without answering, then answers 200 `{}`."""
+class LoopbackServer:
+    """A raw TCP server on 127.0.0.1 counting connections; `handle` says what each gets."""
 
-    def __init__(self, drops: int) -> None:
-        self.drops = drops
+    def __init__(self) -> None:
         self.connections = 0
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -40,20 +39,34 @@ class FlakyServer:
                 conn, _ = self.listener.accept()
             except TimeoutError:
                 continue
-            with conn:
-                self.connections += 1
-                conn.settimeout(2)
-                try:
-                    conn.recv(65536)  # the request
-                    if self.connections > self.drops:
-                        conn.sendall(OK)
-                except OSError:
-                    pass
+            self.connections += 1
+            self.handle(conn)
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self.stop.set()
         self.thread.join()
         self.listener.close()
+
+
+class FlakyServer(LoopbackServer):
+    """Drops the first `drops` connections without answering, then answers 200 `{}`."""
+
+    def __init__(self, drops: int) -> None:
+        self.drops = drops
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            try:
+                conn.recv(65536)  # the request
+                if self.connections > self.drops:
+                    conn.sendall(OK)
+            except OSError:
+                pass
 
 
 @pytest.fixture
@@ -165,34 +178,14 @@ def test_connect_timeout_is_an_outage_503_not_a_504() -> None:
     assert failure.value.detail == "task service unavailable"
 
 
-class KeepAliveServer:
+class KeepAliveServer(LoopbackServer):
     """Answers every request 200 `{}` on the same connection until asked to close it."""
 
-    def __init__(self) -> None:
-        self.connections = 0
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.listener.settimeout(0.2)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+    def handle(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     @staticmethod
-    def _handle(conn: socket.socket) -> None:
+    def _answer(conn: socket.socket) -> None:
         with conn:
             buffer = b""
             while True:
@@ -207,11 +200,6 @@ class KeepAliveServer:
                     conn.sendall(OK.replace(b"\r\n\r\n", b"\r\n" + extra + b"\r\n", 1))
                     if closing:
                         return
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.listener.close()
 
 
 def test_keep_alive_connections_are_recycled_so_new_replicas_get_traffic() -> None:
