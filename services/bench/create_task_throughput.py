@@ -217,25 +217,32 @@ async def bench_hop(backend: str, args: argparse.Namespace, meter: CpuMeter) -> 
             if response.status_code != 201:
                 raise RuntimeError(response.status_code)
 
-        runs = []
-        for n in range(args.runs):
-            before = meter.sample()
-            run = await closed_loop(
-                op, concurrency=args.concurrency, duration=args.duration, warmup=args.warmup
-            )
-            run["cpu_ms_per_request"] = meter.per_request(
-                before, meter.sample(), run["completed_incl_warmup"]
-            )
-            run["loadavg_1m_after"] = os.getloadavg()[0]
-            print(
-                f"  hop run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms, "
-                f"CPU ms/request {run['cpu_ms_per_request']}, load {run['loadavg_1m_after']:.1f}"
-            )
-            runs.append(run)
-        hop = summarize(runs)
+        hop = summarize(await measured_runs("hop", op, args, meter))
         paced = await open_loop(op, rate=0.7 * hop["median_rps"], duration=args.duration)
         print(f"  hop at 70% of peak ({paced['rate']:.0f} req/s): p95 {paced['p95_ms']:.1f} ms")
         return hop, paced
+
+
+async def measured_runs(
+    label: str, op: Callable[[], Awaitable[None]], args: argparse.Namespace, meter: CpuMeter
+) -> list[dict]:
+    """`args.runs` closed-loop runs of `op`, each with its CPU cost per request."""
+    runs = []
+    for n in range(args.runs):
+        before = meter.sample()
+        run = await closed_loop(
+            op, concurrency=args.concurrency, duration=args.duration, warmup=args.warmup
+        )
+        run["cpu_ms_per_request"] = meter.per_request(
+            before, meter.sample(), run["completed_incl_warmup"]
+        )
+        run["loadavg_1m_after"] = os.getloadavg()[0]
+        print(
+            f"  {label} run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms, "
+            f"CPU ms/request {run['cpu_ms_per_request']}, load {run['loadavg_1m_after']:.1f}"
+        )
+        runs.append(run)
+    return runs
 
 
 async def bench_direct(database_url: str, args: argparse.Namespace, meter: CpuMeter) -> dict:
@@ -260,21 +267,7 @@ async def bench_direct(database_url: str, args: argparse.Namespace, meter: CpuMe
         async with sessions() as session:
             await tasks.create_task(session, owner_id=owner_id, data=data)
 
-    runs = []
-    for n in range(args.runs):
-        before = meter.sample()
-        run = await closed_loop(
-            op, concurrency=args.concurrency, duration=args.duration, warmup=args.warmup
-        )
-        run["cpu_ms_per_request"] = meter.per_request(
-            before, meter.sample(), run["completed_incl_warmup"]
-        )
-        run["loadavg_1m_after"] = os.getloadavg()[0]
-        print(
-            f"  direct run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms, "
-            f"CPU ms/request {run['cpu_ms_per_request']}, load {run['loadavg_1m_after']:.1f}"
-        )
-        runs.append(run)
+    runs = await measured_runs("direct", op, args, meter)
     await engine.dispose()
     return summarize(runs)
 
