@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import cache
 
 from fastapi import FastAPI, Request
 
 from app.api.errors import install_error_handlers
 from app.api.routes import auth, health, tasks, users
 from app.core.config import Settings
+from app.core.lazy_app import lazy_app
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import RequestIdMiddleware, configure_logging
 from app.mcp_client import MCPClient
@@ -52,14 +52,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-@cache
-def _default_app() -> FastAPI:
-    return create_app()
-
-
-def __getattr__(name: str) -> FastAPI:
-    # `app` is built on first access (uvicorn's `app.main:app`), so importing this
-    # module, e.g. in tests, needs no environment.
-    if name == "app":
-        return _default_app()
-    raise AttributeError(name)
+__getattr__ = lazy_app(create_app)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import cache
 from typing import Annotated
 
 from fastapi import FastAPI
@@ -28,6 +27,7 @@ from starlette.routing import Route
 from app.api.errors import install_error_handlers
 from app.api.routes import health, service_tasks
 from app.core.config import Settings
+from app.core.lazy_app import lazy_app
 from app.core.security import InvalidToken, decode_access_token
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import RequestIdMiddleware, configure_logging
@@ -182,14 +182,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-@cache
-def _default_app() -> FastAPI:
-    return create_app()
-
-
-def __getattr__(name: str) -> FastAPI:
-    # `app` is built on first access (uvicorn's `app.mcp_server:app`), so importing this
-    # module needs no environment.
-    if name == "app":
-        return _default_app()
-    raise AttributeError(name)
+__getattr__ = lazy_app(create_app)
