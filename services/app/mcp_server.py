@@ -9,8 +9,8 @@ Run: `uvicorn app.mcp_server:app --host 0.0.0.0 --port 8001`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
 
 from fastapi import FastAPI
@@ -67,6 +67,15 @@ def _caller() -> int:
     return int(token.subject)
 
 
+@contextmanager
+def _as_tool_error() -> Iterator[None]:
+    """The task functions' own errors (no such task, no such user) as MCP tool errors."""
+    try:
+        yield
+    except (tasks.TaskNotFound, tasks.UnknownOwner) as exc:
+        raise ToolError(str(exc)) from exc
+
+
 def build_mcp(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> MCPServer:
     mcp = MCPServer(
         "todo-tasks",
@@ -82,12 +91,10 @@ def build_mcp(settings: Settings, sessions: async_sessionmaker[AsyncSession]) ->
     @mcp.tool()
     async def add_task(title: Title, description: Description | None = None) -> TaskPublic:
         """Create a task for the signed-in user."""
+        data = TaskCreate(title=title, description=description)
         async with sessions() as session:
-            data = TaskCreate(title=title, description=description)
-            try:
+            with _as_tool_error():
                 return await tasks.create_task(session, owner_id=_caller(), data=data)
-            except tasks.UnknownOwner as exc:
-                raise ToolError(str(exc)) from exc
 
     @mcp.tool()
     async def list_tasks(
@@ -104,10 +111,8 @@ def build_mcp(settings: Settings, sessions: async_sessionmaker[AsyncSession]) ->
     async def complete_task(task_id: Id) -> TaskPublic:
         """Mark one of the signed-in user's tasks as completed."""
         async with sessions() as session:
-            try:
+            with _as_tool_error():
                 return await tasks.complete_task(session, owner_id=_caller(), task_id=task_id)
-            except tasks.TaskNotFound as exc:
-                raise ToolError(str(exc)) from exc
 
     @mcp.tool()
     async def update_task(
@@ -120,21 +125,17 @@ def build_mcp(settings: Settings, sessions: async_sessionmaker[AsyncSession]) ->
         changes = {"title": title, "description": description, "completed": completed}
         data = TaskUpdate(**{key: value for key, value in changes.items() if value is not None})
         async with sessions() as session:
-            try:
+            with _as_tool_error():
                 return await tasks.update_task(
                     session, owner_id=_caller(), task_id=task_id, data=data
                 )
-            except tasks.TaskNotFound as exc:
-                raise ToolError(str(exc)) from exc
 
     @mcp.tool()
     async def delete_task(task_id: Id) -> str:
         """Delete one of the signed-in user's tasks."""
         async with sessions() as session:
-            try:
+            with _as_tool_error():
                 await tasks.delete_task(session, owner_id=_caller(), task_id=task_id)
-            except tasks.TaskNotFound as exc:
-                raise ToolError(str(exc)) from exc
         return f"task {task_id} deleted"
 
     return mcp

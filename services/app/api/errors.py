@@ -1,4 +1,5 @@
-"""Error responses shared by both apps: 422 names the field and reason, outages give 503."""
+"""Error responses shared by both apps: 422 names the field and reason, outages give 503,
+the task functions' own errors (no such task, no such user) give 404 and 403."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from app.services import tasks
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +44,18 @@ async def _dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
     raise exc
 
 
+async def _task_not_found(_: Request, exc: tasks.TaskNotFound) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+async def _unknown_owner(_: Request, exc: tasks.UnknownOwner) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=403)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     for exc_type in (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError):
         app.add_exception_handler(exc_type, _database_unavailable)
     app.add_exception_handler(DBAPIError, _dbapi_error)  # type: ignore[arg-type]
+    app.add_exception_handler(tasks.TaskNotFound, _task_not_found)  # type: ignore[arg-type]
+    app.add_exception_handler(tasks.UnknownOwner, _unknown_owner)  # type: ignore[arg-type]

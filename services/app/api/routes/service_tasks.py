@@ -1,10 +1,13 @@
-"""MCP server REST API for the backend: service token + X-User-ID, same task functions as MCP."""
+"""MCP server REST API for the backend: service token + X-User-ID, same task functions as MCP.
+
+No such task (404) and no such user (403) are answered by app.api.errors.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from app.api.deps import ServiceCaller, SessionDep
 from app.schemas import Id, TaskCreate, TaskPage, TaskPublic, TaskQuery, TaskUpdate
@@ -22,20 +25,13 @@ router = APIRouter(
 TaskId = Annotated[Id, Path(description="task id")]
 
 
-def _not_found(exc: tasks.TaskNotFound) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc))
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     responses={403: {"description": "the user does not exist"}},
 )
 async def create_task(user_id: ServiceCaller, session: SessionDep, body: TaskCreate) -> TaskPublic:
-    try:
-        return await tasks.create_task(session, owner_id=user_id, data=body)
-    except tasks.UnknownOwner as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+    return await tasks.create_task(session, owner_id=user_id, data=body)
 
 
 @router.get("")
@@ -47,34 +43,22 @@ async def list_tasks(
 
 @router.get("/{task_id}")
 async def get_task(user_id: ServiceCaller, session: SessionDep, task_id: TaskId) -> TaskPublic:
-    try:
-        return await tasks.get_task(session, owner_id=user_id, task_id=task_id)
-    except tasks.TaskNotFound as exc:
-        raise _not_found(exc) from exc
+    return await tasks.get_task(session, owner_id=user_id, task_id=task_id)
 
 
 @router.patch("/{task_id}")
 async def update_task(
     user_id: ServiceCaller, session: SessionDep, task_id: TaskId, body: TaskUpdate
 ) -> TaskPublic:
-    try:
-        return await tasks.update_task(session, owner_id=user_id, task_id=task_id, data=body)
-    except tasks.TaskNotFound as exc:
-        raise _not_found(exc) from exc
+    return await tasks.update_task(session, owner_id=user_id, task_id=task_id, data=body)
 
 
 @router.post("/{task_id}/complete")
 async def complete_task(user_id: ServiceCaller, session: SessionDep, task_id: TaskId) -> TaskPublic:
-    try:
-        return await tasks.complete_task(session, owner_id=user_id, task_id=task_id)
-    except tasks.TaskNotFound as exc:
-        raise _not_found(exc) from exc
+    return await tasks.complete_task(session, owner_id=user_id, task_id=task_id)
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_task(user_id: ServiceCaller, session: SessionDep, task_id: TaskId) -> Response:
-    try:
-        await tasks.delete_task(session, owner_id=user_id, task_id=task_id)
-    except tasks.TaskNotFound as exc:
-        raise _not_found(exc) from exc
+    await tasks.delete_task(session, owner_id=user_id, task_id=task_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
