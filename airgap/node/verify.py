@@ -15,7 +15,6 @@ import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from airgap import cache as cache_mod
 from airgap.node.build import NODE_IMAGE, kubernetes_binaries
@@ -35,15 +34,6 @@ class RunResult:
     ready_seconds: float
     pods: list[str] = field(default_factory=list)
     pull_events: list[str] = field(default_factory=list)
-
-
-def kind_bin() -> Path:
-    path = cache_mod.bin_dir() / "kind"
-    if not path.exists():
-        from airgap.tools import tool_path
-
-        path = tool_path("kind")
-    return path
 
 
 def _run(cmd: list[str], timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
@@ -68,18 +58,13 @@ def pull_events(events: dict) -> list[str]:
 
 
 def check_once(image: str = NODE_IMAGE, name: str = CLUSTER, keep: bool = False) -> RunResult:
-    kind = str(kind_bin())
+    from airgap.cluster import create_cluster, delete_cluster
+
     kubectl = str(kubernetes_binaries() / "kubectl")
-    _run([kind, "delete", "cluster", "--name", name], check=False)
     kubeconfig = cache_mod.sub_dir("node", "verify") / f"{name}.kubeconfig"
     start = time.monotonic()
-    with step(f"kind create cluster --name {name}"):
-        _run(
-            [kind, "create", "cluster", "--name", name, "--image", image,
-             "--kubeconfig", str(kubeconfig), "--wait", "5m"],
-            timeout=900,
-        )  # fmt: skip
-    created = time.monotonic() - start
+    # The shared path: deletes a leftover cluster, guards the kind network's egress.
+    created = create_cluster(name, image, kubeconfig, wait="5m")
     k = [kubectl, "--kubeconfig", str(kubeconfig)]
     try:
         with step("wait for kube-system and local-path-storage pods"):
@@ -113,7 +98,7 @@ def check_once(image: str = NODE_IMAGE, name: str = CLUSTER, keep: bool = False)
         return result
     finally:
         if not keep:
-            _run([kind, "delete", "cluster", "--name", name], check=False)
+            delete_cluster(name)
 
 
 # A pod from an image already in the node (kube-proxy's has bash and getent): it
