@@ -130,10 +130,6 @@ class MCPClient:
 def _check(response: httpx2.Response) -> httpx2.Response:
     if response.status_code < 300:
         return response
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise TaskServiceError(502, "task service sent an invalid response") from exc
     if response.status_code == 401:
         # Our own service credential was refused: a deployment error, not the user's.
         # (403 is about the user, e.g. one that no longer exists: passed on below.)
@@ -144,5 +140,10 @@ def _check(response: httpx2.Response) -> httpx2.Response:
     if response.status_code >= 500:
         raise TaskServiceError(502, f"task service failed ({response.status_code})")
     if response.status_code >= 400:
+        # Only a client error's body is passed on, so only it must be JSON.
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise TaskServiceError(502, "task service sent an invalid response") from exc
         raise TaskServiceResponse(response.status_code, body)
     raise TaskServiceError(502, f"task service answered {response.status_code}")

@@ -220,3 +220,27 @@ def test_keep_alive_connections_are_recycled_so_new_replicas_get_traffic() -> No
         server.close()
     # One connection per RECYCLE_EVERY sequential calls: the 1st, the 26th and the 51st.
     assert server.connections == 3
+
+
+class PlainTextUnavailable(LoopbackServer):
+    """Answers every request with a plain-text 503, as a proxy in front of the MCP server may."""
+
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                b"Content-Length: 11\r\nConnection: close\r\n\r\nunavailable"
+            )
+
+
+def test_a_plain_text_503_is_still_an_outage_503() -> None:
+    server = PlainTextUnavailable()
+    try:
+        with pytest.raises(TaskServiceError) as failure:
+            call(server.url, "POST")
+    finally:
+        server.close()
+    assert failure.value.status == 503
+    assert failure.value.detail == "task service unavailable"
