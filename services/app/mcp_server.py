@@ -174,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = sessions
     app.state.ready_checks = {"database": health.database_check}
+    app.state.degraded_ok = frozenset()  # every check gates readiness
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)

@@ -27,13 +27,13 @@ async def health() -> dict[str, str]:
 async def ready(request: Request) -> JSONResponse:
     """Every check runs and is reported; 503 when a required one fails.
 
-    Checks named in `app.state.degraded_ok` are reported but do not fail readiness:
-    the status is then "degraded" with 200. The backend uses this for the MCP
+    Checks named in `app.state.degraded_ok` (each app sets it) are reported but do
+    not fail readiness: the status is then "degraded" with 200. The backend uses this for the MCP
     server, so an MCP outage is answered with clear 503s on the task calls instead
     of every backend pod leaving its Service at once (connection errors for all).
     """
     checks: dict[str, Check] = request.app.state.ready_checks
-    degraded_ok: frozenset[str] = getattr(request.app.state, "degraded_ok", frozenset())
+    degraded_ok: frozenset[str] = request.app.state.degraded_ok
     results = await asyncio.gather(*(check(request) for check in checks.values()))
     report = dict(zip(checks, results, strict=True))
     failing = {name for name, result in report.items() if result not in ("ok", "disabled")}
