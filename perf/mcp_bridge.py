@@ -220,10 +220,6 @@ class AgentSession:
         """Call `tool` and return its JSON payload; raises ToolFailed on isError."""
         return tool_payload(self._submit(lambda client: client.call_tool(tool, arguments)))
 
-    def list_tool_names(self) -> list[str]:
-        result = self._submit(lambda client: client.list_tools())
-        return [tool.name for tool in result.tools]
-
     def close(self) -> None:
         if self._task is None:
             return
