@@ -72,6 +72,20 @@ class LocalStack:
     pg_port: int
     workdir: Path
 
+    def pg_env(self) -> dict[str, str]:
+        """The environment for pgbench (and psql) against this stack's PostgreSQL."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        return {
+            **os.environ,
+            "PATH": f"{pg_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
+            "POSTGRES_USER": url.username,
+            "POSTGRES_PASSWORD": url.password,
+            "POSTGRES_DB": url.database,
+            "PGPORT": str(url.port),
+        }
+
 
 def _run_as_postgres_if_root(cmd: list[str]) -> list[str]:
     # initdb refuses to run as root; tests in CI containers often are root.

@@ -237,22 +237,11 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
 
 @contextlib.contextmanager
 def local_target(_: argparse.Namespace) -> Iterator[Target]:
-    from sqlalchemy.engine import make_url
-
     from perf import ceiling, local
 
     with local.stack() as stack:
-        url = make_url(stack.database_url)
-        pg_env = {
-            **os.environ,
-            "PATH": f"{local.pg_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
-            "POSTGRES_USER": url.username,
-            "POSTGRES_PASSWORD": url.password,
-            "POSTGRES_DB": url.database,
-            "PGPORT": str(url.port),
-        }
         target = Target(
-            pgbench=ceiling.run_pgbench([], pg_env),
+            pgbench=ceiling.run_pgbench([], stack.pg_env()),
             backend_url=stack.backend_url,
             mcp=lambda: contextlib.nullcontext(stack.mcp_url),
             database=lambda: contextlib.nullcontext(stack.database_url),

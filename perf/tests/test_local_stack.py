@@ -79,20 +79,9 @@ def test_ceiling_users_hit_one_endpoint_each(stack, tmp_path):
 
 
 def test_direct_database_loop_and_pgbench(stack):
-    from sqlalchemy.engine import make_url
-
     from perf import ceiling
 
-    url = make_url(stack.database_url)
-    env = {
-        **os.environ,
-        "PATH": f"{local.pg_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
-        "POSTGRES_USER": url.username,
-        "POSTGRES_PASSWORD": url.password,
-        "POSTGRES_DB": url.database,
-        "PGPORT": str(url.port),
-    }
-    pgbench = ceiling.run_pgbench([], env)
+    pgbench = ceiling.run_pgbench([], stack.pg_env())
     result = ceiling.db_ceiling(stack.database_url, workers=2, seconds=2, pgbench=pgbench)
     for op in ("insert", "select"):
         assert result[op]["ops"] > 10 and result[op]["errors"] == 0
