@@ -190,6 +190,21 @@ def _policy_peers(policy: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+def _targets(policy: dict[str, Any], pods: dict[str, dict[str, str]]) -> list[str]:
+    """The components whose pods the policy applies to."""
+    return [
+        c
+        for c, labels in pods.items()
+        if selects(policy["spec"]["podSelector"]["matchLabels"], labels)
+    ]
+
+
+def _admitted(policy: dict[str, Any], pods: dict[str, dict[str, str]]) -> set[str]:
+    """The components whose pods the policy lets in."""
+    peers = _policy_peers(policy)
+    return {c for c, labels in pods.items() if any(selects(p, labels) for p in peers)}
+
+
 @pytest.mark.parametrize("case", [c for c in ALL_CASES if c != "overrides"])
 def test_networkpolicy_mcp_server(case: str, matrix: dict[str, Rendered]) -> None:
     r = matrix[case]
@@ -199,15 +214,10 @@ def test_networkpolicy_mcp_server(case: str, matrix: dict[str, Rendered]) -> Non
         return
     assert policy is not None
     pods = pods_by_component(r)
-    targets = [
-        c
-        for c, labels in pods.items()
-        if selects(policy["spec"]["podSelector"]["matchLabels"], labels)
-    ]
+    targets = _targets(policy, pods)
     assert targets == ["mcp-server"]
     assert policy["spec"]["policyTypes"] == ["Ingress"]
-    peers = _policy_peers(policy)
-    admitted = {c for c, labels in pods.items() if any(selects(p, labels) for p in peers)}
+    admitted = _admitted(policy, pods)
     # Only the backend and the chart's MCP test pods; never PostgreSQL, never other tests.
     assert admitted == {"backend", "mcp-client-test"}, admitted
     mcp = r.get("Deployment", name("mcp-server"))
@@ -229,14 +239,9 @@ def test_networkpolicy_postgresql(case: str, matrix: dict[str, Rendered]) -> Non
         return
     assert policy is not None
     pods = pods_by_component(r)
-    targets = [
-        c
-        for c, labels in pods.items()
-        if selects(policy["spec"]["podSelector"]["matchLabels"], labels)
-    ]
+    targets = _targets(policy, pods)
     assert targets == ["postgresql"]
-    peers = _policy_peers(policy)
-    admitted = {c for c, labels in pods.items() if any(selects(p, labels) for p in peers)}
+    admitted = _admitted(policy, pods)
     want = {"backend"} if case == "mcp-disabled" else {"backend", "mcp-server"}
     assert admitted == want, admitted
     ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
