@@ -491,17 +491,15 @@ def install_metrics_server(
 
 def ensure_netpol_enforcer(cluster, kubeconfig: Path, source: str) -> tuple[str, str]:
     """Make NetworkPolicy enforced (kube-router where kindnet cannot); (enforcer, reason)."""
-    from airgap import netpol as airgap_netpol
     from e2e import netpol
 
-    enforcer, reason = airgap_netpol.choose_enforcer()
-    say(f"NetworkPolicy enforcer: {enforcer} ({reason})")
-    netpol.setup_netpol_enforcer(
+    enforcer, reason = netpol.setup_netpol_enforcer(
         str(tool("kubectl")),
         kubeconfig,
         image_source=source,
         load_image=lambda image: load_images(cluster, [image], source),
     )
+    say(f"NetworkPolicy enforcer: {enforcer} ({reason})")
     return enforcer, reason
 
 

@@ -194,22 +194,23 @@ def setup_netpol_enforcer(
     image_source: str,
     load_image: Callable[[str], None] | None = None,
     timeout: float = 180.0,
-) -> str | None:
-    """Install kube-router if this cluster needs it; return its image, or None for kindnet.
+) -> tuple[str, str]:
+    """Install kube-router if this cluster needs it; return (enforcer, reason) as decided.
 
     `image_source` is "upstream" or "local" (as chosen for the other images;
     local clusters run the air-gapped kindnetd, which enforces no policy);
     `load_image(image)` puts a locally built image into the kind nodes
     (e.g. `kind load docker-image`), called only for local images.
     """
-    from airgap.netpol import kube_router_image, needs_fallback_enforcer
+    from airgap.netpol import choose_enforcer, kube_router_image
 
-    if not needs_fallback_enforcer(image_source):
-        return None
+    enforcer, reason = choose_enforcer(image_source=image_source)
+    if enforcer != "kube-router":
+        return enforcer, reason
     image = kube_router_image(image_source)
     if image_source == "local":
         if load_image is None:
             raise NetpolInstallError(f"{image} is local: pass load_image to put it into the nodes")
         load_image(image)
     install_netpol_enforcer(kubectl, kubeconfig, image, timeout=timeout)
-    return image
+    return enforcer, reason
