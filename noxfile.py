@@ -2,21 +2,106 @@
 
 `nox -l` lists the sessions. The main job is `nox -s e2e`; `nox -s tests`
 runs everything that needs no cluster.
+
+A run flows one way: this file decides the run once (image source, images,
+NetworkPolicy enforcer: `toolchain.decide`), checks the host
+(`python -m toolchain host`), starts the Docker engine and builds the pinned
+tools, makes every image ready (`python -m harness images`), and only then
+starts pytest, whose harness plugin stands the release up once. Nothing is
+built or installed on the host once pytest has started. Every step's wall
+time goes to one phase file per session, printed at the end.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import time
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT))  # toolchain and harness.settings are stdlib-only
+
+from harness import settings as harness_settings  # noqa: E402
+from toolchain import decide, progress  # noqa: E402
+
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
+REPORTS = ROOT / "reports"
+TEST_REQUIREMENTS = (
+    ("-e", "./services[test]"),
+    ("-r", "e2e/requirements.txt"),
+    ("-r", "perf/requirements.txt"),
+    ("-r", "chart/tests/requirements.txt"),
+)
+
+
+# --- shared steps ---------------------------------------------------------------------
+
+
+def _phases(session: nox.Session, name: str) -> dict[str, str]:
+    """Start this session's phase file; its environment for every process."""
+    path = REPORTS / f"{name}-phases.jsonl"
+    path.parent.mkdir(exist_ok=True)
+    path.unlink(missing_ok=True)
+    os.environ[progress.PHASES_ENV] = str(path)
+    return {progress.PHASES_ENV: str(path)}
+
+
+def _print_phases(session: nox.Session, started: float) -> None:
+    phases = progress.read_phases()
+    session.log("phase table (wall time of every step):\n" + progress.phase_table(phases))
+    session.log(f"session total: {progress.format_seconds(time.monotonic() - started)}")
+
+
+def _toolchain(session: nox.Session, *steps: str, purposes: str, env: dict[str, str]) -> None:
+    session.run("python", "-m", "toolchain", *steps, "--for", purposes, env=env)
+
+
+def _decide(session: nox.Session, settings: harness_settings.Settings) -> dict[str, str]:
+    """The run's decisions, once (one registry probe at most), as the children's environment."""
+    progress.set_label("nox")
+    choice = decide.current(
+        node_image=settings.node_image,
+        k8s_version=settings.k8s_version,
+        existing_cluster=settings.existing_cluster,
+    )
+    session.log(f"decided once for this run: {choice.describe()}")
+    return choice.env()
+
+
+def _settings(prefix: str, posargs: list[str], defaults: dict | None = None):
+    """Settings as the harness will see them (environment + posargs), for the decisions."""
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False)
+    harness_settings.add_cli_options(parser, prefix, defaults)
+    known, _ = parser.parse_known_args(posargs)
+    given = {o.name: getattr(known, o.name) for o in harness_settings.OPTIONS}
+    return harness_settings.from_mapping(given, prefix, defaults)
+
+
+def _prepare_cluster_run(
+    session: nox.Session, settings: harness_settings.Settings, env: dict[str, str]
+) -> dict[str, str]:
+    """Host, engine, tools, every image: all before any test starts."""
+    env = {**env, **_decide(session, settings)}
+    choice = decide.RunChoice.from_json(env[decide.ENV_CHOICE])
+    purposes = "cluster,offline" if choice.source == "local" else "cluster"
+    _toolchain(session, "host", "docker", "tools", purposes=purposes, env=env)
+    images = ["python", "-m", "harness", "images"]
+    if settings.existing_cluster:
+        images.append("--no-node")
+    session.run(*images, env=env)
+    return env
+
+
+# --- sessions -------------------------------------------------------------------------
 
 
 @nox.session(python=PYTHON)
@@ -27,48 +112,122 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-# --- tests: everything that needs no cluster (session owned by services) -----------------
-# One pytest run over every suite listed here: to add a suite, append its install
-# arguments to TEST_INSTALLS and its paths to TEST_PATHS (extra setup goes in tests()).
-TEST_INSTALLS: list[tuple[str, ...]] = [("-e", "./services[test]"), ("-r", "perf/requirements.txt")]
-TEST_PATHS: list[str] = ["services/tests", "perf/tests", ".ci/tests"]
-
-
-def _ensure_postgresql(session: nox.Session) -> None:
-    """services/tests start a throwaway PostgreSQL from the server binaries (pg_ctl)."""
-    import shutil
-
-    if shutil.which("pg_ctl") or list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")):
-        return
-    if os.geteuid() == 0 and Path("/etc/debian_version").exists():
-        session.log("pg_ctl not found: installing Debian's PostgreSQL server (apt-get)")
-        env = {"DEBIAN_FRONTEND": "noninteractive"}
-        session.run("apt-get", "update", "-q", external=True, env=env)
-        packages = ["--no-install-recommends", "postgresql"]
-        session.run("apt-get", "install", "-y", "-q", *packages, external=True, env=env)
-        return
-    session.error(
-        "pg_ctl not found. The services tests start their own PostgreSQL from the server "
-        "binaries: install them (Debian/Ubuntu: `sudo apt-get install postgresql`; "
-        "macOS: `brew install postgresql`) or put pg_ctl on PATH, then rerun."
-    )
-
-
 @nox.session(python=PYTHON, tags=["tests"])
 def tests(session: nox.Session) -> None:
-    """Unit and integration tests that need no cluster (PostgreSQL started by the suite)."""
-    _ensure_postgresql(session)
-    _ensure_helm(session)
-    _ensure_actionlint(session)
-    for install in TEST_INSTALLS:
-        session.install(*install)
-    session.run("pytest", *(session.posargs or TEST_PATHS))
+    """Every test that needs no cluster and no Docker (PostgreSQL started by the suite)."""
+    started = time.monotonic()
+    env = _phases(session, "tests")
+    try:
+        _toolchain(session, "host", purposes="tests", env=env)
+        session.run("python", "-m", "toolchain", "tools", "--tools", "helm,actionlint", env=env)
+        for requirement in TEST_REQUIREMENTS:
+            session.install(*requirement)
+        # The unit tests exercise the step timer themselves: keep them out of the phase table.
+        no_phases = {**env, progress.PHASES_ENV: ""}
+        session.run("pytest", "-m", "not docker and not cluster", *session.posargs, env=no_phases)
+    finally:
+        _print_phases(session, started)
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def e2e(session: nox.Session) -> None:
+    """Everything end to end: images, kind cluster, helm install, the promises, report."""
+    started = time.monotonic()
+    env = _phases(session, "e2e")
+    try:
+        with progress.step("python deps"):
+            # Every suite's: pytest collects all testpaths and picks the docker/cluster tests.
+            for requirement in TEST_REQUIREMENTS:
+                session.install(*requirement)
+        env = _prepare_cluster_run(session, _settings("E2E", session.posargs), env)
+        session.run(
+            "pytest", "-m", "docker or cluster", "-s",
+            "--junitxml=reports/e2e-junit.xml", "-o", "junit_family=xunit2",
+            "-o", "junit_suite_name=todo-app-e2e", *session.posargs,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    finally:
+        _print_phases(session, started)
+        session.log("report: reports/e2e-summary.md, reports/e2e-junit.xml")
+
+
+@nox.session(python=PYTHON, default=False, tags=["perf"])
+def perf(session: nox.Session) -> None:
+    """Load test the release with Locust, check perf/slo.yaml, write reports/perf/<ts>/."""
+    started = time.monotonic()
+    env = _phases(session, "perf")
+    try:
+        session.install("-r", "perf/requirements.txt")
+        if "--local" in session.posargs:
+            session.install("-e", "./services")
+            _toolchain(session, "host", purposes="tests", env=env)
+        else:
+            from perf import PERF_DEFAULTS
+
+            settings = _settings("PERF", session.posargs, PERF_DEFAULTS)
+            env = _prepare_cluster_run(session, settings, env)
+        session.run("python", "-m", "perf", *session.posargs, env=env)
+    finally:
+        _print_phases(session, started)
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def fresh(session: nox.Session) -> None:
+    """The README's two commands in a clean Debian container with empty caches (cold)."""
+    env = _phases(session, "fresh")
+    session.run("python", "-m", "toolchain.fresh", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def image(session: nox.Session) -> None:
+    """Build the application image todo-app:dev (and whatever the run's images need)."""
+    env = _prepare_cluster_run(session, _settings("E2E", session.posargs), {})
+    session.log(f"image ready: {decide.RunChoice.from_json(env[decide.ENV_CHOICE]).images.app}")
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def cluster(session: nox.Session) -> None:
+    """Bring up (or reuse) kind cluster todo-e2e with the images and add-ons; keep it."""
+    session.install("-r", "harness/requirements.txt")
+    env = _prepare_cluster_run(session, _settings("E2E", session.posargs), {})
+    session.run("python", "-m", "harness", "cluster", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def deploy(session: nox.Session) -> None:
+    """helm upgrade --install the release into namespace todo-dev of the kept cluster."""
+    session.install("-r", "harness/requirements.txt")
+    env = _prepare_cluster_run(session, _settings("E2E", session.posargs), {})
+    session.run("python", "-m", "harness", "deploy", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def teardown(session: nox.Session) -> None:
+    """Delete the kind cluster todo-e2e (and everything in it)."""
+    session.install("-r", "harness/requirements.txt")
+    session.run("python", "-m", "harness", "teardown", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def report(session: nox.Session) -> None:
+    """Rebuild reports/e2e-summary.md and the HPA plot from the last run's results."""
+    session.install("matplotlib")
+    session.run("python", "-m", "e2e.report")
+
+
+@nox.session(python=PYTHON, default=False, tags=["airgap"])
+def airgap(session: nox.Session) -> None:
+    """Build what kind and the suites need without a registry (cached); posargs pick steps."""
+    session.install("pytest")
+    env = {decide.ENV_SOURCE: "local", **_phases(session, "airgap")}
+    _toolchain(session, "host", "docker", purposes="cluster,offline", env=env)
+    session.run("python", "-m", "airgap", *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON, default=False, tags=["bench"])
 def bench(session: nox.Session) -> None:
     """Create-task throughput: backend -> MCP -> PostgreSQL vs direct inserts (JSON report)."""
-    _ensure_postgresql(session)
+    _toolchain(session, "host", purposes="tests", env={})
     session.install("-e", "./services[test]")
     session.run("python", "services/bench/create_task_throughput.py", *session.posargs)
 
@@ -79,224 +238,10 @@ def image_metrics(session: nox.Session) -> None:
     session.run("python", "services/bench/image_metrics.py", *session.posargs)
 
 
-# --- chart checks without a cluster (owned by the chart helper) --------------------------
-# chart/tests: helm lint --strict, the template matrix validated against the Kubernetes
-# schemas of several minors, the rendered objects' promises, bad values, README table.
-CHART_REQUIREMENTS = "chart/tests/requirements.txt"
-TEST_INSTALLS.append(("-r", CHART_REQUIREMENTS))
-TEST_PATHS.append("chart/tests")
-
-
-def _ensure_helm(session: nox.Session) -> None:
-    """<cache>/bin/helm at the pin in airgap/versions.py (built once, then seconds)."""
-    session.run("python", "-c", "from airgap.tools import tool_path; print(tool_path('helm'))")
-
-
 @nox.session(python=PYTHON, default=False, tags=["tests"])
 def chart(session: nox.Session) -> None:
     """Chart checks only (lint, template matrix, Kubernetes schemas, bad values); no cluster."""
-    _ensure_helm(session)
+    session.run("python", "-m", "toolchain", "tools", "--tools", "helm")
     # ./services too: a test checks the helm test pods import only what the image ships.
-    session.install("-r", CHART_REQUIREMENTS, "./services")
+    session.install("-r", "chart/tests/requirements.txt", "./services")
     session.run("pytest", "chart/tests", *session.posargs)
-
-
-# --- airgap: Docker engine, tools, local images, kind node image (owned by airgap) -------
-# `nox -s airgap` = `python -m airgap all` (cached; a warm rerun takes seconds), then the
-# docker-level image tests. posargs choose steps: `nox -s airgap -- tools`, `-- status`.
-# `nox -s airgap-smoke` adds issue 3's cluster smoke test on a fresh kind cluster.
-
-
-@nox.session(python=PYTHON, default=False, tags=["airgap"])
-def airgap(session: nox.Session) -> None:
-    """Build what kind and the suites need without a registry (cached), test the images."""
-    steps = session.posargs or ["all"]
-    session.install("pytest")
-    session.run("python", "-m", "airgap", *steps)
-    if any(s in ("all", "images") for s in steps):
-        session.run("pytest", "airgap/tests/test_images_docker.py", "-m", "docker")
-
-
-@nox.session(name="airgap-smoke", python=PYTHON, default=False, tags=["airgap"])
-def airgap_smoke(session: nox.Session) -> None:
-    """Issue 3's proof: a kind cluster from the built node image, with no registry."""
-    session.install("pytest")
-    session.run("python", "-m", "airgap", "all")
-    session.run("pytest", "airgap/tests/test_cluster_smoke.py", "-m", "cluster", *session.posargs)
-
-
-# --- e2e: image, kind cluster, release, suite, report (owned by the e2e harness) ---------
-# Options come from posargs (passed to pytest) and environment variables:
-#   E2E_NODE_IMAGE / E2E_K8S_VERSION   kind node image, or a pinned Kubernetes minor
-#   E2E_VALUES                         extra Helm values file (e.g. values-production.yaml)
-#   E2E_KEEP_CLUSTER=1 / E2E_REUSE_CLUSTER=1, E2E_KUBECONFIG   keep / reuse / existing cluster
-#   TODO_IMAGE_SOURCE=upstream|local   registry images or the ones built here by airgap
-# e.g. `nox -s e2e -- --keep-cluster -k health`, `E2E_K8S_VERSION=v1.33 nox -s e2e`.
-
-E2E_REQUIREMENTS = "e2e/requirements.txt"
-# e2e/unit: the harness's pure parts and the workflows (actionlint, pins, matrix source).
-TEST_PATHS.append("e2e/unit")
-# airgap/node: kind node image recipe (go.mod wrappers, kind's Go-source manifests); no Docker.
-TEST_PATHS.append("airgap/node/tests")
-# NetworkPolicy enforcer: nft-queue probe decisions, kube-router manifest, image entrypoint.
-TEST_PATHS.append("airgap/tests/test_netpol.py")
-# airgap host side without Docker: runc wrapper, image-source choice, pins vs the kind
-# module, progress table, kindnetd's Go tests. (test_images_docker.py: `nox -s airgap`;
-# test_cluster_smoke.py: `nox -s airgap-smoke`.)
-TEST_PATHS += [
-    "airgap/tests/test_runc_wrapper.py",
-    "airgap/tests/test_docker_engine.py",
-    "airgap/tests/test_image_source.py",
-    "airgap/tests/test_versions.py",
-    "airgap/tests/test_progress.py",
-    "airgap/tests/test_kindnetd.py",
-]
-
-
-def _ensure_actionlint(session: nox.Session) -> None:
-    """<cache>/bin/actionlint at the pin in airgap/versions.py (e2e/unit lints the workflows)."""
-    session.run(
-        "python", "-c", "from airgap.tools import tool_path; print(tool_path('actionlint'))"
-    )
-
-
-def _harness():
-    """e2e.harness (stdlib only) imported from the repository, for phases and names."""
-    import sys
-
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from e2e import harness
-
-    return harness
-
-
-def _ensure_airgap(session: nox.Session, *, node: bool = True) -> str:
-    """Docker engine + pinned tools, and the local images when no registry is reachable."""
-    source = (
-        session.run(
-            "python",
-            "-c",
-            "from airgap.images import image_source; print(image_source())",
-            silent=True,
-        )
-        .strip()
-        .splitlines()[-1]
-    )
-    steps = ["docker", "tools"]
-    if source == "local":
-        steps += ["images", "node"] if node else ["images"]
-    session.log(f"image source: {source}; python -m airgap {' '.join(steps)}")
-    session.run("python", "-m", "airgap", *steps)
-    return source
-
-
-def _uses_existing_cluster(posargs: list[str]) -> bool:
-    return any(a == "--kubeconfig" or a.startswith("--kubeconfig=") for a in posargs) or bool(
-        os.environ.get("E2E_KUBECONFIG")
-    )
-
-
-@nox.session(python=PYTHON, default=False, tags=["e2e"])
-def e2e(session: nox.Session) -> None:
-    """Everything end to end: image, kind cluster, helm install, e2e suite, report."""
-    import time
-
-    harness = _harness()
-    started = time.monotonic()
-    harness.reset_phases()
-    with harness.phase("python deps"):
-        session.install("-r", E2E_REQUIREMENTS)
-    existing_cluster = _uses_existing_cluster(session.posargs)
-    with harness.phase("airgap pieces"):
-        source = _ensure_airgap(session, node=not existing_cluster)
-    if source == "local" and not existing_cluster:
-        # The air-gapped images are only as good as what they prove: every e2e run also
-        # runs issue 3's image tests and its own-cluster smoke test, so a regression in
-        # the image build fails here, before the release is even built.
-        with harness.phase("airgap proof"):
-            session.run(
-                "pytest", "airgap/tests/test_images_docker.py",
-                "airgap/tests/test_cluster_smoke.py", "-m", "docker or cluster",
-                "--junitxml=reports/airgap-junit.xml",
-            )  # fmt: skip
-    session.run("python", "-m", "e2e.harness", "image")  # records "image build"
-    try:
-        session.run(
-            "pytest",
-            "e2e",
-            "--ignore=e2e/unit",
-            # -s: progress of long phases (cluster, image load, helm, load run) shows live.
-            "-s",
-            "--junitxml=reports/e2e-junit.xml",
-            "-o",
-            "junit_family=xunit2",
-            "-o",
-            "junit_suite_name=todo-app-e2e",
-            *session.posargs,
-            env={"PYTHONUNBUFFERED": "1"},
-        )
-    finally:
-        harness.record_phase("nox -s e2e total", time.monotonic() - started)
-        for p in harness.read_phases():
-            session.log(f"phase {p['name']:<24} {p['seconds']:>7.1f} s  {p['status']}")
-        session.log("report: reports/e2e-summary.md, reports/e2e-junit.xml")
-
-
-@nox.session(python=PYTHON, default=False, tags=["e2e"])
-def image(session: nox.Session) -> None:
-    """Build the application image todo-app:dev (offline base image without a registry)."""
-    _ensure_airgap(session, node=False)
-    session.run("python", "-m", "e2e.harness", "image")
-
-
-@nox.session(python=PYTHON, default=False, tags=["e2e"])
-def cluster(session: nox.Session) -> None:
-    """Bring up (or reuse) kind cluster todo-e2e with images and metrics-server; keep it."""
-    session.install("-r", E2E_REQUIREMENTS)
-    _ensure_airgap(session)
-    session.run("python", "-m", "e2e.harness", "cluster", *session.posargs)
-
-
-@nox.session(python=PYTHON, default=False, tags=["e2e"])
-def deploy(session: nox.Session) -> None:
-    """helm upgrade --install the release into namespace todo-dev of the kept cluster."""
-    session.install("-r", E2E_REQUIREMENTS)
-    session.run("python", "-m", "e2e.harness", "deploy", *session.posargs)
-
-
-@nox.session(python=PYTHON, default=False, tags=["e2e"])
-def teardown(session: nox.Session) -> None:
-    """Delete the kind cluster todo-e2e (and everything in it)."""
-    session.install("-r", E2E_REQUIREMENTS)
-    session.run("python", "-m", "e2e.harness", "teardown", *session.posargs)
-
-
-@nox.session(python=PYTHON, default=False, tags=["e2e"])
-def report(session: nox.Session) -> None:
-    """Rebuild reports/e2e-summary.md and the HPA plot from the last run's results."""
-    session.install("matplotlib")
-    session.run("python", "-m", "e2e.report")
-
-
-# --- perf: Locust load, SLOs, report (owned by perf) -------------------------------------
-# Brings up (or reuses) perf's own kind cluster todo-perf (NodePort on 127.0.0.1:30081, so it
-# never collides with e2e's todo-e2e) with release `todo` in namespace todo-perf, then
-# `python -m perf` writes reports/perf/<UTC timestamp>/report.md. posargs go to
-# `python -m perf`: `nox -s perf -- --shape step`, `-- --phases main`, `-- --local` (no
-# cluster). PERF_CLUSTER_NAME / PERF_HOST_PORT / PERF_NAMESPACE pick another cluster.
-
-PERF_REQUIREMENTS = "perf/requirements.txt"
-
-
-@nox.session(python=PYTHON, default=False, tags=["perf"])
-def perf(session: nox.Session) -> None:
-    """Load test the release with Locust, check perf/slo.yaml, write reports/perf/<ts>/."""
-    session.install("-r", E2E_REQUIREMENTS, "-r", PERF_REQUIREMENTS)
-    if "--local" in session.posargs:
-        session.install("-e", "services")
-    else:
-        _ensure_airgap(session)
-        session.run("python", "-m", "e2e.harness", "image")
-        session.run("python", "-m", "perf.cluster")
-    session.run("python", "-m", "perf", *session.posargs)

@@ -1,5 +1,8 @@
-"""Build everything kind and the e2e suite need without a container registry.
+"""The container images kind and the suites need, built here without a registry.
 
-`python -m airgap all` (or `nox -s airgap`) makes a Docker engine available,
-installs pinned tools into the cache, and builds the local images.
+Only the offline path uses this package (no container registry answers): the
+Debian base, the Python base and PostgreSQL images, metrics-server,
+kube-router, kind's CNI and storage images and the kind node image itself,
+from Debian packages and Go modules. `python -m airgap` builds them; the host
+and tool pieces both paths share live in `toolchain`.
 """

@@ -1,18 +1,16 @@
-"""`python -m airgap [all|docker|tools|images|node|status]`.
+"""`python -m airgap [all|images|node|status]`: the images kind and the suites need, built here.
 
-  docker  make a Docker engine available (see airgap.docker_engine)
-  tools   kind, helm, kubectl, actionlint in <cache>/bin; prints their paths
-  images  Debian base, Python base, PostgreSQL, metrics-server, kind CNI/storage images
-  node    the kind node image (airgap.node.build.ensure_node_image)
-  all     docker + tools + images + node (the default)
+  images  the Debian base, Python base, PostgreSQL, metrics-server, and kube-router
+          when this run's NetworkPolicy enforcer is kube-router
+  node    the kind node image (Kubernetes, kind's base, control-plane, CNI and
+          storage images), from Go modules and Debian packages
+  all     images + node (the default)
   status  what exists already; changes nothing
-  bench   create/delete a kind cluster 3 times from the chosen node image (median time)
 
-Every step is cached; a second run finishes in seconds. A table of steps and
-their wall times is printed at the end.
+Every step is cached; a warm rerun finishes in seconds. A table of steps and
+their wall times is printed at the end. Needs a Docker engine and the host
+requirements of `python -m toolchain host --for offline`.
 """
-
-# ruff: noqa: S603, S607 - this module runs fixed build tools (docker, go, apt) by name
 
 from __future__ import annotations
 
@@ -20,101 +18,61 @@ import argparse
 import subprocess
 import sys
 
-from airgap import cache, versions
-from airgap.progress import step, summary
+from airgap.debian import ensure_debian_base
+from toolchain import decide, docker, versions
+from toolchain.progress import set_label, summary
+
+STEPS = ("all", "images", "node", "status")
 
 
-def _docker() -> None:
-    from airgap.docker_engine import ensure_docker
-
-    ensure_docker()
-
-
-def _tools() -> None:
-    from airgap.tools import ensure_tools
-
-    for name, path in ensure_tools().items():
-        print(f"{name}\t{path}")
-
-
-def _images() -> None:
-    from airgap.images.build import ensure_images
-
-    for role, name in ensure_images().items():
-        print(f"{role}\t{name}")
-
-
-def _node() -> None:
-    from airgap.node.build import ensure_node_image
-
-    print(f"kind-node\t{ensure_node_image()}")
-
-
-def _bench() -> None:
-    from airgap.cluster import bench
-    from airgap.images import image_names
-
-    bench(image_names().kind_node)
-
-
-def _status() -> int:
-    from airgap.docker_engine import engine_running, image_label
-    from airgap.images import image_names, image_source
-
-    print(f"cache\t{cache.cache_dir()}")
-    running = engine_running()
+def _status() -> None:
+    running = docker.engine_running()
     print(f"docker\t{'running' if running else 'not running'}")
-    for tool in ("kind", "helm", "kubectl", "actionlint"):
-        path = cache.bin_dir() / tool
-        print(f"{tool}\t{path if path.exists() else 'missing'}")
-    source = image_source()
-    print(f"image source\t{source}")
-    local = image_names("local")
-    for name in (local.kind_node, local.python_base, local.postgres, local.metrics_server):
+    for name in (
+        versions.DEBIAN_BASE_IMAGE,
+        versions.PYTHON_LOCAL,
+        f"{versions.POSTGRES_LOCAL_REPOSITORY}:{versions.POSTGRES_TAG}",
+        versions.METRICS_SERVER_LOCAL,
+        versions.KUBE_ROUTER_LOCAL,
+        versions.KIND_NODE_LOCAL,
+    ):
         state = "unknown (no engine)"
         if running:
-            state = "present" if image_label(name) is not None else "missing"
+            state = "present" if docker.image_exists(name) else "missing"
         print(f"{name}\t{state}")
-    return 0
 
 
-STEPS = {"docker": _docker, "tools": _tools, "images": _images, "node": _node}
+def build(steps: list[str]) -> None:
+    from airgap.images import ensure_run_images
+    from airgap.node.build import ensure_node_image
+
+    wanted = {"images", "node"} if "all" in steps else set(steps)
+    if "images" in wanted:
+        ensure_run_images(kube_router=decide.current().enforcer == "kube-router")
+    if "node" in wanted:
+        ensure_node_image(ensure_debian_base())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m airgap",
-        description="Build what kind and the e2e suite need without a container registry "
-        f"(kind {versions.KIND_VERSION}, Kubernetes {versions.KUBERNETES_VERSION}).",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "commands",
-        nargs="*",
-        default=["all"],
-        choices=["all", "status", "bench", *STEPS],
-        help="steps to run (default: all)",
-    )
+    parser.add_argument("steps", nargs="*", default=["all"], choices=STEPS)
     args = parser.parse_args(argv)
-    if "status" in args.commands:
-        return _status()
-    wanted = list(STEPS) if "all" in args.commands else list(args.commands)
-    # The engine is needed by every step but tools.
-    if any(c in wanted for c in ("images", "node", "bench")) and "docker" not in wanted:
-        wanted.insert(0, "docker")
-    ok = False
+    set_label("airgap")
+    if "status" in args.steps:
+        _status()
+        return 0
     try:
-        with step("airgap " + " ".join(args.commands), heartbeat=0):
-            for name in STEPS:
-                if name in wanted:
-                    STEPS[name]()
-            if "bench" in wanted:
-                _bench()
-        ok = True
+        build(args.steps)
     except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
         print(f"\nairgap: FAILED: {exc}", file=sys.stderr)
-    finally:
         summary()
-    return 0 if ok else 1
+        return 1
+    summary()
+    return 0
 
 
 if __name__ == "__main__":

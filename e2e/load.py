@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from e2e import harness
-from e2e.kube import Kube, ready_time
+from harness.kube import Kube, ready_time
+from harness.proc import say
 
 SAMPLE_SECONDS = 2.0
 MAX_LOAD_SECONDS = float(os.environ.get("E2E_LOAD_MAX_SECONDS", "180"))
 HOLD_SECONDS = float(os.environ.get("E2E_LOAD_HOLD_SECONDS", "20"))
 COOLDOWN_SECONDS = float(os.environ.get("E2E_COOLDOWN_SECONDS", "240"))
+FIXED_LOAD_SECONDS = float(os.environ.get("E2E_LOAD_FIXED_SECONDS", "60"))
 USERS = int(os.environ.get("E2E_LOAD_USERS", "16"))
 
 
@@ -38,6 +39,7 @@ class Timeline:
     min_replicas: int
     max_replicas: int
     target_cpu: int
+    hpa: bool = True
     load_seconds: float = 0.0
     samples: list[dict[str, Any]] = field(default_factory=list)
     locust: dict[str, Any] = field(default_factory=dict)
@@ -75,6 +77,7 @@ class Timeline:
 
     def summary(self) -> dict[str, Any]:
         return {
+            "hpa": self.hpa,
             "min_replicas": self.min_replicas,
             "max_replicas": self.max_replicas,
             "target_cpu_percent": self.target_cpu,
@@ -97,7 +100,7 @@ def _locust_cmd(host: str, csv_prefix: Path, run_time: float) -> list[str]:
         "-m",
         "locust",
         "-f",
-        str(harness.E2E_DIR / "locustfile.py"),
+        str(Path(__file__).with_name("locustfile.py")),
         "--headless",
         "--host",
         host,
@@ -192,21 +195,27 @@ def _record_new_pods(kube: Kube, before: set[str], timeline: Timeline) -> None:
 
 
 def run_hpa_load(release, kube: Kube, out_dir: Path) -> Timeline:
+    """Load until the HPA held its maximum (or the time is up), then wait for the way down.
+
+    Without an HPA (the values leave autoscaling off) the load runs for
+    FIXED_LOAD_SECONDS, for the resource promise's figures under load.
+    """
     hpa = kube.hpa()
     if hpa is None:
-        raise AssertionError(
-            "the MCP server has no HorizontalPodAutoscaler: set mcpServer.autoscaling.enabled=true"
+        dep = kube.deployment("mcp-server")
+        replicas = (dep.spec.replicas or 1) if dep else 0
+        timeline = Timeline(min_replicas=replicas, max_replicas=replicas, target_cpu=0, hpa=False)
+    else:
+        timeline = Timeline(
+            min_replicas=hpa.spec.min_replicas or 1,
+            max_replicas=hpa.spec.max_replicas,
+            target_cpu=hpa.spec.metrics[0].resource.target.average_utilization,
         )
-    timeline = Timeline(
-        min_replicas=hpa.spec.min_replicas or 1,
-        max_replicas=hpa.spec.max_replicas,
-        target_cpu=hpa.spec.metrics[0].resource.target.average_utilization,
-    )
     before = {p.metadata.name for p in kube.pods("mcp-server")}
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_prefix = out_dir / "hpa"
     log = (out_dir / "locust.log").open("w")
-    harness.say(
+    say(
         f"Locust: {USERS} users against {release.backend_url} (HPA {timeline.min_replicas}"
         f"->{timeline.max_replicas} at {timeline.target_cpu}% CPU)"
     )
@@ -217,7 +226,7 @@ def run_hpa_load(release, kube: Kube, out_dir: Path) -> Timeline:
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        cwd=harness.ROOT,
+        cwd=Path(__file__).resolve().parents[1],
     )
     held_since: float | None = None
     last_print = 0.0
@@ -228,12 +237,14 @@ def run_hpa_load(release, kube: Kube, out_dir: Path) -> Timeline:
             timeline.samples.append(sample)
             _record_new_pods(kube, before, timeline)
             if t - last_print >= 10:
-                harness.say(
+                say(
                     f"  load t={t:5.0f}s replicas={sample['replicas']} ready={sample['ready']} "
                     f"cpu={sample['cpu_percent']}%"
                 )
                 last_print = t
-            if sample["ready"] >= timeline.max_replicas:
+            if not timeline.hpa and t >= FIXED_LOAD_SECONDS:
+                break
+            if timeline.hpa and sample["ready"] >= timeline.max_replicas:
                 held_since = held_since if held_since is not None else t
                 if t - held_since >= HOLD_SECONDS:
                     break
@@ -250,7 +261,7 @@ def run_hpa_load(release, kube: Kube, out_dir: Path) -> Timeline:
             proc.kill()
             proc.wait()
         log.close()
-    harness.say(f"load stopped after {timeline.load_seconds:.0f} s; waiting for scale-down")
+    say(f"load stopped after {timeline.load_seconds:.0f} s; waiting for scale-down")
     last_print = 0.0
     while True:
         t = time.monotonic() - t0
@@ -258,7 +269,7 @@ def run_hpa_load(release, kube: Kube, out_dir: Path) -> Timeline:
         timeline.samples.append(sample)
         _record_new_pods(kube, before, timeline)
         if t - last_print >= 15:
-            harness.say(
+            say(
                 f"  cooldown t={t:5.0f}s replicas={sample['replicas']} cpu={sample['cpu_percent']}%"
             )
             last_print = t

@@ -1,9 +1,10 @@
 """The human-readable e2e report: reports/e2e-summary.md and reports/hpa-timeline.png.
 
 Built from what the run recorded: reports/e2e-results.json (the tests'
-measurements and outcomes per promise) and reports/e2e-phases.json (wall
-time per phase). The JUnit XML (reports/e2e-junit.xml) comes from pytest.
-`python -m e2e.report` (`nox -s report`) rebuilds both from those files.
+measurements and outcomes per promise, the bring-up's facts) and the run's
+phase file (reports/e2e-phases.jsonl, wall time per step of every process).
+The JUnit XML (reports/e2e-junit.xml) comes from pytest. `python -m e2e.report`
+(`nox -s report`) rebuilds both from those files.
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from e2e.harness import PHASES_FILE, REPORTS_DIR
+from toolchain.progress import phases_file, read_phases
+
+REPORTS_DIR = Path(__file__).resolve().parents[1] / "reports"
+PHASES_FILE = REPORTS_DIR / "e2e-phases.jsonl"
+NOT_PROVABLE = "not provable on this cluster"
 
 DEFAULT_PROMISES = {
+    0: "cluster",
     1: "install",
     2: "startup",
     3: "health",
@@ -96,47 +102,77 @@ def _resource_rows(data: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _verdict(tests: dict[str, str]) -> str:
+    """PASS, FAIL, NOT PROVABLE (with every unproven test saying why) or not run."""
+    if not tests:
+        return "not run"
+    if all(v == "passed" for v in tests.values()):
+        return "PASS"
+    if any(v == "failed" for v in tests.values()):
+        return "FAIL"
+    if all(v.startswith("not applicable") for v in tests.values()):
+        return "N/A"
+    if all(v == "passed" or v.startswith(NOT_PROVABLE) for v in tests.values()):
+        return "NOT PROVABLE" if all(v != "passed" for v in tests.values()) else "PASS (part)"
+    return "FAIL"
+
+
+def _bring_up(facts: dict[str, Any]) -> list[str]:
+    if not facts:
+        return []
+    choice = facts.get("choice") or {}
+    images = choice.get("images") or {}
+    cluster = facts.get("cluster") or {}
+    lines = [
+        f"Cluster `{cluster.get('name')}` ({'kind' if cluster.get('kind') else 'not kind'}, "
+        f"{cluster.get('nodes')} node(s), "
+        f"{'created by this run' if cluster.get('created_by_run') else 'not created by this run'}"
+        f"). Values: {facts.get('values')}.",
+        "",
+        f"Decided once for the run: image source **{choice.get('source')}** "
+        f"({choice.get('source_reason')}); NetworkPolicy enforcer **{choice.get('enforcer')}** "
+        f"({choice.get('enforcer_reason')}). Images: node `{images.get('node')}`, app "
+        f"`{images.get('app')}`, PostgreSQL `{images.get('postgres_repository')}:"
+        f"{images.get('postgres_tag')}`.",
+        "",
+    ]
+    caps = facts.get("capabilities") or {}
+    if caps:
+        lines += ["What the cluster offers: " + ", ".join(
+            f"{need} {'yes' if why is None else 'no (' + why + ')'}" for need, why in caps.items()
+        ) + ".", ""]  # fmt: skip
+    for key in ("created", "deleted"):
+        if facts.get(key):
+            lines += [f"The run {key}: " + "; ".join(facts[key]) + ".", ""]
+    return lines
+
+
 def write_report(out_dir: Path = REPORTS_DIR, promises: dict[int, str] | None = None) -> Path:
     promises = promises or DEFAULT_PROMISES
     data = json.loads((out_dir / "e2e-results.json").read_text())
-    try:
-        phases = json.loads(PHASES_FILE.read_text())
-    except (OSError, ValueError):
-        phases = []
+    phases = read_phases(phases_file() or PHASES_FILE)
     outcomes: dict[str, dict[str, str]] = data.get("outcomes", {})
     lines = [f"# e2e summary (run {data.get('run_id')})", ""]
-    images = data.get("images") or {}
-    if images:
-        lines += [
-            f"Images: source **{images.get('source')}**, node `{images.get('node')}`, "
-            f"app `{images.get('app')}`, PostgreSQL `{images.get('postgres')}`, "
-            f"metrics-server `{images.get('metrics_server')}`.",
-            "",
-        ]
-    install = data.get("install") or {}
-    if install.get("values_files"):
-        lines += [f"Values files: {', '.join(install['values_files'])} (+ e2e/values-e2e.yaml)", ""]
+    lines += _bring_up(data.get("bring_up") or {})
 
     lines += ["## Promises", "", "| # | promise | result | tests |", "|---|---|---|---|"]
     for number, text in promises.items():
         tests = outcomes.get(str(number), {})
-        if not tests:
-            verdict = "not run"
-        elif all(v == "passed" for v in tests.values()):
-            verdict = "PASS"
-        else:
-            verdict = "FAIL"
-        detail = ", ".join(f"{k}: {v}" for k, v in tests.items() if v != "passed")
+        verdict = _verdict(tests)
+        detail = "; ".join(f"{k}: {v}" for k, v in tests.items() if v != "passed")
         lines.append(
             f"| {number} | {text} | {verdict} | {len(tests)} run{'; ' + detail if detail else ''} |"
         )
     lines.append("")
 
     if phases:
-        total = sum(p["seconds"] for p in phases)
+        ordered = sorted(phases, key=lambda p: p.get("started", 0.0))
         lines += ["## Phases (wall time)", "", "| phase | seconds | status |", "|---|---|---|"]
-        lines += [f"| {p['name']} | {p['seconds']:.1f} | {p['status']} |" for p in phases]
-        lines += [f"| total of phases | {total:.1f} | |", ""]
+        lines += [
+            f"| {'&nbsp;&nbsp;' * p['depth']}{p['name']} | {p['seconds']:.1f} | {p['status']} |"
+            for p in ordered
+        ]
+        lines.append("")
 
     startup = data.get("startup") or {}
     if startup:
@@ -200,11 +236,7 @@ def write_report(out_dir: Path = REPORTS_DIR, promises: dict[int, str] | None = 
             "",
         ]
 
-    for key, title in (
-        ("faults", "Faults"),
-        ("netpol", "NetworkPolicy"),
-        ("netpol_enforcer", "NetworkPolicy enforcer"),
-    ):
+    for key, title in (("faults", "Faults"), ("netpol", "NetworkPolicy")):
         if data.get(key):
             lines += [f"## {title}", "", "```json", json.dumps(data[key], indent=2), "```", ""]
 

@@ -12,8 +12,8 @@ import uuid
 import httpx
 import pytest
 
-from e2e.kube import wait_for
 from e2e.mcp_protocol import mcp_calls
+from harness.kube import wait_for
 
 pytestmark = pytest.mark.promise(4)
 

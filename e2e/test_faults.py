@@ -17,7 +17,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from e2e.kube import wait_for
+from harness.kube import wait_for
 
 pytestmark = pytest.mark.promise(8)
 

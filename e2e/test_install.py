@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from e2e import harness
+from harness.settings import CHART_DIR
 
 pytestmark = pytest.mark.promise(1)
 
@@ -58,10 +58,8 @@ def test_second_release_refuses_to_take_over_anothers_secret(release, key, secre
     secrets = release.kubectl("get", "secrets", "-o", "name", capture=True, quiet=True).stdout
     names = [line.split("/", 1)[1] for line in secrets.split()]
     taken = next(n for n in names if n.endswith(secret_suffix))
-    attempt = harness.helm(
-        release.kubeconfig,
-        "install", "intruder", str(harness.CHART_DIR),
-        "--namespace", release.namespace,
+    attempt = release.helm(
+        "install", "intruder", str(CHART_DIR),
         "--dry-run=server",
         "--set", f"{key}.name={taken}",
         "--set", f"{OTHER_SECRET[key]}.name=intruder-unused",  # only `key` may clash

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from e2e.kube import cpu_millicores, mem_mib, wait_for
+from harness.kube import cpu_millicores, mem_mib, wait_for
 
-pytestmark = pytest.mark.promise(5)
+pytestmark = [pytest.mark.promise(5), pytest.mark.requires("metrics")]
 
 CPU_SLACK = 1.05
 VALUES_KEY = {"backend": "backend", "mcp-server": "mcpServer", "postgresql": "postgresql"}

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from e2e.kube import selector, wait_for
+from harness.kube import selector, wait_for
 
 pytestmark = pytest.mark.promise(7)
 
@@ -51,14 +51,14 @@ def test_broken_upgrade_fails_and_rollback_restores(release, kube, api, user):
     good_images = _images(kube)
 
     broken = release.upgrade(
-        "--set", "image.tag=e2e-broken-does-not-exist", timeout="45s", check=False
+        sets=["image.tag=e2e-broken-does-not-exist"], timeout="45s", check=False
     )
     assert broken.returncode != 0, "an upgrade to a missing image must fail"
     assert _history(release)[-1]["status"] == "failed"
     # The old pods keep serving while the broken rollout is stuck.
     assert api.get("/ready").status_code == 200
 
-    release.helm("rollback", release.name, str(good_revision), "--wait", "--timeout", "3m")
+    release.rollback(good_revision, timeout="3m")
     history = _history(release)
     assert history[-1]["status"] == "deployed"
     assert "Rollback" in history[-1]["description"]
@@ -74,7 +74,7 @@ def test_disable_mcp_removes_resources_and_backend_answers_503(release, kube, ap
         "/api/v1/tasks", json={"title": "kept while MCP is off"}, headers=user.headers
     )
     assert before.status_code == 201
-    release.upgrade("--set", "mcpServer.enabled=false", timeout="3m")
+    release.upgrade(sets=["mcpServer.enabled=false"], timeout="3m")
 
     def mcp_objects() -> list[str]:
         sel = selector("mcp-server")
@@ -122,7 +122,7 @@ def test_disable_mcp_removes_resources_and_backend_answers_503(release, kube, ap
 
     finally:
         # Always back on: the tests after this one need the MCP server.
-        release.upgrade("--set", "mcpServer.enabled=true", timeout="3m")
+        release.upgrade(sets=["mcpServer.enabled=true"], timeout="3m")
     kube.wait_deployment_available("mcp-server", timeout=120)
     kube.wait_deployment_available("backend", timeout=120)
     deadline = time.monotonic() + 60

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from e2e import harness
-from e2e.kube import wait_for
+from harness.kube import wait_for
+from harness.proc import say
 
 pytestmark = pytest.mark.promise(9)
 
@@ -43,6 +43,7 @@ RESTRICTED = {
 }
 
 
+@pytest.mark.requires("pod-security")
 def test_namespace_enforces_restricted_and_refuses_a_privileged_pod(kube, release):
     ns = kube.core.read_namespace(release.namespace)
     assert ns.metadata.labels.get("pod-security.kubernetes.io/enforce") == "restricted"
@@ -121,6 +122,7 @@ def _probe_from_backend(kube, release, targets: list[str]) -> dict[str, str]:
     return json.loads(line[len("PROBE ") :])
 
 
+@pytest.mark.requires("netpol")
 def test_network_policy_is_enforced(kube, release, results):
     assert kube.networking.list_namespaced_network_policy(release.namespace).items, (
         "the release created no NetworkPolicy"
@@ -136,7 +138,7 @@ def test_network_policy_is_enforced(kube, release, results):
         {
             "outsider": outsider,
             "backend_pod": insider,
-            "enforcer": results.data.get("netpol_enforcer"),
+            "enforcer": release_enforcer(results),
         },
     )
     # Control: the outsider has a network (the backend is open to everyone).
@@ -144,13 +146,18 @@ def test_network_policy_is_enforced(kube, release, results):
     assert insider[mcp] == "open" and insider[pg] == "open", insider
     assert outsider[mcp] != "open", (
         "a pod without the allowed labels reached the MCP server: NetworkPolicy is NOT "
-        f"enforced by this cluster's network plugin ({results.data.get('netpol_enforcer')})"
+        f"enforced by this cluster's network plugin ({release_enforcer(results)})"
     )
     # Refused or timed out by the policy, not a name that does not resolve.
     assert "gaierror" not in outsider[mcp] + outsider[pg], outsider
     assert outsider[pg] != "open", (
         "a pod without the allowed labels reached PostgreSQL: NetworkPolicy is NOT enforced"
     )
+
+
+def release_enforcer(results) -> str:
+    choice = (results.data.get("bring_up") or {}).get("choice") or {}
+    return f"{choice.get('enforcer')}: {choice.get('enforcer_reason')}"
 
 
 def _forged_jwt(sub: str) -> str:
@@ -198,4 +205,4 @@ def test_mcp_refuses_missing_or_wrong_credentials(release, port_forward, service
         )
         forged = {**mcp_headers, "Authorization": f"Bearer {_forged_jwt(str(user.id))}"}
         assert httpx.post(f"{url}/mcp", json=body, headers=forged, timeout=10).status_code == 401
-    harness.say("MCP refused missing/wrong service tokens and forged JWTs")
+    say("MCP refused missing/wrong service tokens and forged JWTs")

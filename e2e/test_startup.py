@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from e2e.kube import ready_time
+from harness.kube import ready_time
 
 pytestmark = pytest.mark.promise(2)
 

@@ -11,10 +11,12 @@ Phases (each optional, see --phases):
              writes/reads straight against PostgreSQL (direct SQLAlchemy loop
              through a port-forward): service/ceiling ratios.
 
-Targets: the kind cluster of the e2e harness (backend NodePort on
-127.0.0.1:30080, the MCP server and PostgreSQL through `kubectl
-port-forward` on 127.0.0.1), or `--local`: PostgreSQL and both servers
-started on loopback by perf.local (no replicas to pin, no sampling).
+Targets: the release the harness stands up (by default perf's own kind
+cluster `todo-perf`, kept between runs, backend on 127.0.0.1:30081, a fresh
+namespace per run; every option of the harness's table applies, with PERF_*
+environment variables), the MCP server and PostgreSQL through
+`kubectl port-forward` on 127.0.0.1; or `--local`: PostgreSQL and both servers
+started on loopback (no replicas to pin, no sampling).
 
 Outputs in reports/perf/<UTC timestamp>/: Locust CSV + HTML per phase,
 samples_<phase>.csv, summary.json, PNG plots, report.md.
@@ -29,7 +31,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -38,11 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import settings as harness_settings
+from harness.proc import HarnessError
 from perf import baseline, plots, report, sampler, samples, shapes, slo, summary
+from toolchain.tools import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-RELEASE = "todo"
 PHASES = ("main", "capacity", "ceiling")
 
 
@@ -76,89 +79,41 @@ class Target:
 
 
 @contextlib.contextmanager
-def port_forward(kubectl: Path, kubeconfig: Path, namespace: str, resource: str, port: int):
-    """`kubectl port-forward` on 127.0.0.1, a free local port; yields that port."""
-    cmd = [
-        str(kubectl), "--kubeconfig", str(kubeconfig), "-n", namespace,
-        "port-forward", "--address", "127.0.0.1", resource, f":{port}",
-    ]  # fmt: skip
-    proc = subprocess.Popen(  # noqa: S603
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        deadline = time.monotonic() + 30
-        local = None
-        assert proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            match = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
-            if match:
-                local = int(match.group(1))
-                break
-        if local is None:
-            raise RunError(f"port-forward to {resource} did not start ({proc.poll()=})")
-        # Keep reading its output so the pipe never fills up.
-        import threading
-
-        threading.Thread(target=proc.stdout.read, daemon=True).start()
-        yield local
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@contextlib.contextmanager
 def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
+    """The release stood up by the harness (perf's own kept kind cluster, a fresh namespace)."""
     from sqlalchemy.engine import URL
 
-    from e2e import harness
-    from e2e.kube import Kube
+    from harness import kind, stand_up
+    from harness.kube import Kube
+    from harness.portforward import port_forward
+    from perf import PERF_DEFAULTS
+    from toolchain import decide
 
-    kubeconfig = Path(args.kubeconfig) if args.kubeconfig else harness.kubeconfig_for(args.cluster)
-    if not kubeconfig.exists():
-        raise RunError(f"no kubeconfig at {kubeconfig}: run `nox -s cluster deploy` first")
-    kube = Kube(kubeconfig, args.namespace)
-    if kube.deployment("backend") is None:
-        raise RunError(
-            f"no release {RELEASE!r} in namespace {args.namespace!r}: "
-            "`nox -s perf` deploys it; by hand: "
-            f"python -m e2e.harness deploy --namespace {args.namespace}"
-        )
+    given = {o.name: getattr(args, o.name) for o in harness_settings.OPTIONS}
+    chosen = harness_settings.from_mapping(given, "PERF", PERF_DEFAULTS)
+    choice = decide.current(node_image=chosen.node_image, k8s_version=chosen.k8s_version,
+                            existing_cluster=chosen.existing_cluster)  # fmt: skip
+    env = stand_up.stand_up(
+        chosen, choice, namespace=chosen.namespace or f"todo-perf-{stand_up.run_id()}"
+    )
+    release = env.release
+    assert release is not None
+    kube = Kube(release.kubeconfig, release.namespace, release.name)
     mcp_svc = kube.service("mcp-server")
     pg_svc = kube.service("postgresql")
     if mcp_svc is None or pg_svc is None:
+        stand_up.tear_down(env)
         raise RunError("the release has no MCP server or PostgreSQL Service")
-    kubectl = harness.tool("kubectl")
-    helm_history = json.loads(
-        harness.helm(
-            kubeconfig, "history", RELEASE, "-n", args.namespace, "-o", "json", capture=True
-        ).stdout
-    )
-    revision = max(int(h["revision"]) for h in helm_history)
-
-    def helm_set(*values: str) -> None:
-        harness.helm(
-            kubeconfig, "upgrade", RELEASE, str(harness.CHART_DIR), "-n", args.namespace,
-            "--reuse-values", *[a for v in values for a in ("--set", v)],
-            "--wait", "--timeout", "4m",
-        )  # fmt: skip
 
     def set_mcp_replicas(n: int | None) -> None:
         if n is None:
-            helm_set(
-                "mcpServer.autoscaling.enabled=true",
-                "mcpServer.autoscaling.minReplicas=1",
-                "mcpServer.autoscaling.maxReplicas=3",
-            )
+            sets = ["mcpServer.autoscaling.enabled=true", "mcpServer.autoscaling.minReplicas=1",
+                    "mcpServer.autoscaling.maxReplicas=3"]  # fmt: skip
             want = 1
         else:
-            helm_set("mcpServer.autoscaling.enabled=false", f"mcpServer.replicaCount={n}")
+            sets = ["mcpServer.autoscaling.enabled=false", f"mcpServer.replicaCount={n}"]
             want = n
+        release.upgrade(sets=sets, timeout="4m")
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             dep = kube.deployment("mcp-server")
@@ -168,9 +123,13 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
             time.sleep(2)
         say(f"warning: MCP server did not settle at {want} ready replicas within 180 s")
 
-    user = kube.secret_value(args.db_secret, "POSTGRES_USER")
-    password = kube.secret_value(args.db_secret, "POSTGRES_PASSWORD")
-    db_name = kube.secret_value(args.db_secret, "POSTGRES_DB")
+    db_secret = next(
+        s.metadata.name for s in kube.core.list_namespaced_secret(release.namespace).items
+        if s.data and "POSTGRES_PASSWORD" in s.data
+    )  # fmt: skip
+    user = kube.secret_value(db_secret, "POSTGRES_USER")
+    password = kube.secret_value(db_secret, "POSTGRES_PASSWORD")
+    db_name = kube.secret_value(db_secret, "POSTGRES_DB")
     mcp_port = mcp_svc.spec.ports[0].port
     pg_port = pg_svc.spec.ports[0].port
 
@@ -179,34 +138,34 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
     @contextlib.contextmanager
     def mcp_forward() -> Iterator[str]:
         svc = f"svc/{mcp_svc.metadata.name}"
-        with port_forward(kubectl, kubeconfig, args.namespace, svc, mcp_port) as local:
-            yield f"http://127.0.0.1:{local}/mcp"
+        with port_forward(release.kubeconfig, release.namespace, svc, mcp_port) as url:
+            yield f"{url}/mcp"
 
     @contextlib.contextmanager
     def database() -> Iterator[Any]:
         svc = f"svc/{pg_svc.metadata.name}"
-        with port_forward(kubectl, kubeconfig, args.namespace, svc, pg_port) as local:
+        with port_forward(release.kubeconfig, release.namespace, svc, pg_port) as url:
             yield URL.create(
                 "postgresql+psycopg", username=user, password=password,
-                host="127.0.0.1", port=local, database=db_name,
+                host="127.0.0.1", port=int(url.rsplit(":", 1)[1]), database=db_name,
             )  # fmt: skip
 
     from perf import ceiling
 
     pg_pod = kube.pods("postgresql")[0].metadata.name
     target = Target(
-        backend_url=args.backend_url,
+        backend_url=release.backend_url,
         mcp=mcp_forward,
         database=database,
         set_mcp_replicas=set_mcp_replicas,
         snapshot=sampler.kube_snapshot(kube),
         pgbench=ceiling.run_pgbench(
             [
-                str(kubectl),
+                str(tool("kubectl")),
                 "--kubeconfig",
-                str(kubeconfig),
+                str(release.kubeconfig),
                 "-n",
-                args.namespace,
+                release.namespace,
                 "exec",
                 "-i",
                 pg_pod,
@@ -217,22 +176,18 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
         ),  # fmt: skip
     )
     target.notes.append(
-        f"cluster: kubeconfig {kubeconfig}, namespace {args.namespace}, "
-        f"release {RELEASE} (revision {revision} before the run)"
+        f"cluster {env.cluster.name} ({chosen.nodes} node(s)), namespace {release.namespace}, "
+        f"release {release.name}, values: {chosen.describe_values()}"
     )
-    others = [n for n in harness.kind_cluster_names() if n != args.cluster]
-    if others:
-        # They share the same 2 cores: their load is noise in these figures.
-        target.notes.append(f"other kind clusters running at the start: {', '.join(others)}")
+    if env.cluster.is_kind:
+        others = [n for n in kind.cluster_names() if n != env.cluster.name]
+        if others:
+            # They share the same cores: their load is noise in these figures.
+            target.notes.append(f"other kind clusters running at the start: {', '.join(others)}")
     try:
         yield target
     finally:
-        if args.restore:
-            say(f"restoring release {RELEASE} to revision {revision}")
-            harness.helm(
-                kubeconfig, "rollback", RELEASE, str(revision), "-n", args.namespace,
-                "--wait", "--timeout", "4m", check=False,
-            )  # fmt: skip
+        stand_up.tear_down(env)
 
 
 @contextlib.contextmanager
@@ -483,13 +438,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="comma-separated subset of main,capacity,ceiling")  # fmt: skip
     p.add_argument("--local", action="store_true",
                    help="start PostgreSQL and both servers on loopback, no cluster")  # fmt: skip
-    p.add_argument("--namespace", default=env("PERF_NAMESPACE") or "todo-perf")
-    p.add_argument("--cluster", default=env("PERF_CLUSTER_NAME") or "todo-perf",
-                   help="kind cluster (default todo-perf, see perf/cluster.py)")  # fmt: skip
-    p.add_argument("--kubeconfig", default=env("E2E_KUBECONFIG"))
-    port = env("PERF_HOST_PORT") or "30081"
-    p.add_argument("--backend-url", default=env("PERF_BACKEND_URL") or f"http://127.0.0.1:{port}")
-    p.add_argument("--db-secret", default="postgres-secret")
+    from perf import PERF_DEFAULTS
+
+    harness_settings.add_cli_options(p, "PERF", PERF_DEFAULTS)
     p.add_argument("--out", type=Path, default=None, help="report dir (default reports/perf/<ts>)")
     p.add_argument("--capacity-steps", type=lambda s: [int(x) for x in s.split(",")],
                    default=env("PERF_CAPACITY_STEPS", "5,10,20,40,60,80"))  # fmt: skip
@@ -517,8 +468,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--baseline", type=Path, default=baseline.BASELINE_FILE)
     p.add_argument("--update-baseline", action="store_true",
                    help="store this run's figures as perf/baseline.json")  # fmt: skip
-    p.add_argument("--no-restore", dest="restore", action="store_false",
-                   help="leave the release as the last phase left it")  # fmt: skip
     args = p.parse_args(argv)
     if isinstance(args.capacity_steps, str):
         args.capacity_steps = [int(x) for x in args.capacity_steps.split(",")]
@@ -551,8 +500,8 @@ def main(argv: list[str] | None = None) -> int:
                 if target.set_mcp_replicas:
                     target.set_mcp_replicas(1)
                 phases["ceiling"] = phase_ceiling(args, out, target)
-            notes = target.notes
-    except (RunError, subprocess.SubprocessError, OSError) as exc:
+            notes, backend_url = target.notes, target.backend_url
+    except (RunError, HarnessError, subprocess.SubprocessError, OSError) as exc:
         say(f"error: {exc}")
         return 2
     figures = flat_figures(phases)
@@ -562,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
             "git": git_revision(),
             "target": "local" if args.local else "cluster",
             "shape": args.shape,
-            "backend_url": args.backend_url if not args.local else "local",
+            "backend_url": backend_url,
             "seconds": round(time.monotonic() - started, 1),
             "notes": notes,
         },

@@ -147,7 +147,7 @@ class Sampler:
 
 
 def kube_snapshot(kube: Any) -> Callable[[], dict]:
-    """A snapshot function over an `e2e.kube.Kube` (the e2e harness's API handles)."""
+    """A snapshot function over a `harness.kube.Kube` (the release's API handles)."""
 
     def snapshot() -> dict:
         row: dict[str, Any] = {}

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from toolchain.fresh import readme_commands
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def readme_commands() -> list[str]:
-    """The commands of the README's first code block, without their trailing comments."""
-    text = (ROOT / "README.md").read_text()
-    block = re.search(r"```sh\n(.*?)```", text, re.S)
-    assert block, "README.md must open with a ```sh block holding the two commands"
-    return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
 
 
 def ci_commands() -> list[str]:

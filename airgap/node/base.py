@@ -2,22 +2,22 @@
 
 The upstream recipe clones containerd, runc, cri-tools and the CNI plugins
 from GitHub and downloads Go; here each is built from the Go module proxy
-(airgap.node.components) and the Debian packages come from the host's
-mirror. kind's own files (entrypoint, containerd config, systemd units,
-kubelet drop-ins, sysctl settings, /kind/bin hooks) are copied at build time
-from the kind module in the Go module cache, with the modes kind's
-Dockerfile gives them.
+(airgap.node.components) and the Debian packages come from the Debian base.
+kind's own files (entrypoint, containerd config, systemd units, kubelet
+drop-ins, sysctl settings, /kind/bin hooks) are copied at build time from the
+kind module in the Go module cache, with the modes kind's Dockerfile gives
+them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from airgap import cache as cache_mod
-from airgap.docker_engine import ensure_debian_base
-from airgap.node import components, dockerutil, gomod
-from airgap.progress import step
-from airgap.versions import KIND_VERSION
+from airgap.node import components
+from toolchain import docker, go
+from toolchain.kindmod import KindModule
+from toolchain.progress import step
+from toolchain.versions import KIND_VERSION
 
 BASE_IMAGE = f"todo-airgap/kind-base:{KIND_VERSION}"
 
@@ -62,7 +62,7 @@ ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]
 
 
 # Lowering a process's oom_score_adj needs CAP_SYS_RESOURCE. Where the host's
-# capability bounding set lacks it (some VMs; see ENVIRONMENT.md), runc fails to
+# capability bounding set lacks it (some VMs), runc fails to
 # give pods the negative oom_score_adj the kubelet asks for ("failed to update
 # /proc/self/oom_score_adj: Permission denied") and no sandbox starts. containerd's
 # restrict_oom_score_adj (what kind uses for rootless nodes) clamps the request to
@@ -89,66 +89,43 @@ OWN_FILES = {
 }
 
 
-def kind_files(kind_root: Path) -> tuple[dict[str, Path], dict[str, int]]:
+def kind_files(kind: KindModule) -> tuple[dict[str, Path], dict[str, int]]:
     """kind's images/base/files as build-context entries with kind's modes."""
-    root = kind_root / "images/base/files"
+    root = kind.base_files
     files: dict[str, Path] = {}
     modes: dict[str, int] = {}
     for src in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = src.relative_to(root).as_posix()
         name = f"files/{rel}"
         files[name] = src
-        executable = rel.startswith("usr/local/bin/") or rel.startswith("kind/bin/")
+        executable = rel.startswith(("usr/local/bin/", "kind/bin/"))
         modes[name] = 0o755 if executable else 0o644
     if "files/usr/local/bin/entrypoint" not in files:
         raise FileNotFoundError(f"kind's entrypoint is missing under {root}")
     return files, modes
 
 
-def runtime_binaries() -> dict[str, Path]:
+def runtime_binaries(kind: KindModule) -> dict[str, Path]:
     """containerd, runc, crictl and CNI plugins built from the Go proxy, by image path."""
-    out_root = cache_mod.sub_dir("node", "components")
     placed: dict[str, Path] = {}
-    builds = [
-        ("containerd", components.containerd_build(), "bin/usr/local/bin"),
-        ("runc", components.runc_build(), "bin/usr/local/sbin"),
-        ("crictl", components.crictl_build(), "bin/usr/local/bin"),
-        ("cni-plugins", components.cni_build(), "bin/opt/cni/bin"),
-    ]
-    for short, spec, target in builds:
-        bin_dir = gomod.build(
-            spec, out_root / f"{short}-{spec.version}", f"go build {short} {spec.version}"
-        )
+    for spec, target in components.runtime_builds(kind.base_pins):
+        bin_dir = go.build(spec)
         for name, _ in spec.binaries:
             placed[f"{target}/{name}"] = bin_dir / name
     return placed
 
 
-def ensure_base_image() -> str:
-    """Build (once per input change) the kind base image; return its name."""
+def ensure_base_image(kind: KindModule, debian: str) -> str:
+    """Build (once per input change) the kind base image on the Debian base; return it."""
     with step(f"kind base image {BASE_IMAGE}"):
-        debian = ensure_debian_base()
         files: dict[str, Path | bytes]
-        files, modes = kind_files(components.kind_dir())  # type: ignore[assignment]
+        files, modes = kind_files(kind)  # type: ignore[assignment]
         for name, (content, mode) in OWN_FILES.items():
             files[name] = content
             modes[name] = mode
-        files.update(runtime_binaries())
-        for name in files:
-            if name.startswith("bin/"):
-                modes[name] = 0o755
-        dockerfile = DOCKERFILE.format(debian=debian, packages=" ".join(PACKAGES))
-        with step("docker build kind base"):
-            dockerutil.build_image(
-                [BASE_IMAGE],
-                dockerfile,
-                files,
-                "kind-base",
-                modes=modes,
-                extra_key=_debian_id(debian),
-            )
+        binaries = runtime_binaries(kind)
+        files.update(binaries)
+        modes.update({name: 0o755 for name in binaries})
+        files["Dockerfile"] = DOCKERFILE.format(debian=debian, packages=" ".join(PACKAGES)).encode()
+        docker.ensure_image([BASE_IMAGE], files, modes=modes, extra=[docker.image_id(debian)])
         return BASE_IMAGE
-
-
-def _debian_id(ref: str) -> str:
-    return dockerutil.docker("image", "inspect", "--format", "{{.Id}}", ref)

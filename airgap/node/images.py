@@ -15,18 +15,17 @@ Layouts follow the upstream images closely enough for kubeadm's manifests:
   entrypoint /pause, user 65535.
 """
 
-# ruff: noqa: S603, S607  (a build driver: runs fixed argv lists of docker/go/gcc, never a shell string)
-
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
 
-from airgap import cache as cache_mod
-from airgap.node import components, dockerutil, gomod
-from airgap.progress import step
-from airgap.versions import DEBIAN_BASE_IMAGE
+from airgap.node import components
+from toolchain import cache, docker, go
+from toolchain.progress import step
+from toolchain.versions import DEBIAN_BASE_IMAGE
 
 PATH_ENV = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -61,7 +60,7 @@ COPY kube-proxy /usr/local/bin/kube-proxy
 """
 
 
-def _scratch_binaries(binaries: list[str], entrypoint: str | None = None, user: str = "") -> str:
+def _scratch_binaries(binaries: list[str], entrypoint: str | None = None, user: str = "") -> bytes:
     lines = ["FROM scratch"]
     lines += [f"COPY {name} /usr/local/bin/{name}" for name in binaries]
     lines.append(PATH_ENV)
@@ -69,7 +68,11 @@ def _scratch_binaries(binaries: list[str], entrypoint: str | None = None, user: 
         lines.append(f"USER {user}")
     if entrypoint:
         lines.append(f'ENTRYPOINT ["{entrypoint}"]')
-    return "\n".join(lines) + "\n"
+    return ("\n".join(lines) + "\n").encode()
+
+
+class PauseBuildError(RuntimeError):
+    """The pause binary could not be compiled."""
 
 
 def build_pause(dest: Path, version_tag: str) -> Path:
@@ -77,28 +80,19 @@ def build_pause(dest: Path, version_tag: str) -> Path:
     src = components.kubernetes_source() / "build/pause/linux/pause.c"
     out = dest / "pause"
     stamp = dest / "pause.stamp"
-    key = f"{dockerutil.file_digest(src)} {version_tag}"
+    key = f"{hashlib.sha256(src.read_bytes()).hexdigest()} {version_tag}"
     if out.exists() and stamp.exists() and stamp.read_text() == key:
         return out
     gcc = shutil.which("gcc")
     if not gcc:
-        raise gomod.GoBuildError("gcc is missing: `apt-get install -y gcc libc6-dev` (pause is C)")
+        raise PauseBuildError("gcc is missing: run `python -m toolchain host --for offline`")
     dest.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            gcc,
-            "-Os",
-            "-Wall",
-            "-Werror",
-            "-static",
-            f"-DVERSION=v{version_tag}",
-            "-o",
-            str(out),
-            str(src),
-        ],
+    subprocess.run(  # noqa: S603 - fixed argv of the C compiler
+        [gcc, "-Os", "-Wall", "-Werror", "-static", f"-DVERSION=v{version_tag}",
+         "-o", str(out), str(src)],
         check=True,
-    )
-    subprocess.run(["strip", str(out)], check=False)
+    )  # fmt: skip
+    subprocess.run(["strip", str(out)], check=False)  # noqa: S603, S607 - binutils
     stamp.write_text(key)
     return out
 
@@ -108,73 +102,53 @@ def ensure_component_images(
 ) -> list[str]:
     """Build every image the control plane needs; return their references."""
     refs: list[str] = []
-    out_root = cache_mod.sub_dir("node", "components")
 
-    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
-        ref = kubeadm_images.by_name(name)
+    def image(ref: str, files: dict[str, Path | bytes], **kwargs) -> None:
         with step(f"image {ref}"):
-            dockerutil.build_image([ref], _scratch_binaries([name]), {name: k8s_bin / name}, name)
+            docker.ensure_image([ref], files, **kwargs)
         refs.append(ref)
 
-    ref = kubeadm_images.by_name("kube-proxy")
-    with step(f"image {ref}"):
-        dockerutil.build_image(
-            [ref],
-            KUBE_PROXY_DOCKERFILE,
-            {"kube-proxy": k8s_bin / "kube-proxy", "iptables-select": IPTABLES_SELECT.encode()},
-            "kube-proxy",
-            modes={"iptables-select": 0o755},
-            extra_key=_image_id(DEBIAN_BASE_IMAGE),
+    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        image(
+            kubeadm_images.by_name(name),
+            {"Dockerfile": _scratch_binaries([name]), name: k8s_bin / name},
         )
-    refs.append(ref)
-
-    ref = kubeadm_images.by_name("etcd")
-    etcd_bins: dict[str, Path] = {}
+    image(
+        kubeadm_images.by_name("kube-proxy"),
+        {
+            "Dockerfile": KUBE_PROXY_DOCKERFILE.encode(),
+            "kube-proxy": k8s_bin / "kube-proxy",
+            "iptables-select": IPTABLES_SELECT.encode(),
+        },
+        modes={"iptables-select": 0o755},
+        extra=[docker.image_id(DEBIAN_BASE_IMAGE)],
+    )
+    etcd_bins: dict[str, Path | bytes] = {}
     for spec in components.etcd_builds(kubeadm_images.tag("etcd")):
         name = spec.binaries[0][0]
-        bin_dir = gomod.build(
-            spec, out_root / f"{name}-{spec.version}", f"go build {name} {spec.version}"
-        )
-        etcd_bins[name] = bin_dir / name
-    with step(f"image {ref}"):
-        dockerutil.build_image([ref], _scratch_binaries(sorted(etcd_bins)), etcd_bins, "etcd")
-    refs.append(ref)
-
-    ref = kubeadm_images.by_name("coredns")
-    spec = components.coredns_build(kubeadm_images.tag("coredns"))
-    coredns = (
-        gomod.build(spec, out_root / f"coredns-{spec.version}", f"go build coredns {spec.version}")
-        / "coredns"
+        etcd_bins[name] = go.build(spec) / name
+    image(
+        kubeadm_images.by_name("etcd"),
+        {"Dockerfile": _scratch_binaries(sorted(etcd_bins)), **etcd_bins},
     )
-    with step(f"image {ref}"):
-        dockerutil.build_image(
-            [ref],
-            'FROM scratch\nCOPY coredns /coredns\nEXPOSE 53 53/udp\nENTRYPOINT ["/coredns"]\n',
-            {"coredns": coredns},
-            "coredns",
-        )
-    refs.append(ref)
-
+    coredns = go.build(components.coredns_build(kubeadm_images.tag("coredns"))) / "coredns"
+    image(
+        kubeadm_images.by_name("coredns"),
+        {
+            "Dockerfile": b"FROM scratch\nCOPY coredns /coredns\nEXPOSE 53 53/udp\n"
+            b'ENTRYPOINT ["/coredns"]\n',
+            "coredns": coredns,
+        },
+    )
     # kind replaces kubeadm's pause with the sandbox image its containerd config pins.
     pause_tag = sandbox.rsplit(":", 1)[1]
-    with step(f"image {sandbox}"):
-        pause = build_pause(out_root / f"pause-{pause_tag}", pause_tag)
-        dockerutil.build_image(
-            [sandbox],
-            'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n',
-            {"pause": pause},
-            "pause",
-        )
-    refs.append(sandbox)
-    return refs
-
-
-def _image_id(ref: str) -> str:
-    out = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True
+    pause = build_pause(cache.sub_dir("build", f"pause-{pause_tag}"), pause_tag)
+    image(
+        sandbox,
+        {
+            "Dockerfile": b"FROM scratch\nCOPY pause /pause\nUSER 65535:65535\n"
+            b'ENTRYPOINT ["/pause"]\n',
+            "pause": pause,
+        },
     )
-    if out.returncode != 0:
-        raise dockerutil.DockerError(
-            f"base image {ref} is missing; build it first (airgap.docker_engine.ensure_debian_base)"
-        )
-    return out.stdout.strip()
+    return refs

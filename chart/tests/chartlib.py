@@ -128,7 +128,7 @@ def render_error(
 PRODUCTION = CHART / "values-production.yaml"
 # The e2e suite's values (owned by the e2e harness): rendering them here catches a drift
 # between the chart's schema and what the cluster run will ask for, before any cluster.
-E2E_VALUES = REPO / "e2e" / "values-e2e.yaml"
+E2E_VALUES = REPO / "harness" / "values-kind.yaml"
 MATRIX: dict[str, tuple[tuple[Path, ...], dict[str, Any]]] = {
     "default": ((), {}),
     "production": ((PRODUCTION,), {}),

@@ -1,0 +1,78 @@
+"""The GitHub workflows: actionlint-clean, pinned actions, least permissions, the matrix
+from toolchain/versions.py. Runs in `nox -s tests` (no cluster). actionlint comes from
+`python -m toolchain tools` (<cache>/bin/actionlint); missing means FAIL, not skip."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.__main__ import matrix
+from toolchain import cache, versions
+
+ROOT = Path(__file__).resolve().parents[2]
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def test_there_are_e2e_and_ci_workflows():
+    assert {p.name for p in WORKFLOWS} >= {"e2e.yml", "ci.yml"}
+
+
+def test_actionlint_passes():
+    actionlint = cache.bin_dir() / "actionlint"
+    assert actionlint.exists(), f"{actionlint} is missing: run `python -m toolchain tools`"
+    result = subprocess.run(  # noqa: S603 - the pinned tool on our own files
+        [str(actionlint), "-no-color", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_action_is_pinned_to_a_commit():
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            m = re.match(r"\s*(?:-\s*)?uses:\s*(\S+)", line)
+            if m:
+                ref = m.group(1)
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref), f"{path.name}: {ref}"
+
+
+def test_workflows_grant_read_only_contents():
+    for path in WORKFLOWS:
+        text = path.read_text()
+        assert re.search(r"^permissions:\n  contents: read\n", text, re.M), path.name
+        assert "write" not in re.sub(r"#.*", "", text).split("jobs:")[0], path.name
+
+
+def test_e2e_matrix_comes_from_versions():
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "harness", "matrix"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    include = json.loads(out)["include"]
+    assert include == matrix()["include"]
+    assert len(versions.KUBERNETES_MATRIX) >= 3
+    single = [e for e in include if e["nodes"] == 1]
+    assert {(e["kubernetes"], e["node_image"]) for e in single} == set(
+        versions.KUBERNETES_MATRIX.items()
+    )
+    assert {e["values"] for e in single} == {"kind", "shipped", "production"}
+    assert len(single) == 3 * len(versions.KUBERNETES_MATRIX)
+    multi = [e for e in include if e["nodes"] > 1]
+    assert [(e["nodes"], e["values"]) for e in multi] == [(3, "production")]
+    e2e = (ROOT / ".github" / "workflows" / "e2e.yml").read_text()
+    assert "python -m harness matrix" in e2e
+    assert "fromJSON(needs.matrix.outputs.matrix)" in e2e
+    assert "nox -s e2e" in e2e
+    assert "E2E_NODES: ${{ matrix.nodes }}" in e2e
+    assert "E2E_VALUES: ${{ matrix.values_files }}" in e2e

@@ -1,0 +1,76 @@
+"""Diagnostics saved when something fails: events, describes, every pod's logs, helm state.
+
+`dump(target, kubeconfig, namespace, release)` writes one file per view under
+`target`; nothing here raises (a failing diagnostic is written as its error).
+"""
+
+# ruff: noqa: S603 - runs the pinned kubectl/helm with fixed arguments
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from toolchain.tools import tool
+
+
+def _save(target: Path, name: str, argv: list[str]) -> str:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+        text = result.stdout + (result.stderr or "")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        text = f"could not run {argv[:4]}: {exc!r}"
+        result = None
+    (target / name).write_text(text)
+    return result.stdout if result else ""
+
+
+def dump(target: Path, kubeconfig: Path, namespace: str, release: str) -> Path:
+    """Events, describe of non-ready objects, every pod's logs (and previous logs)."""
+    target.mkdir(parents=True, exist_ok=True)
+    kubectl = [str(tool("kubectl")), "--kubeconfig", str(kubeconfig)]
+    ns = ["-n", namespace]
+
+    def save(name: str, *args: str) -> str:
+        return _save(target, name, [*kubectl, *args])
+
+    save("events.txt", *ns, "get", "events", "--sort-by=.lastTimestamp", "-o", "wide")
+    save("all.txt", *ns, "get", "all,pvc,networkpolicy,pdb,hpa,secret,configmap", "-o", "wide")
+    save("cluster-events.txt", "get", "events", "-A", "--sort-by=.lastTimestamp")
+    save("nodes.txt", "describe", "nodes")
+    save("kube-system-pods.txt", "-n", "kube-system", "get", "pods", "-o", "wide")
+    try:
+        pods = json.loads(save("pods.json", *ns, "get", "pods", "-o", "json"))["items"]
+    except ValueError:
+        pods = []
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        status = pod.get("status", {})
+        ready = any(c["type"] == "Ready" and c["status"] == "True"
+                    for c in status.get("conditions", []))  # fmt: skip
+        if not ready:
+            save(f"describe-pod-{name}.txt", *ns, "describe", "pod", name)
+        statuses = (status.get("containerStatuses") or []) + (
+            status.get("initContainerStatuses") or []
+        )
+        containers = [c["name"] for c in pod["spec"].get("initContainers", [])]
+        containers += [c["name"] for c in pod["spec"]["containers"]]
+        for c in containers:
+            save(f"logs-{name}-{c}.txt", *ns, "logs", name, "-c", c)
+            if any(s["name"] == c and s.get("restartCount", 0) > 0 for s in statuses):
+                save(f"logs-{name}-{c}-previous.txt", *ns, "logs", name, "-c", c, "--previous")
+    for kind in ("deployment", "statefulset", "job", "hpa", "pdb"):
+        try:
+            objects = json.loads(save(f"{kind}s.json", *ns, "get", kind, "-o", "json"))["items"]
+        except ValueError:
+            continue
+        for obj in objects:
+            st, spec = obj.get("status", {}), obj.get("spec", {})
+            if kind in ("hpa", "pdb") or st.get("readyReplicas", 0) != spec.get("replicas", 1):
+                save(f"describe-{kind}-{obj['metadata']['name']}.txt", *ns, "describe", kind,
+                     obj["metadata"]["name"])  # fmt: skip
+    helm = [str(tool("helm")), "--kubeconfig", str(kubeconfig)]
+    for verb in ("status", "history"):
+        _save(target, f"helm-{verb}.txt", [*helm, verb, release, *ns])
+    return target

@@ -1,0 +1,78 @@
+"""Every image a run needs, made ready before any test starts, and loaded into kind.
+
+`prepare(choice, kind=...)` is the images step of a run: with a registry it
+pulls the upstream images, without one it has `airgap` build them here; then
+it builds the application image from services/. `cluster_images(choice)`
+names what goes into the nodes; `load()` puts them there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from harness.proc import say
+from toolchain import docker
+from toolchain.decide import ImageSet, RunChoice
+from toolchain.progress import step
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ROOT / "services"
+
+
+def extra_ca_certs() -> str:
+    """PEM text of CAs added to this host (a TLS-inspecting proxy's), for pip in the build.
+
+    TODO_EXTRA_CA_CERTS names a PEM file; otherwise the certificates installed
+    under /usr/local/share/ca-certificates (Debian's place for local CAs).
+    """
+    named = os.environ.get("TODO_EXTRA_CA_CERTS", "").strip()
+    files = (
+        [Path(named)]
+        if named
+        else sorted(Path("/usr/local/share/ca-certificates").glob("**/*.crt"))
+    )
+    return "\n".join(f.read_text().strip() for f in files if f.is_file())
+
+
+def build_app_image(images: ImageSet) -> None:
+    """`docker build` the application image from services/ on the run's Python base."""
+    with step(f"app image {images.app}"):
+        cmd = ["docker", "build", "--build-arg", f"BASE_IMAGE={images.python_base}"]
+        cas = extra_ca_certs()
+        if cas:
+            cmd += ["--build-arg", f"EXTRA_CA_CERTS={cas}"]
+            say(f"passing {cas.count('BEGIN CERTIFICATE')} local CA(s) to pip in the build")
+        cmd += ["-t", images.app, str(SERVICES)]
+        from toolchain import cache
+
+        docker.docker_build(cmd, cache.sub_dir("logs") / "image-app.log")
+
+
+def cluster_images(choice: RunChoice) -> list[str]:
+    """The images the kind nodes need besides their own: app, PostgreSQL, add-ons."""
+    images = choice.images
+    wanted = [images.app, images.postgres, images.metrics_server]
+    if choice.enforcer == "kube-router":
+        wanted.append(images.kube_router)
+    return wanted
+
+
+def prepare(choice: RunChoice, *, kind: bool) -> None:
+    """Pull or build every image of the run, then the app image. `kind`: a node image too."""
+    images = choice.images
+    with step(f"images ({choice.source})"):
+        if choice.source == "local":
+            from airgap.debian import ensure_debian_base
+            from airgap.images import ensure_run_images
+            from airgap.node.build import ensure_node_image
+
+            ensure_run_images(kube_router=choice.enforcer == "kube-router")
+            if kind:
+                ensure_node_image(ensure_debian_base())
+        else:
+            for name in [images.python_base, *cluster_images(choice)[1:]]:
+                docker.pull(name)
+            if kind:
+                docker.pull(images.node)
+        build_app_image(images)

@@ -1,0 +1,217 @@
+"""kind clusters: the one place they are created, loaded and deleted.
+
+A cluster has one control plane and `nodes - 1` workers. The control plane
+publishes the backend's NodePort (30080) on 127.0.0.1:<host_port>, so load
+tests reach kube-proxy directly and several clusters (e2e, perf) can coexist.
+`kind load docker-image` puts an image on every node.
+
+Offline (local images), nothing in a kind cluster needs to leave this host,
+but a packet can still try: a connection to a ClusterIP that kube-proxy has
+not programmed yet is routed out of the node's default route, and on some
+machines something beyond that route answers. So on that path the `kind`
+Docker network is created first (with the options kind itself uses) and the
+host refuses to forward anything from its bridge to any other interface.
+Traffic between nodes, to the host itself (published ports, Docker's DNS) and
+from the host into the nodes is untouched. `TODO_KIND_EGRESS=allow` turns
+the guard off.
+"""
+
+# ruff: noqa: S603, S607 - runs the pinned kind and docker/iptables with fixed arguments
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.proc import HarnessError, run, say
+from toolchain.progress import note
+from toolchain.tools import tool
+
+ROOT = Path(__file__).resolve().parents[1]
+NODE_PORT = 30080  # the backend's NodePort inside the cluster (see harness/release.py)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A cluster the run talks to: a kind cluster of ours, or one given by kubeconfig."""
+
+    name: str
+    kubeconfig: Path
+    is_kind: bool
+    created: bool = False  # this run created it (and may delete it)
+
+
+def kubeconfig_path(name: str) -> Path:
+    """Where a kind cluster's kubeconfig lives (pytest-kind's own layout)."""
+    return ROOT / ".pytest-kind" / name / "kubeconfig"
+
+
+def kind_config(nodes: int, host_port: int) -> str:
+    """A kind cluster config: the control plane publishing the NodePort, N-1 workers."""
+    if nodes < 1:
+        raise HarnessError(f"a cluster needs at least one node, not {nodes}")
+    lines = [
+        "kind: Cluster",
+        "apiVersion: kind.x-k8s.io/v1alpha4",
+        "nodes:",
+        "  - role: control-plane",
+        "    extraPortMappings:",
+        f"      - containerPort: {NODE_PORT}",
+        f"        hostPort: {host_port}",
+        '        listenAddress: "127.0.0.1"',
+        "        protocol: TCP",
+    ]
+    lines += ["  - role: worker"] * (nodes - 1)
+    return "\n".join(lines) + "\n"
+
+
+def cluster_names() -> list[str]:
+    out = run([tool("kind"), "get", "clusters"], capture=True, quiet=True).stdout
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def node_containers(name: str) -> list[str]:
+    out = run([tool("kind"), "get", "nodes", "--name", name], capture=True, quiet=True).stdout
+    return sorted(line.strip() for line in out.splitlines() if line.strip())
+
+
+def _kind_cluster(name: str, node_image: str | None = None):
+    from pytest_kind import KindCluster
+
+    return KindCluster(
+        name,
+        kubeconfig=kubeconfig_path(name),
+        image=node_image,
+        kind_path=tool("kind"),
+        kubectl_path=tool("kubectl"),
+    )
+
+
+def create(
+    name: str, node_image: str, *, nodes: int, host_port: int, offline: bool, reuse: bool
+) -> Cluster:
+    """Create the kind cluster (or reuse a running one when asked)."""
+    existing = name in cluster_names()
+    if existing and reuse:
+        say(f"reusing kind cluster {name!r}")
+        kubeconfig = kubeconfig_path(name)
+        kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+        run([tool("kind"), "export", "kubeconfig", "--name", name, "--kubeconfig", kubeconfig],
+            quiet=True)  # fmt: skip
+        return Cluster(name, kubeconfig, is_kind=True, created=False)
+    if existing:
+        say(f"a kind cluster {name!r} is left over from an earlier run: deleting it")
+        delete(name)
+    if offline:
+        guard_kind_network()
+    say(f"creating kind cluster {name!r}: {nodes} node(s) from {node_image}")
+    cluster = _kind_cluster(name, node_image)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+        fh.write(kind_config(nodes, host_port))
+    try:
+        cluster.create(config_file=Path(fh.name))
+    except subprocess.CalledProcessError as exc:
+        raise HarnessError(f"kind create cluster {name} failed ({exc.returncode})") from exc
+    finally:
+        os.unlink(fh.name)
+    return Cluster(name, cluster.kubeconfig_path, is_kind=True, created=True)
+
+
+def load(name: str, images: list[str]) -> None:
+    """`kind load docker-image`: each image onto every node of the cluster."""
+    cluster = _kind_cluster(name)
+    for image in images:
+        say(f"kind load docker-image {image} (every node of {name})")
+        try:
+            cluster.load_docker_image(image)
+        except subprocess.CalledProcessError as exc:
+            raise HarnessError(f"kind load docker-image {image} failed ({exc.returncode})") from exc
+
+
+def delete(name: str) -> None:
+    if name in cluster_names():
+        run([tool("kind"), "delete", "cluster", "--name", name])
+    else:
+        say(f"no kind cluster named {name!r}")
+
+
+def restart_apiserver(name: str) -> None:
+    """Stop the control plane's kube-apiserver container; the kubelet starts it again."""
+    run(["docker", "exec", f"{name}-control-plane", "sh", "-c",
+         "crictl stop $(crictl ps -q --name kube-apiserver)"], capture=True)  # fmt: skip
+
+
+# --- the egress guard of the offline path ------------------------------------------------
+
+NETWORK = "kind"  # kind's fixed network name (KIND_EXPERIMENTAL_DOCKER_NETWORK aside)
+# kind's own choice for the network's IPv6 ULA subnet and options (pkg/cluster/internal/
+# providers/docker/network.go); the same here so kind accepts the network as its own.
+KIND_IPV6_SUBNET = "fc00:f853:ccd:e793::/64"
+COMMENT = "todo-app: kind network stays on this host"
+
+
+def _run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=check)
+
+
+def ensure_kind_network() -> str:
+    """Create the `kind` network if missing; return its bridge interface name."""
+    found = _run(["docker", "network", "inspect", NETWORK], check=False)
+    if found.returncode != 0:
+        note(f"HOST CHANGE: docker network create {NETWORK} (before kind, to guard its egress)")
+        _run(
+            [
+                "docker", "network", "create", "--driver", "bridge",
+                "--ipv6", "--subnet", KIND_IPV6_SUBNET,
+                "-o", "com.docker.network.bridge.enable_ip_masquerade=true",
+                "-o", "com.docker.network.driver.mtu=1500",
+                NETWORK,
+            ]
+        )  # fmt: skip
+        found = _run(["docker", "network", "inspect", NETWORK])
+    return bridge_name(json.loads(found.stdout)[0])
+
+
+def bridge_name(network: dict) -> str:
+    """The Linux bridge behind a Docker bridge network (`br-<id[:12]>` unless named)."""
+    named = (network.get("Options") or {}).get("com.docker.network.bridge.name")
+    return named or f"br-{network['Id'][:12]}"
+
+
+def guard_rules(bridge: str) -> list[list[str]]:
+    """iptables/ip6tables argument lists (after the command and -I/-C) that refuse egress."""
+    match = ["-i", bridge, "!", "-o", bridge, "-m", "comment", "--comment", COMMENT]
+    return [
+        # IPv4: Docker evaluates DOCKER-USER before its own ACCEPT rules.
+        ["iptables", "DOCKER-USER", *match, "-j", "REJECT"],
+        # IPv6: Docker 20.10 leaves ip6tables alone, so the top of FORWARD is first.
+        ["ip6tables", "FORWARD", *match, "-j", "REJECT"],
+    ]
+
+
+def guard_kind_network() -> str | None:
+    """Create the kind network and refuse forwarding out of it; return the bridge name.
+
+    Idempotent (rules are checked with -C before they are inserted). Returns None
+    when turned off by TODO_KIND_EGRESS=allow.
+    """
+    if os.environ.get("TODO_KIND_EGRESS", "").lower() == "allow":
+        note("kind network egress guard off (TODO_KIND_EGRESS=allow)")
+        return None
+    bridge = ensure_kind_network()
+    for command, chain, *rule in guard_rules(bridge):
+        if _run([command, "-C", chain, *rule], check=False).returncode == 0:
+            continue
+        result = _run([command, "-I", chain, "1", *rule], check=False)
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"could not add the egress guard for the kind network with {command}: "
+                f"{result.stderr.strip()}. Run as root, or set TODO_KIND_EGRESS=allow "
+                "if this cluster may reach other hosts."
+            )
+        note(f"HOST CHANGE: {command} -I {chain}: refuse forwarding from {bridge} to other links")
+    return bridge

@@ -1,0 +1,144 @@
+"""The Helm release: the one place helm's arguments are built, and its namespace.
+
+`Release.helm_args()` layers, in order: the run's values files (none when
+the chart is deployed as shipped), then the harness's own settings, which are
+only what the run needs whatever the values say: this run's image names and
+a short HPA scale-down window (so the HPA promise sees the way back down in
+seconds, not minutes). Nothing else of the values is overridden.
+
+The backend is reached through a NodePort Service the harness adds next to
+the release (`<release>-e2e-access`, NodePort 30080), so the chart's own
+Services stay as the values make them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.kube import kubectl
+from harness.proc import run
+from harness.settings import CHART_DIR
+from toolchain.decide import ImageSet
+from toolchain.tools import tool
+
+NODE_PORT = 30080
+CREATED_BY = ("app.kubernetes.io/created-by", "todo-harness")
+SCALE_DOWN_WINDOW = "mcpServer.autoscaling.behavior.scaleDown.stabilizationWindowSeconds=20"
+
+
+@dataclass
+class Release:
+    """An installed (or to be installed) release: where it is and how it is made."""
+
+    name: str
+    namespace: str
+    kubeconfig: Path
+    images: ImageSet
+    values_files: list[Path] = field(default_factory=list)
+    backend_url: str = f"http://127.0.0.1:{NODE_PORT}"
+
+    @property
+    def fullname(self) -> str:
+        return self.name if "todo-app" in self.name else f"{self.name}-todo-app"
+
+    def harness_sets(self) -> list[str]:
+        app_repo, _, app_tag = self.images.app.rpartition(":")
+        return [
+            f"image.repository={app_repo}",
+            f"image.tag={app_tag}",
+            f"postgresql.image.repository={self.images.postgres_repository}",
+            f"postgresql.image.tag={self.images.postgres_tag}",
+            SCALE_DOWN_WINDOW,
+        ]
+
+    def helm_args(self, extra_values: Sequence[Path] = (), sets: Sequence[str] = ()) -> list[str]:
+        """`-f` for each values file, then the harness's `--set`s, then the caller's."""
+        args: list[str] = []
+        for path in [*self.values_files, *extra_values]:
+            args += ["-f", str(path)]
+        for setting in [*self.harness_sets(), *sets]:
+            args += ["--set", setting]
+        return args
+
+    def helm(self, *args: str, **kwargs):
+        """helm against this release's cluster and namespace (see harness.proc.run)."""
+        return run([tool("helm"), "--kubeconfig", str(self.kubeconfig), *args,
+                    "--namespace", self.namespace], **kwargs)  # fmt: skip
+
+    def kubectl(self, *args: str, **kwargs):
+        return kubectl(self.kubeconfig, "-n", self.namespace, *args, **kwargs)
+
+    def install(self, *, chart: Path = CHART_DIR, sets: Sequence[str] = (), timeout: str = "5m",
+                extra_values: Sequence[Path] = ()):  # fmt: skip
+        """`helm upgrade --install --wait` of `chart` with this release's values."""
+        return self.helm("upgrade", "--install", self.name, str(chart),
+                         *self.helm_args(extra_values, sets), "--wait", "--timeout", timeout,
+                         capture=True)  # fmt: skip
+
+    def upgrade(self, *, chart: Path = CHART_DIR, sets: Sequence[str] = (), timeout: str = "5m",
+                extra_values: Sequence[Path] = (), check: bool = True):  # fmt: skip
+        """`helm upgrade --wait` with this release's values plus `sets`."""
+        return self.helm("upgrade", self.name, str(chart), *self.helm_args(extra_values, sets),
+                         "--wait", "--timeout", timeout, capture=True, check=check)  # fmt: skip
+
+    def rollback(self, revision: int | str, *, timeout: str = "5m"):
+        return self.helm("rollback", self.name, str(revision), "--wait", "--timeout", timeout,
+                         capture=True)  # fmt: skip
+
+    def history(self) -> list[dict]:
+        out = self.helm("history", self.name, "-o", "json", capture=True, quiet=True).stdout
+        return json.loads(out)
+
+    def values(self) -> dict:
+        out = self.helm("get", "values", self.name, "--all", "-o", "json", capture=True,
+                        quiet=True).stdout  # fmt: skip
+        return json.loads(out)
+
+    def expose_backend(self, node_port: int = NODE_PORT) -> None:
+        """A NodePort Service of the harness's own in front of the release's backend pods."""
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": f"{self.name}-e2e-access",
+                "labels": {CREATED_BY[0]: CREATED_BY[1]},
+            },
+            "spec": {
+                "type": "NodePort",
+                "selector": {
+                    "app.kubernetes.io/instance": self.name,
+                    "app.kubernetes.io/component": "backend",
+                },
+                "ports": [{"name": "http", "port": 8000, "targetPort": 8000,
+                           "nodePort": node_port}],
+            },
+        }  # fmt: skip
+        self.kubectl("apply", "-f", "-", input_text=json.dumps(service), quiet=True)
+
+
+def create_namespace(kubeconfig: Path, name: str, *, pod_security: str = "restricted") -> None:
+    """A namespace labelled as the harness's, with a Pod Security level enforced."""
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {
+                CREATED_BY[0]: CREATED_BY[1],
+                "pod-security.kubernetes.io/enforce": pod_security,
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                "pod-security.kubernetes.io/warn": pod_security,
+                "pod-security.kubernetes.io/audit": pod_security,
+            },
+        },
+    }
+    kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(manifest))
+
+
+def delete_namespace(kubeconfig: Path, name: str) -> None:
+    """Delete without waiting (finalizers finish in the background)."""
+    kubectl(kubeconfig, "delete", "namespace", name, "--wait=false", "--ignore-not-found",
+            check=False)  # fmt: skip

@@ -1,0 +1,223 @@
+"""The one bring-up sequence: cluster -> images -> add-ons -> namespace -> release -> ready.
+
+`stand_up(settings, choice)` runs each step as a timed phase and returns the
+`Environment` the promises run against; `tear_down(env)` undoes what this run
+created (never more). The steps are also called one at a time by the CLI
+(`python -m harness cluster|deploy|teardown`).
+
+On a cluster the harness did not create (`--kubeconfig`), it creates and
+deletes only its own namespaces, installs nothing cluster-wide unless asked
+(`--install-addons`), reads first what the cluster offers (`Capabilities`)
+and refuses a context whose name suggests production unless forced.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness import addons, kind
+from harness.images import cluster_images
+from harness.kube import kubectl, wait_cluster_ready
+from harness.portforward import port_forward
+from harness.proc import HarnessError, say, wait_http
+from harness.release import NODE_PORT, Release, create_namespace, delete_namespace
+from harness.settings import Settings
+from toolchain.decide import RunChoice
+from toolchain.progress import step
+
+PRODUCTION_LIKE = re.compile(r"(^|[^a-z])(prod|production|prd|live)([^a-z]|$)", re.IGNORECASE)
+
+
+@dataclass
+class Environment:
+    """What one run stood up, and everything it created (so it deletes exactly that)."""
+
+    settings: Settings
+    choice: RunChoice
+    cluster: kind.Cluster
+    capabilities: addons.Capabilities = field(default_factory=addons.Capabilities)
+    release: Release | None = None
+    created: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    install_seconds: float = 0.0
+    ready_seconds: float = 0.0
+    stack: ExitStack = field(default_factory=ExitStack)
+
+
+def run_id() -> str:
+    return datetime.now(UTC).strftime("%m%d%H%M%S") + secrets.token_hex(2)
+
+
+# --- steps -------------------------------------------------------------------------------
+
+
+def current_context(kubeconfig: Path) -> str:
+    got = kubectl(kubeconfig, "config", "current-context", capture=True, quiet=True, check=False)
+    return got.stdout.strip()
+
+
+def existing_kind_name(context: str) -> str | None:
+    """The kind cluster behind a `kind-<name>` context, if its node container runs here."""
+    if not context.startswith("kind-"):
+        return None
+    name = context[len("kind-") :]
+    try:
+        return name if kind.node_containers(name) else None
+    except HarnessError:
+        return None
+
+
+def cluster_up(settings: Settings, choice: RunChoice) -> kind.Cluster:
+    """The run's cluster: an existing one from its kubeconfig, or a kind cluster of ours."""
+    if settings.kubeconfig:
+        kubeconfig = Path(settings.kubeconfig).expanduser().resolve()
+        if not kubeconfig.is_file():
+            raise HarnessError(f"--kubeconfig {kubeconfig}: no such file")
+        context = current_context(kubeconfig)
+        if PRODUCTION_LIKE.search(context) and not settings.force_context:
+            raise HarnessError(
+                f"refusing the context {context!r}: its name suggests production. The run "
+                "creates namespaces, releases and load there. Pass --force-context (or "
+                "E2E_FORCE_CONTEXT=1) if this cluster is meant for tests."
+            )
+        wait_cluster_ready(kubeconfig)
+        kind_name = existing_kind_name(context)
+        say(f"using the existing cluster of context {context!r} (the harness created nothing)")
+        return kind.Cluster(kind_name or context, kubeconfig, is_kind=kind_name is not None)
+    cluster = kind.create(
+        settings.cluster_name,
+        choice.images.node,
+        nodes=settings.nodes,
+        host_port=settings.host_port,
+        offline=choice.source == "local",
+        reuse=settings.reuse_cluster,
+    )
+    wait_cluster_ready(cluster.kubeconfig)
+    return cluster
+
+
+def load_images(cluster: kind.Cluster, choice: RunChoice) -> None:
+    """The run's images onto every node (kind clusters only; others pull them)."""
+    if cluster.is_kind:
+        kind.load(cluster.name, cluster_images(choice))
+    else:
+        say(
+            "not a kind cluster: its nodes must be able to pull "
+            + ", ".join(cluster_images(choice))
+        )
+
+
+def install_addons(
+    cluster: kind.Cluster, choice: RunChoice, settings: Settings
+) -> addons.Capabilities:
+    """metrics-server and the enforcer where the run owns the cluster (or is asked to)."""
+    ours = cluster.created or (cluster.is_kind and not settings.kubeconfig)
+    if ours or settings.install_addons:
+        if not addons.metrics_api_served(cluster.kubeconfig):
+            addons.install_metrics_server(
+                cluster.kubeconfig,
+                choice.images.metrics_server,
+                kind_cluster=cluster.name if cluster.is_kind else None,
+            )
+        if choice.enforcer == "kube-router" or (settings.install_addons and not ours):
+            addons.install_kube_router(cluster.kubeconfig, choice.images.kube_router)
+    caps = addons.probe_capabilities(cluster.kubeconfig)
+    for need in ("metrics", "netpol", "pod-security", "storage"):
+        reason = caps.missing(need)
+        say(f"cluster offers {need}: {'yes' if reason is None else 'no, ' + reason}")
+    return caps
+
+
+def deploy(env: Environment, namespace: str) -> Release:
+    """Namespace (PSS restricted) -> `helm upgrade --install --wait` -> backend /ready 200."""
+    settings, cluster = env.settings, env.cluster
+    create_namespace(cluster.kubeconfig, namespace)
+    env.namespaces.append(namespace)
+    env.created.append(f"namespace {namespace}")
+    release = Release(
+        name=settings.release,
+        namespace=namespace,
+        kubeconfig=cluster.kubeconfig,
+        images=env.choice.images,
+        values_files=settings.values_files(),
+        backend_url=settings.backend_url,
+    )
+    started = time.monotonic()
+    release.install()
+    env.install_seconds = time.monotonic() - started
+    env.created.append(f"helm release {release.name} in {namespace}")
+    release.expose_backend()
+    if not cluster.is_kind or not cluster.created and settings.kubeconfig:
+        url = env.stack.enter_context(
+            port_forward(cluster.kubeconfig, namespace, f"svc/{release.name}-e2e-access", 8000)
+        )
+        release.backend_url = url
+    env.ready_seconds = wait_http(f"{release.backend_url}/ready", timeout=120)
+    env.release = release
+    return release
+
+
+# --- the sequence --------------------------------------------------------------------------
+
+
+def stand_up(settings: Settings, choice: RunChoice, *, namespace: str | None = None) -> Environment:
+    """Cluster, images, add-ons, namespace, release, ready: each a timed phase."""
+    with step("cluster up"):
+        cluster = cluster_up(settings, choice)
+    env = Environment(settings=settings, choice=choice, cluster=cluster)
+    if cluster.created:
+        env.created.append(f"kind cluster {cluster.name} ({settings.nodes} node(s))")
+    try:
+        with step("image load"):
+            load_images(cluster, choice)
+        with step("cluster add-ons"):
+            env.capabilities = install_addons(cluster, choice, settings)
+        with step("install to ready"):
+            deploy(env, namespace or settings.namespace or f"todo-e2e-{run_id()}")
+    except BaseException:
+        tear_down(env)
+        raise
+    return env
+
+
+def tear_down(env: Environment) -> None:
+    """Delete what this run created: its namespaces, and its kind cluster unless kept."""
+    env.stack.close()
+    settings, cluster = env.settings, env.cluster
+    if cluster.created and not (settings.keep_cluster or settings.reuse_cluster):
+        with step("cluster delete"):
+            kind.delete(cluster.name)
+        env.deleted.append(f"kind cluster {cluster.name} (with everything in it)")
+        return
+    for namespace in env.namespaces:
+        delete_namespace(cluster.kubeconfig, namespace)
+        env.deleted.append(f"namespace {namespace}")
+    if cluster.created:
+        say(f"keeping kind cluster {cluster.name!r}: KUBECONFIG={cluster.kubeconfig}")
+
+
+def summary(env: Environment) -> dict:
+    """The facts of the bring-up, for the report."""
+    return {
+        "cluster": {"name": env.cluster.name, "kind": env.cluster.is_kind,
+                    "created_by_run": env.cluster.created, "nodes": env.settings.nodes},
+        "choice": json.loads(env.choice.to_json()),
+        "values": env.settings.describe_values(),
+        "capabilities": {
+            need: env.capabilities.missing(need) for need in ("metrics", "netpol", "pod-security",
+                                                               "storage")
+        },
+        "install_seconds": round(env.install_seconds, 1),
+        "ready_after_install_seconds": round(env.ready_seconds, 1),
+        "created": env.created,
+        "deleted": env.deleted,
+        "node_port": NODE_PORT,
+    }  # fmt: skip

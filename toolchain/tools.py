@@ -1,0 +1,121 @@
+"""The pinned command-line tools: kind, helm, kubectl, actionlint, in `<cache>/bin`.
+
+Each is a `toolchain.go.GoBuild` at the version in `toolchain.versions`,
+built once into the cache and linked from `<cache>/bin/<name>`, so a rerun
+with the same pins is instant and a pin change rebuilds. Nothing is put on
+the user's PATH: callers use the absolute paths (`tool()`).
+
+kubectl is built from the Kubernetes module at the cluster's version, with
+the same version stamp the node image's kubectl gets.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from toolchain import cache, go, versions
+from toolchain.progress import step
+
+
+class ToolError(RuntimeError):
+    """A tool is missing or cannot be built; the message says what to do."""
+
+
+def kubernetes_ldflags(version: str, build_date: str = "2025-08-27T00:00:00Z") -> tuple[str, ...]:
+    """`-X` flags that stamp client-go and component-base like Kubernetes' own build does.
+
+    kubeadm refuses an unstamped build, and kubectl reports its version from them.
+    """
+    match = re.fullmatch(r"v(\d+)\.(\d+)\.\d+(?:[-+].*)?", version)
+    if not match:
+        raise ValueError(f"not a semantic Kubernetes version: {version!r}")
+    values = {
+        "gitVersion": version,
+        "gitMajor": match.group(1),
+        "gitMinor": match.group(2),
+        "gitTreeState": "clean",
+        "buildDate": build_date,
+    }
+    flags: list[str] = []
+    for pkg in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
+        flags += [f"-X {pkg}.{key}={value}" for key, value in values.items()]
+    return tuple(flags)
+
+
+def _helm_ldflags() -> tuple[str, ...]:
+    # helm's version string is only "v3.19" unless stamped, and its default Kubernetes
+    # version (for `helm template`/`lint` capabilities) is 1.20 unless stamped with the
+    # client-go minor it is built with: what its Makefile does.
+    module = versions.HELM_MODULE
+    flags = [f"-X {module}/internal/version.version={versions.HELM_VERSION}"]
+    for pkg in ("lint/rules", "chartutil"):
+        flags += [
+            f"-X {module}/pkg/{pkg}.k8sVersionMajor=1",
+            f"-X {module}/pkg/{pkg}.k8sVersionMinor={versions.HELM_KUBERNETES_MINOR}",
+        ]
+    return tuple(flags)
+
+
+BUILDS: dict[str, go.GoBuild] = {
+    "kind": go.GoBuild(
+        "kind", versions.KIND_MODULE, versions.KIND_VERSION, (("kind", versions.KIND_MODULE),)
+    ),
+    "helm": go.GoBuild(
+        "helm",
+        versions.HELM_MODULE,
+        versions.HELM_VERSION,
+        (("helm", f"{versions.HELM_MODULE}/cmd/helm"),),
+        ldflags=_helm_ldflags(),
+    ),
+    "kubectl": go.GoBuild(
+        "kubectl",
+        versions.KUBERNETES_MODULE,
+        versions.KUBERNETES_VERSION,
+        (("kubectl", f"{versions.KUBERNETES_MODULE}/cmd/kubectl"),),
+        ldflags=kubernetes_ldflags(versions.KUBERNETES_VERSION),
+        sibling_version=go.kubernetes_staging_version,
+    ),
+    "actionlint": go.GoBuild(
+        "actionlint",
+        versions.ACTIONLINT_MODULE,
+        versions.ACTIONLINT_VERSION,
+        (("actionlint", f"{versions.ACTIONLINT_MODULE}/cmd/actionlint"),),
+    ),
+}
+NAMES = tuple(BUILDS)
+
+
+def _link(name: str, target: Path) -> Path:
+    link = cache.bin_dir() / name
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return link
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target)
+    return link
+
+
+def ensure_tool(name: str) -> Path:
+    """Build (once) and link one tool; return `<cache>/bin/<name>`."""
+    if name not in BUILDS:
+        raise ToolError(f"unknown tool {name!r}; known: {', '.join(NAMES)}")
+    return _link(name, go.build(BUILDS[name]) / name)
+
+
+def ensure_tools(names: tuple[str, ...] = NAMES) -> dict[str, Path]:
+    """Build/link the pinned tools; return name -> absolute path in `<cache>/bin`."""
+    with step("tools"):
+        return {name: ensure_tool(name) for name in names}
+
+
+def tool(name: str) -> Path:
+    """The absolute path of a built tool; a clear error (never a build) if it is missing."""
+    path = cache.bin_dir() / name
+    if not path.exists():
+        raise ToolError(
+            f"{path} is missing: run `python -m toolchain tools` (or any nox session that "
+            f"needs it) to build the pinned {name} into the cache"
+        )
+    return path
