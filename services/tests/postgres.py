@@ -43,8 +43,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def postgres_server(workdir: Path | None = None) -> Iterator[PostgreSQLExecutor]:
-    """Start a PostgreSQL cluster on 127.0.0.1 (random port, trust auth); remove it after."""
+def postgres_server(
+    workdir: Path | None = None, port: int | None = None
+) -> Iterator[PostgreSQLExecutor]:
+    """Start a PostgreSQL cluster on 127.0.0.1 (trust auth; a random port unless given);
+    remove it after."""
     pg_ctl = find_pg_ctl()
     if os.geteuid() == 0:
         workdir = Path(tempfile.mkdtemp(prefix="todo-pg-"))
@@ -60,7 +63,7 @@ def postgres_server(workdir: Path | None = None) -> Iterator[PostgreSQLExecutor]
     executor = PostgreSQLExecutor(
         executable=executable,
         host="127.0.0.1",
-        port=free_port(),
+        port=port or free_port(),
         datadir=str(workdir / "data"),
         unixsocketdir=str(workdir),
         logfile=str(workdir / "postgresql.log"),

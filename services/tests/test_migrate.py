@@ -1,4 +1,5 @@
-"""`python -m app.migrate`: up from an empty database, down, up again; waits for the DB."""
+"""`python -m app.migrate`: up from an empty database, down, up again; waits for an
+unreachable database, and stops at once when the database refuses the connection."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
+from pytest_postgresql.executors import PostgreSQLExecutor
 
 from tests.conftest import free_port, run_migrate
+from tests.postgres import postgres_server
+
+# The init container's promise: a refused connection surfaces well within this bound,
+# against the 120 s it waits for a database that cannot be reached at all.
+REFUSAL_BOUND_SECONDS = 15
+WRONG_PASSWORD = "not-the-Password-42"
 
 
 def tables(url: str) -> set[str]:
@@ -47,10 +56,97 @@ def test_gives_up_clearly_when_db_unreachable() -> None:
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
     started = time.monotonic()
     result = run_migrate(url, "--wait", "2")
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "not reachable after 2s" in result.stderr
+    assert "ConnectionRefusedError" in result.stderr
     assert '"waiting for database"' in result.stderr  # it retried before giving up
     assert time.monotonic() - started < 20
+
+
+def test_waits_for_a_database_that_comes_up_late(tmp_path: Path) -> None:
+    """Connection refused is a reason to wait: the run succeeds once the server is there."""
+    port = free_port()
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    migrate = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "app.migrate", "--wait", "60"],
+        env={**os.environ, "DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(2)  # a few refused attempts first
+        assert migrate.poll() is None, "gave up on a database that is merely not there yet"
+        with postgres_server(tmp_path, port=port):
+            _, stderr = migrate.communicate(timeout=60)
+    finally:
+        migrate.kill()
+    assert migrate.returncode == 0, stderr
+    assert '"waiting for database"' in stderr and '"migrations done"' in stderr
+
+
+@pytest.fixture(scope="module")
+def password_role(pg_executor: PostgreSQLExecutor) -> Iterator[str]:
+    """A role that must log in with its password over TCP (scram-sha-256), like the chart's
+    PostgreSQL; the test server trusts every other role. Yields the role's name."""
+    role = "migrate_pw"
+    hba = Path(pg_executor.datadir) / "pg_hba.conf"
+    original = hba.read_text()
+    admin = f"postgresql://postgres@{pg_executor.host}:{pg_executor.port}/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'the-right-password'")
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n{original}")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        yield role
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            hba.write_text(original)
+            conn.execute("SELECT pg_reload_conf()")
+            conn.execute(f"DROP ROLE {role}")
+
+
+def _refused_fast(url: str) -> tuple[subprocess.CompletedProcess, float]:
+    """Run migrations with the default wait (120 s); return the result and its duration."""
+    started = time.monotonic()
+    result = run_migrate(url, timeout=60)
+    return result, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    ("case", "cause", "check"),
+    [
+        ("wrong-password", "password authentication failed", "POSTGRES_PASSWORD"),
+        ("unknown-user", "the server refuses user 'nobody_here'", "POSTGRES_USER"),
+        ("missing-database", "database 'no_such_db' does not exist", "POSTGRES_DB"),
+    ],
+    ids=["wrong-password", "unknown-user", "missing-database"],
+)
+def test_refused_connection_stops_at_once_naming_the_cause(
+    case: str,
+    cause: str,
+    check: str,
+    password_role: str,
+    make_database: Callable[[], str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    existing = make_database()
+    server = existing.rsplit("/", 1)[0].split("@", 1)[1]
+    database = existing.rsplit("/", 1)[1]
+    url = {
+        "wrong-password": f"postgresql://{password_role}:{WRONG_PASSWORD}@{server}/{database}",
+        "unknown-user": f"postgresql://nobody_here:{WRONG_PASSWORD}@{server}/{database}",
+        "missing-database": f"postgresql://postgres:{WRONG_PASSWORD}@{server}/no_such_db",
+    }[case]
+    result, seconds = _refused_fast(url)
+    assert result.returncode == 1, result.stderr
+    assert cause in result.stderr and check in result.stderr, result.stderr
+    assert '"level": "ERROR"' in result.stderr
+    assert '"waiting for database"' not in result.stderr  # no retry: waiting cannot fix it
+    assert WRONG_PASSWORD not in result.stderr
+    assert seconds < REFUSAL_BOUND_SECONDS, f"{seconds:.1f}s"
+    with capsys.disabled():
+        print(f"\n  {case}: exit 1 after {seconds:.2f}s: {result.stderr.strip().splitlines()[-1]}")
 
 
 def test_concurrent_runs_all_succeed(make_database: Callable[[], str]) -> None:
