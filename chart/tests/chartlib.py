@@ -20,6 +20,9 @@ RELEASE = "rel"
 NAMESPACE = "todo-ns"
 FULLNAME = f"{RELEASE}-todo-app"
 KUBE_VERSION = "1.34.0"  # Capabilities used while rendering (helm template --kube-version)
+# `helm template` cannot read the cluster, so the chart refuses to generate secrets it could
+# not keep; every render here is given fixed ones unless a test asks for none.
+OFFLINE_SECRETS = TESTS / "offline-secrets.yaml"
 
 
 def find_helm() -> Path | None:
@@ -80,6 +83,7 @@ def template_args(
     files: tuple[Path, ...],
     tmp_dir: Path,
     release: str = RELEASE,
+    secrets: bool = True,
 ) -> list[str]:
     args = [
         "template",
@@ -90,6 +94,8 @@ def template_args(
         "--kube-version",
         KUBE_VERSION,
     ]
+    if secrets:
+        files = (OFFLINE_SECRETS, *files)
     for f in files:
         args += ["-f", str(f)]
     if values:
@@ -106,9 +112,10 @@ def render(
     values: dict[str, Any] | None = None,
     files: tuple[Path, ...] = (),
     release: str = RELEASE,
+    secrets: bool = True,
 ) -> Rendered:
     """helm template the chart; fail the test with helm's message if it refuses."""
-    proc = run_helm(helm, *template_args(values, files, tmp_dir, release))
+    proc = run_helm(helm, *template_args(values, files, tmp_dir, release, secrets))
     if proc.returncode != 0:
         pytest.fail(f"helm template failed:\n{proc.stderr}", pytrace=False)
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
@@ -116,10 +123,14 @@ def render(
 
 
 def render_error(
-    helm: Path, tmp_dir: Path, values: dict[str, Any] | None = None, files: tuple[Path, ...] = ()
+    helm: Path,
+    tmp_dir: Path,
+    values: dict[str, Any] | None = None,
+    files: tuple[Path, ...] = (),
+    secrets: bool = True,
 ) -> str:
     """helm template that must fail: return its error output."""
-    proc = run_helm(helm, *template_args(values, files, tmp_dir))
+    proc = run_helm(helm, *template_args(values, files, tmp_dir, secrets=secrets))
     assert proc.returncode != 0, f"helm template accepted values to refuse: {values or files}"
     return proc.stderr
 

@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chartlib import CHART, FULLNAME, MATRIX, NAMESPACE, RELEASE, Rendered, render
+from chartlib import (
+    CHART,
+    FULLNAME,
+    MATRIX,
+    NAMESPACE,
+    OFFLINE_SECRETS,
+    RELEASE,
+    Rendered,
+    render,
+    render_error,
+)
 
 DEFAULT_RESOURCES = {
     "requests": {"cpu": "250m", "memory": "256Mi"},
@@ -563,27 +573,62 @@ def test_config_checksum_follows_the_configmap(helm: Path, render_dir: Path) -> 
 
 
 def test_secret_checksum_follows_the_secrets(helm: Path, render_dir: Path) -> None:
-    # Secrets the chart creates are random on a fresh render, so the checksum changes...
-    assert _secret_checksum(render(helm, render_dir)) != _secret_checksum(render(helm, render_dir))
-    # ...and with existing Secrets (nothing created) it is stable.
+    # Same credentials, same checksum: a render that keeps the secrets keeps the pods...
+    assert _secret_checksum(render(helm, render_dir)) == _secret_checksum(render(helm, render_dir))
+    # ...and a new password rolls them.
+    rotated = render(helm, render_dir, {"database": {"password": "another-password-0123"}})
+    assert _secret_checksum(rotated) != _secret_checksum(render(helm, render_dir))
     existing = MATRIX["existing-secrets"][1]
     assert _secret_checksum(render(helm, render_dir, existing)) == _secret_checksum(
         render(helm, render_dir, existing)
     )
 
 
+def _offline_secrets() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(OFFLINE_SECRETS.read_text())
+
+
 def test_created_secrets(default: Rendered) -> None:
     import base64
 
+    given = _offline_secrets()
     db = default.get("Secret", "postgres-secret")
     assert set(db["data"]) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
-    assert len(base64.b64decode(db["data"]["POSTGRES_PASSWORD"])) == 32
-    assert base64.b64decode(db["data"]["POSTGRES_USER"]) == b"todo"
+    decoded = {k: base64.b64decode(v).decode() for k, v in db["data"].items()}
+    assert decoded["POSTGRES_PASSWORD"] == given["database"]["password"]
+    assert decoded["POSTGRES_USER"] == "todo" and decoded["POSTGRES_DB"] == "todo"
     assert db["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     auth = default.get("Secret", name("auth"))
-    assert set(auth["data"]) == {"JWT_SECRET", "MCP_SERVICE_TOKEN"}
-    assert all(len(base64.b64decode(v)) == 48 for v in auth["data"].values())
-    assert auth["data"]["JWT_SECRET"] != auth["data"]["MCP_SERVICE_TOKEN"]
+    assert {k: base64.b64decode(v).decode() for k, v in auth["data"].items()} == {
+        "JWT_SECRET": given["auth"]["jwtSecret"],
+        "MCP_SERVICE_TOKEN": given["auth"]["mcpServiceToken"],
+    }
+
+
+def test_render_without_cluster_refuses_to_invent_secrets(helm: Path, render_dir: Path) -> None:
+    """`helm template` (and GitOps tools rendering with it) cannot read the existing Secrets:
+    a random password on every render would lock the apps out of the kept data volume."""
+    message = render_error(helm, render_dir, secrets=False)
+    assert "cannot read the cluster" in message
+    for field in ("database.password", "auth.jwtSecret", "auth.mcpServiceToken"):
+        assert field in message
+    assert "database.secret.create=false with database.secret.name" in message
+    assert "--dry-run=server" in message
+    # Only what is missing is asked for: the database Secret is the operator's here.
+    own_db = {"database": {"secret": {"create": False, "name": "my-db"}}}
+    message = render_error(helm, render_dir, own_db, secrets=False)
+    assert "auth.jwtSecret" in message and "database.password" not in message
+    # Given everything (values or own Secrets), the render is stable: nothing random is left.
+    both_own = {
+        "database": {"secret": {"create": False, "name": "my-db"}},
+        "auth": {"secret": {"create": False, "name": "my-auth"}},
+    }
+    first = render(helm, render_dir, both_own, secrets=False)
+    assert first.docs == render(helm, render_dir, both_own, secrets=False).docs
+    given = render(helm, render_dir, _offline_secrets(), secrets=False)
+    assert given.docs == render(helm, render_dir, _offline_secrets(), secrets=False).docs
 
 
 def test_existing_secrets_are_not_created(matrix: dict[str, Rendered]) -> None:
@@ -839,6 +884,8 @@ def _notes(helm: Path, tmp: Path, values: dict[str, Any]) -> str:
         NAMESPACE,
         "--show-only",
         "templates/notes-under-test.yaml",
+        "-f",
+        str(OFFLINE_SECRETS),
         "-f",
         str(path),
     )

@@ -237,15 +237,44 @@ seccompProfile:
 {{- if or (gt (int .Values.mcpServer.replicaCount) 1) (and $as.enabled (gt (int $as.maxReplicas) 1)) }}true{{ end }}
 {{- end }}
 
-{{/* Random credentials of the Secrets the chart creates, computed once per render (memoised in .Values._generated, so the checksum annotations hash the same values the Secrets hold). Values of an existing Secret are kept: a new DB password would lock the apps out of the data volume, a new JWT_SECRET would log every user out. */}}
+{{/* Whether this render can read the cluster: "true" or "". Probes the release namespace's `default` ServiceAccount, else (the namespace may be created by this very install) the kube-system Namespace. `helm template`, client-side dry runs and GitOps tools that render with `helm template` see neither: their `lookup` returns nothing. */}}
+{{- define "todo-app.clusterReadable" -}}
+{{- if or (lookup "v1" "ServiceAccount" .Release.Namespace "default") (lookup "v1" "Namespace" "" "kube-system") }}true{{ end }}
+{{- end }}
+
+{{/* Credentials of the Secrets the chart creates, computed once per render (memoised in .Values._generated, so the checksum annotations hash the same values the Secrets hold). For each key, in order: the value given in values (database.password, auth.jwtSecret, auth.mcpServiceToken), else the existing Secret's (a new DB password would lock the apps out of the data volume, a new JWT_SECRET would log every user out), else a random one when this render can read the cluster (a first install). A render that cannot read the cluster and is given nothing is refused: a random value would change on every render. */}}
 {{- define "todo-app.generated" -}}
 {{- if not (hasKey .Values "_generated") }}
-{{- $gen := dict "POSTGRES_PASSWORD" (randAlphaNum 32) "JWT_SECRET" (randAlphaNum 48) "MCP_SERVICE_TOKEN" (randAlphaNum 48) }}
-{{- $db := lookup "v1" "Secret" .Release.Namespace (include "todo-app.database.secretName" .) }}
-{{- with (($db).data).POSTGRES_PASSWORD }}{{ $_ := set $gen "POSTGRES_PASSWORD" (b64dec .) }}{{ end }}
-{{- $auth := lookup "v1" "Secret" .Release.Namespace (include "todo-app.auth.secretName" .) }}
-{{- with (($auth).data).JWT_SECRET }}{{ $_ := set $gen "JWT_SECRET" (b64dec .) }}{{ end }}
-{{- with (($auth).data).MCP_SERVICE_TOKEN }}{{ $_ := set $gen "MCP_SERVICE_TOKEN" (b64dec .) }}{{ end }}
+{{- $gen := dict }}
+{{- $wanted := list }}
+{{- if .Values.database.secret.create }}
+{{- $wanted = append $wanted (list "POSTGRES_PASSWORD" .Values.database.password (include "todo-app.database.secretName" .) "database.password" 32) }}
+{{- end }}
+{{- if .Values.auth.secret.create }}
+{{- $authName := include "todo-app.auth.secretName" . }}
+{{- $wanted = append $wanted (list "JWT_SECRET" .Values.auth.jwtSecret $authName "auth.jwtSecret" 48) }}
+{{- $wanted = append $wanted (list "MCP_SERVICE_TOKEN" .Values.auth.mcpServiceToken $authName "auth.mcpServiceToken" 48) }}
+{{- end }}
+{{- $missing := list }}
+{{- range $wanted }}
+{{- $key := index . 0 }}
+{{- $existing := (lookup "v1" "Secret" $.Release.Namespace (index . 2)).data | default dict }}
+{{- if index . 1 }}
+{{- $_ := set $gen $key (index . 1) }}
+{{- else if hasKey $existing $key }}
+{{- $_ := set $gen $key (index $existing $key | b64dec) }}
+{{- else if include "todo-app.clusterReadable" $ }}
+{{- $_ := set $gen $key (randAlphaNum (index . 4)) }}
+{{- else }}
+{{- $missing = append $missing (index . 3) }}
+{{- end }}
+{{- end }}
+{{- if $missing }}
+{{- $own := list }}
+{{- if has "database.password" $missing }}{{ $own = append $own "database.secret.create=false with database.secret.name" }}{{ end }}
+{{- if or (has "auth.jwtSecret" $missing) (has "auth.mcpServiceToken" $missing) }}{{ $own = append $own "auth.secret.create=false with auth.secret.name" }}{{ end }}
+{{- fail (printf "this render cannot read the cluster (helm template, a client-side --dry-run, a GitOps tool), so it cannot keep generated secrets: a random value would change on every render while the database volume keeps the first password. Set %s to values you keep, or create the Secrets yourself and set %s, or render with access to the cluster (helm install/upgrade, --dry-run=server)" (join ", " $missing) (join " and " $own)) }}
+{{- end }}
 {{- $_ := set .Values "_generated" $gen }}
 {{- end }}
 {{- end }}
