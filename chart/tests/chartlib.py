@@ -84,11 +84,12 @@ def template_args(
     tmp_dir: Path,
     release: str = RELEASE,
     secrets: bool = True,
+    chart: Path = CHART,
 ) -> list[str]:
     args = [
         "template",
         release,
-        str(CHART),
+        str(chart),
         "--namespace",
         NAMESPACE,
         "--kube-version",
@@ -113,9 +114,10 @@ def render(
     files: tuple[Path, ...] = (),
     release: str = RELEASE,
     secrets: bool = True,
+    chart: Path = CHART,
 ) -> Rendered:
-    """helm template the chart; fail the test with helm's message if it refuses."""
-    proc = run_helm(helm, *template_args(values, files, tmp_dir, release, secrets))
+    """helm template the chart (or a copy); fail the test with helm's message if it refuses."""
+    proc = run_helm(helm, *template_args(values, files, tmp_dir, release, secrets, chart))
     if proc.returncode != 0:
         pytest.fail(f"helm template failed:\n{proc.stderr}", pytrace=False)
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]

@@ -543,16 +543,50 @@ def test_external_db_has_no_postgresql(matrix: dict[str, Rendered]) -> None:
 
 def test_checksum_annotations(default: Rendered) -> None:
     checksums = set()
-    for w in default.workloads():
-        ann = w["spec"]["template"]["metadata"]["annotations"]
-        assert re.fullmatch(r"[0-9a-f]{64}", ann["checksum/secret"]), w["metadata"]["name"]
+    for component in ("backend", "mcp-server"):
+        ann = default.get("Deployment", name(component))["spec"]["template"]["metadata"][
+            "annotations"
+        ]
+        assert re.fullmatch(r"[0-9a-f]{64}", ann["checksum/secret"]), component
         checksums.add(ann["checksum/secret"])
-    # Computed from the same (memoised) random values in every workload.
+    # Computed from the same (memoised) values in every workload.
     assert len(checksums) == 1
     mcp = default.get("Deployment", name("mcp-server"))
     assert re.fullmatch(
         r"[0-9a-f]{64}", mcp["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
     )
+    # PostgreSQL reads its Secret only when it creates the data directory: no restart on it.
+    pg = default.get("StatefulSet", name("postgresql"))
+    assert "annotations" not in pg["spec"]["template"]["metadata"]
+
+
+def test_chart_version_bump_restarts_no_pod(helm: Path, tmp_path: Path) -> None:
+    """Pod templates carry no chart or app version (labels, checksums): a chart bump alone
+    changes no pod template, so no pod restarts (PostgreSQL least of all)."""
+    import shutil
+
+    bumped = tmp_path / "todo-app"
+    shutil.copytree(CHART, bumped)
+    chart_yaml = bumped / "Chart.yaml"
+    text = chart_yaml.read_text()
+    assert "version: 0.2.0" in text and 'appVersion: "0.2.0"' in text
+    chart_yaml.write_text(
+        text.replace("version: 0.2.0", "version: 9.9.9").replace(
+            'appVersion: "0.2.0"', 'appVersion: "9.9.9"'
+        )
+    )
+    # The image tag is pinned, as an upgrade that only bumps the chart would have it.
+    for files in ((), (CHART / "values-production.yaml",)):
+        values = {"image": {"tag": "1.0"}}
+        before = render(helm, tmp_path, values, files)
+        after = render(helm, tmp_path, values, files, chart=bumped)
+        for w in before.workloads():
+            kind, n = w["kind"], w["metadata"]["name"]
+            assert after.get(kind, n)["spec"]["template"] == w["spec"]["template"], n
+            # The bump is visible where it belongs: the objects' own labels.
+            assert after.get(kind, n)["metadata"]["labels"]["helm.sh/chart"] == "todo-app-9.9.9"
+            labels = w["spec"]["template"]["metadata"]["labels"]
+            assert not {"helm.sh/chart", "app.kubernetes.io/version"} & set(labels), n
 
 
 def _config_checksum(r: Rendered) -> str:

@@ -39,6 +39,13 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/* Labels of one component's pod template: the selector labels and the labels that never change with a chart or app version. helm.sh/chart and app.kubernetes.io/version stay off pod templates: a chart bump alone must restart no pod (PostgreSQL least of all). Call with (dict "ctx" $ "component" "backend"). */}}
+{{- define "todo-app.podLabels" -}}
+{{ include "todo-app.selectorLabels" . }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: todo-app
+{{- end }}
+
 {{/* Full labels of one component; call with (dict "ctx" $ "component" "backend"). */}}
 {{- define "todo-app.componentLabels" -}}
 {{ include "todo-app.labels" .ctx }}
@@ -199,16 +206,14 @@ seccompProfile:
       mountPath: /tmp
 {{- end }}
 
-{{/* Checksum of the Secrets the chart creates, so new credentials roll the pods. */}}
+{{/* Checksum of the credentials in the Secrets the chart creates, so new credentials roll the app pods. It hashes the values only, not the rendered Secrets, whose chart-version labels would roll every pod on a chart bump. */}}
 {{- define "todo-app.secretChecksum" -}}
-{{- $out := "" }}
+{{- include "todo-app.generated" . }}
+{{- $data := dict "generated" .Values._generated }}
 {{- if .Values.database.secret.create }}
-{{- $out = print $out (include (print .Template.BasePath "/secret-database.yaml") .) }}
+{{- $_ := set $data "database" (list .Values.database.user .Values.database.name) }}
 {{- end }}
-{{- if .Values.auth.secret.create }}
-{{- $out = print $out (include (print .Template.BasePath "/secret-auth.yaml") .) }}
-{{- end }}
-{{- $out | sha256sum }}
+{{- toJson $data | sha256sum }}
 {{- end }}
 
 {{/* Checks JSON Schema cannot express (comparisons between values); fails with a message naming the field. */}}
