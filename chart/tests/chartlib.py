@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -130,11 +131,40 @@ def render_error(
     values: dict[str, Any] | None = None,
     files: tuple[Path, ...] = (),
     secrets: bool = True,
+    chart: Path = CHART,
 ) -> str:
     """helm template that must fail: return its error output."""
-    proc = run_helm(helm, *template_args(values, files, tmp_dir, secrets=secrets))
+    proc = run_helm(helm, *template_args(values, files, tmp_dir, secrets=secrets, chart=chart))
     assert proc.returncode != 0, f"helm template accepted values to refuse: {values or files}"
     return proc.stderr
+
+
+# The chart reads the cluster in one helper, `todo-app.live`. `helm template` has no cluster,
+# so to render what an install or upgrade would, a copy of the chart gets a `todo-app.live`
+# that reads fixture objects (files under cluster/<kind>/<name>.yaml) instead.
+_LIVE_HELPER = re.compile(r'\{\{- define "todo-app\.live" -\}\}.*?\{\{- end \}\}', re.S)
+_FIXTURE_LIVE_HELPER = """{{- define "todo-app.live" -}}
+{{- $ctx := index . 0 }}
+{{- $ctx.Files.Get (printf "cluster/%s/%s.yaml" (index . 2) (index . 3)) | default "{}" }}
+{{- end }}"""
+
+
+def chart_with_cluster(tmp_dir: Path, objects: list[dict[str, Any]]) -> Path:
+    """A copy of the chart that sees `objects` as the live objects of the release namespace."""
+    text = "\n".join(yaml.safe_dump(o, sort_keys=True) for o in objects)
+    chart = tmp_dir / f"cluster-{hashlib.sha256(text.encode()).hexdigest()[:16]}" / "todo-app"
+    if chart.exists():
+        return chart
+    shutil.copytree(CHART, chart)
+    helpers = chart / "templates" / "_helpers.tpl"
+    source, count = _LIVE_HELPER.subn(_FIXTURE_LIVE_HELPER, helpers.read_text())
+    assert count == 1, "todo-app.live not found once in _helpers.tpl"
+    helpers.write_text(source)
+    for obj in objects:
+        path = chart / "cluster" / obj["kind"] / f"{obj['metadata']['name']}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(obj))
+    return chart
 
 
 # The values matrix every rendered object is validated for (name -> (files, values)).

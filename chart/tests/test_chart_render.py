@@ -18,6 +18,7 @@ from chartlib import (
     OFFLINE_SECRETS,
     RELEASE,
     Rendered,
+    chart_with_cluster,
     render,
     render_error,
 )
@@ -663,6 +664,106 @@ def test_render_without_cluster_refuses_to_invent_secrets(helm: Path, render_dir
     assert first.docs == render(helm, render_dir, both_own, secrets=False).docs
     given = render(helm, render_dir, _offline_secrets(), secrets=False)
     assert given.docs == render(helm, render_dir, _offline_secrets(), secrets=False).docs
+
+
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+def _decoded(secret: dict[str, Any]) -> dict[str, str]:
+    import base64
+
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def secret_object(secret_name: str, data: dict[str, str], owner: str | None = RELEASE) -> dict:
+    """A live Secret as the API returns it; `owner`: the Helm release that manages it."""
+    meta: dict[str, Any] = {"name": secret_name, "namespace": NAMESPACE}
+    if owner:
+        meta["annotations"] = {"meta.helm.sh/release-name": owner}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "data": {k: _b64(v) for k, v in data.items()},
+    }
+
+
+DEFAULT_SERVICE_ACCOUNT = {
+    "apiVersion": "v1",
+    "kind": "ServiceAccount",
+    "metadata": {"name": "default", "namespace": NAMESPACE},
+}
+KUBE_SYSTEM = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}}
+KEPT = {
+    "POSTGRES_PASSWORD": "kept-database-password",
+    "JWT_SECRET": "kept-jwt-secret-0123456789abcdefghijkl",
+    "MCP_SERVICE_TOKEN": "kept-service-token-0123456789abcdefgh",
+}
+LIVE_SECRETS = [
+    DEFAULT_SERVICE_ACCOUNT,
+    secret_object(
+        "postgres-secret",
+        {
+            "POSTGRES_USER": "todo",
+            "POSTGRES_PASSWORD": KEPT["POSTGRES_PASSWORD"],
+            "POSTGRES_DB": "todo",
+        },
+    ),
+    secret_object(
+        name("auth"),
+        {"JWT_SECRET": KEPT["JWT_SECRET"], "MCP_SERVICE_TOKEN": KEPT["MCP_SERVICE_TOKEN"]},
+    ),
+]
+
+
+def test_upgrade_keeps_the_existing_secrets(helm: Path, tmp_path: Path) -> None:
+    chart = chart_with_cluster(tmp_path, LIVE_SECRETS)
+    first = render(helm, tmp_path, secrets=False, chart=chart)
+    assert (
+        _decoded(first.get("Secret", "postgres-secret"))["POSTGRES_PASSWORD"]
+        == (KEPT["POSTGRES_PASSWORD"])
+    )
+    auth = _decoded(first.get("Secret", name("auth")))
+    assert auth == {k: KEPT[k] for k in ("JWT_SECRET", "MCP_SERVICE_TOKEN")}
+    again = render(helm, tmp_path, secrets=False, chart=chart)
+    assert _secret_checksum(again) == _secret_checksum(first)  # no pod rolls
+    # A value given explicitly wins over the kept one (how a rotation is rolled out).
+    new_password = "rotated-password-0123"  # noqa: S105 - a test value
+    rotated = render(
+        helm,
+        tmp_path,
+        {"database": {"password": new_password}},
+        secrets=False,
+        chart=chart,
+    )
+    assert _decoded(rotated.get("Secret", "postgres-secret"))["POSTGRES_PASSWORD"] == new_password
+    assert _secret_checksum(rotated) != _secret_checksum(first)
+
+
+@pytest.mark.parametrize(
+    "visible", [DEFAULT_SERVICE_ACCOUNT, KUBE_SYSTEM], ids=["namespace-exists", "new-namespace"]
+)
+def test_first_install_generates_random_secrets(
+    helm: Path, tmp_path: Path, visible: dict[str, Any]
+) -> None:
+    chart = chart_with_cluster(tmp_path, [visible])
+    r = render(helm, tmp_path, secrets=False, chart=chart)
+    password = _decoded(r.get("Secret", "postgres-secret"))["POSTGRES_PASSWORD"]
+    auth = _decoded(r.get("Secret", name("auth")))
+    assert len(password) == 32 and password.isalnum()
+    assert [len(v) for v in auth.values()] == [48, 48]
+    assert auth["JWT_SECRET"] != auth["MCP_SERVICE_TOKEN"]
+
+
+def test_foreign_secret_is_refused(helm: Path, tmp_path: Path) -> None:
+    foreign = secret_object("postgres-secret", {"POSTGRES_PASSWORD": "theirs"}, owner=None)
+    chart = chart_with_cluster(tmp_path, [DEFAULT_SERVICE_ACCOUNT, foreign])
+    message = render_error(helm, tmp_path, secrets=False, chart=chart)
+    assert 'Secret "postgres-secret" already exists' in message
+    assert "set database.secret.create=false and database.secret.name=postgres-secret" in message
 
 
 def test_existing_secrets_are_not_created(matrix: dict[str, Rendered]) -> None:

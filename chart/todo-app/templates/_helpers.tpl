@@ -242,9 +242,15 @@ seccompProfile:
 {{- if or (gt (int .Values.mcpServer.replicaCount) 1) (and $as.enabled (gt (int $as.maxReplicas) 1)) }}true{{ end }}
 {{- end }}
 
+{{/* One object of the cluster as YAML ("{}" when absent, or when the render cannot read the cluster); the chart's only `lookup`. Call with (list $ "<apiVersion>" "<kind>" "<name>"); namespaced kinds are read in the release namespace. Use as (include "todo-app.live" (list ...) | fromYaml). */}}
+{{- define "todo-app.live" -}}
+{{- $ctx := index . 0 }}
+{{- lookup (index . 1) (index . 2) $ctx.Release.Namespace (index . 3) | toYaml }}
+{{- end }}
+
 {{/* Whether this render can read the cluster: "true" or "". Probes the release namespace's `default` ServiceAccount, else (the namespace may be created by this very install) the kube-system Namespace. `helm template`, client-side dry runs and GitOps tools that render with `helm template` see neither: their `lookup` returns nothing. */}}
 {{- define "todo-app.clusterReadable" -}}
-{{- if or (lookup "v1" "ServiceAccount" .Release.Namespace "default") (lookup "v1" "Namespace" "" "kube-system") }}true{{ end }}
+{{- if or (include "todo-app.live" (list . "v1" "ServiceAccount" "default") | fromYaml) (include "todo-app.live" (list . "v1" "Namespace" "kube-system") | fromYaml) }}true{{ end }}
 {{- end }}
 
 {{/* Credentials of the Secrets the chart creates, computed once per render (memoised in .Values._generated, so the checksum annotations hash the same values the Secrets hold). For each key, in order: the value given in values (database.password, auth.jwtSecret, auth.mcpServiceToken), else the existing Secret's (a new DB password would lock the apps out of the data volume, a new JWT_SECRET would log every user out), else a random one when this render can read the cluster (a first install). A render that cannot read the cluster and is given nothing is refused: a random value would change on every render. */}}
@@ -263,7 +269,7 @@ seccompProfile:
 {{- $missing := list }}
 {{- range $wanted }}
 {{- $key := index . 0 }}
-{{- $existing := (lookup "v1" "Secret" $.Release.Namespace (index . 2)).data | default dict }}
+{{- $existing := (include "todo-app.live" (list $ "v1" "Secret" (index . 2)) | fromYaml).data | default dict }}
 {{- if index . 1 }}
 {{- $_ := set $gen $key (index . 1) }}
 {{- else if hasKey $existing $key }}
@@ -286,7 +292,7 @@ seccompProfile:
 
 {{/* Refuse, with what to do, to take over a Secret that exists but belongs to no or another release. */}}
 {{- define "todo-app.refuseForeignSecret" -}}
-{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace .name }}
+{{- $existing := include "todo-app.live" (list .ctx "v1" "Secret" .name) | fromYaml }}
 {{- if $existing }}
 {{- $owner := get (($existing.metadata).annotations | default dict) "meta.helm.sh/release-name" }}
 {{- if ne $owner .ctx.Release.Name }}
