@@ -529,8 +529,100 @@ def test_postgresql_pod(default: Rendered) -> None:
     assert claim["metadata"]["name"] == "data"
     assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+@pytest.mark.parametrize("case", [c for c in ALL_CASES if c != "external-db"])
+def test_postgresql_statefulset_is_governed_by_a_headless_service(
+    case: str, matrix: dict[str, Rendered]
+) -> None:
+    r = matrix[case]
+    fullname = "todo" if case == "overrides" else FULLNAME
+    sts = r.get("StatefulSet", f"{fullname}-postgresql")
+    governing = r.get("Service", sts["spec"]["serviceName"])
+    assert governing["metadata"]["name"] == f"{fullname}-postgresql-headless"
+    assert governing["spec"]["clusterIP"] == "None"
+    assert governing["spec"]["publishNotReadyAddresses"] is True
+    assert selects(governing["spec"]["selector"], sts["spec"]["template"]["metadata"]["labels"])
+    assert [p["port"] for p in governing["spec"]["ports"]] == [5432]
+    # The apps keep connecting through the regular Service, which keeps its cluster IP.
+    client = r.get("Service", f"{fullname}-postgresql")
+    assert "clusterIP" not in client["spec"]
+
+
+def earlier_statefulset(size: str = "1Gi", storage_class: str | None = None) -> dict[str, Any]:
+    """The PostgreSQL StatefulSet an earlier chart revision created, as the API returns it:
+    governed by the regular Service, its claim template carrying the API's defaults."""
+    claim_spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": size}},
+        "volumeMode": "Filesystem",
+    }
+    if storage_class:
+        claim_spec["storageClassName"] = storage_class
+    labels = {
+        "app.kubernetes.io/name": "todo-app",
+        "app.kubernetes.io/instance": RELEASE,
+        "app.kubernetes.io/component": "postgresql",
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name("postgresql"), "namespace": NAMESPACE},
+        "spec": {
+            "replicas": 1,
+            "serviceName": name("postgresql"),
+            "selector": {"matchLabels": labels},
+            "volumeClaimTemplates": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": "data", "labels": labels},
+                    "spec": claim_spec,
+                    "status": {"phase": "Pending"},
+                }
+            ],
+        },
+    }
+
+
+@pytest.mark.parametrize("storage_class", [None, "standard"])
+def test_upgrade_keeps_the_statefulsets_immutable_fields(
+    helm: Path, tmp_path: Path, matrix: dict[str, Rendered], storage_class: str | None
+) -> None:
+    """Upgrading a release of an earlier revision to production values (10Gi, a headless
+    governing Service) asks Kubernetes to change no immutable StatefulSet field."""
+    chart = chart_with_cluster(tmp_path, [*LIVE_SECRETS, earlier_statefulset("1Gi", storage_class)])
+    production = CHART / "values-production.yaml"
+    r = render(helm, tmp_path, files=(production,), secrets=False, chart=chart)
+    sts = r.get("StatefulSet", name("postgresql"))
     assert sts["spec"]["serviceName"] == name("postgresql")
-    assert default.get("Service", name("postgresql"))
+    # The claim template is the one the earlier revision rendered, 1Gi not 10Gi.
+    expected = matrix["default"].get("StatefulSet", name("postgresql"))["spec"][
+        "volumeClaimTemplates"
+    ]
+    if storage_class:
+        expected[0]["spec"]["storageClassName"] = storage_class
+    assert sts["spec"]["volumeClaimTemplates"] == expected
+    # Without a live StatefulSet the same values render the new fields.
+    fresh = matrix["production"].get("StatefulSet", name("postgresql"))
+    assert fresh["spec"]["serviceName"] == name("postgresql-headless")
+    assert fresh["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"] == {
+        "storage": "10Gi"
+    }
+    # The operator is told the volume was not resized, and where to read how.
+    notes = _notes(helm, tmp_path, yaml_values(production), source=chart)
+    assert "postgresql.persistence.size is 10Gi" in notes
+    assert "keeps the 1Gi volume claim template" in notes
+    assert "Growing the database volume" in notes
+    # Same size as the live claim: nothing to say.
+    same = _notes(helm, tmp_path, {"postgresql": {"persistence": {"size": "1Gi"}}}, source=chart)
+    assert "volume claim template" not in same
+
+
+def yaml_values(path: Path) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(path.read_text())
 
 
 def test_external_db_has_no_postgresql(matrix: dict[str, Rendered]) -> None:
@@ -983,8 +1075,9 @@ def test_helm_test_pods_import_only_what_the_image_ships(default: Rendered) -> N
                 assert top in shipped, f"{pod['metadata']['name']} imports {top}, not in the image"
 
 
-def _notes(helm: Path, tmp: Path, values: dict[str, Any]) -> str:
-    """NOTES.txt as `helm install` prints it, rendered offline.
+def _notes(helm: Path, tmp: Path, values: dict[str, Any], source: Path = CHART) -> str:
+    """NOTES.txt as `helm install` prints it, rendered offline (from `source`, a chart or a
+    chart_with_cluster copy).
 
     `helm install --dry-run=client` still wants a reachable cluster and `helm template`
     does not print the notes, so render a copy of the chart in which NOTES.txt is a named
@@ -995,9 +1088,9 @@ def _notes(helm: Path, tmp: Path, values: dict[str, Any]) -> str:
     import yaml
     from chartlib import run_helm
 
-    chart = tmp / "todo-app"
+    chart = tmp / f"notes-{source.parent.name}" / "todo-app"
     if not chart.exists():
-        shutil.copytree(CHART, chart)
+        shutil.copytree(source, chart)
         notes = chart / "templates" / "NOTES.txt"
         text = notes.read_text()
         notes.unlink()

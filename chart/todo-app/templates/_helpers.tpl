@@ -67,6 +67,28 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-postgresql" (include "todo-app.fullname" .) }}
 {{- end }}
 
+{{/* Name of the headless Service that governs the PostgreSQL StatefulSet (stable pod DNS names). */}}
+{{- define "todo-app.postgresql.headlessName" -}}
+{{- printf "%s-headless" (include "todo-app.postgresql.fullname" .) }}
+{{- end }}
+
+{{/* The PostgreSQL StatefulSet's fields Kubernetes never lets an update change, as YAML: serviceName, size and storageClass of the `data` claim template, and `live` (whether a StatefulSet exists). From the live StatefulSet when there is one, so an upgrade never asks to change them (a release installed by an earlier chart keeps its regular governing Service and its volume size); else from values. */}}
+{{- define "todo-app.postgresql.immutable" -}}
+{{- $persistence := .Values.postgresql.persistence }}
+{{- $out := dict "live" false "serviceName" (include "todo-app.postgresql.headlessName" .) "size" (toString $persistence.size) "storageClass" $persistence.storageClass }}
+{{- with include "todo-app.live" (list . "apps/v1" "StatefulSet" (include "todo-app.postgresql.fullname" .)) | fromYaml }}
+{{- $_ := set $out "live" true }}
+{{- $_ := set $out "serviceName" .spec.serviceName }}
+{{- range .spec.volumeClaimTemplates }}
+{{- if eq .metadata.name "data" }}
+{{- $_ := set $out "size" (toString .spec.resources.requests.storage) }}
+{{- $_ := set $out "storageClass" (.spec.storageClassName | default "") }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
+
 {{/* In-cluster URL of the MCP server, given to the backend as MCP_SERVER_URL. */}}
 {{- define "todo-app.mcpServer.url" -}}
 {{- printf "http://%s:%d" (include "todo-app.mcpServer.fullname" .) (int .Values.mcpServer.service.port) }}
