@@ -900,10 +900,48 @@ def test_hpa(matrix: dict[str, Rendered]) -> None:
         }
     ]
     assert spec["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 15
+    # Rendered without the cluster (a GitOps tool), the HPA alone owns the count: a fixed
+    # value would undo its scaling on every sync.
     assert "replicas" not in r.get("Deployment", name("mcp-server"))["spec"]
     # The target is a share of the CPU request: the request must be set.
     mcp = container(r.get("Deployment", name("mcp-server")), "mcp-server")
     assert mcp["resources"]["requests"]["cpu"]
+
+
+def mcp_deployment_object(replicas: int) -> dict[str, Any]:
+    """The live MCP server Deployment, as the HPA or an earlier replicaCount left it."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name("mcp-server"), "namespace": NAMESPACE},
+        "spec": {"replicas": replicas},
+    }
+
+
+@pytest.mark.parametrize(
+    ("live", "min_max", "expected"),
+    [
+        (2, (1, 3), 2),  # autoscaling switched on over two running pods: still two
+        (3, (1, 3), 3),  # an upgrade while the HPA has scaled out: no scale-in
+        (1, (2, 3), 2),  # never under minReplicas
+        (5, (1, 3), 3),  # never over maxReplicas
+        (None, (2, 3), 2),  # a first install starts at minReplicas
+    ],
+    ids=["switch-on-2", "scaled-out", "below-min", "above-max", "first-install"],
+)
+def test_autoscaling_keeps_the_running_replicas(
+    helm: Path, tmp_path: Path, live: int | None, min_max: tuple[int, int], expected: int
+) -> None:
+    """Switching the HPA on renders `replicas` (the live count, within min..max) instead of
+    dropping the field, which Kubernetes would default to one pod until the HPA reacts."""
+    objects = list(LIVE_SECRETS) + ([mcp_deployment_object(live)] if live else [])
+    chart = chart_with_cluster(tmp_path, objects)
+    low, high = min_max
+    values = {
+        "mcpServer": {"autoscaling": {"enabled": True, "minReplicas": low, "maxReplicas": high}}
+    }
+    r = render(helm, tmp_path, values, secrets=False, chart=chart)
+    assert r.get("Deployment", name("mcp-server"))["spec"]["replicas"] == expected
 
 
 def test_hpa_off_by_default(default: Rendered) -> None:

@@ -258,6 +258,17 @@ seccompProfile:
 {{- end }}
 {{- end }}
 
+{{/* `replicas` of the MCP server Deployment while its HPA is on, or "" to leave the field out. Rendered when this render can read the cluster: the live count (what the HPA scaled to, or the pods running before autoscaling was switched on) kept within minReplicas..maxReplicas, else minReplicas. Leaving the field out instead would drop the Deployment to Kubernetes' default of one pod when autoscaling is switched on. A render that cannot read the cluster (a GitOps tool) leaves it out: a fixed count there would undo the HPA's scaling on every sync. */}}
+{{- define "todo-app.mcpServer.autoscaledReplicas" -}}
+{{- $as := .Values.mcpServer.autoscaling }}
+{{- $live := include "todo-app.live" (list . "apps/v1" "Deployment" (include "todo-app.mcpServer.fullname" .)) | fromYaml }}
+{{- with ($live.spec).replicas }}
+{{- max (int .) (int $as.minReplicas) | min (int $as.maxReplicas) }}
+{{- else }}
+{{- if include "todo-app.clusterReadable" . }}{{ $as.minReplicas }}{{ end }}
+{{- end }}
+{{- end }}
+
 {{/* Whether the MCP server can run more than one pod (then a PodDisruptionBudget makes sense): "true" or "". */}}
 {{- define "todo-app.mcpServer.multiReplica" -}}
 {{- $as := .Values.mcpServer.autoscaling }}
