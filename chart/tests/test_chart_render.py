@@ -1045,6 +1045,18 @@ def test_commands(default: Rendered) -> None:
         assert "python -m app.migrate" in " ".join(migrate["command"])
 
 
+@pytest.mark.parametrize("component", ["backend", "mcp-server"])
+def test_migration_failure_surfaces_in_the_pod_status(component: str, default: Rendered) -> None:
+    """No retry loop around `python -m app.migrate`: its exit code reaches the kubelet (the pod
+    shows Init:Error within seconds of a refused login) and its last log line, naming the
+    cause, becomes the container's termination message."""
+    migrate = container(default.get("Deployment", name(component)), "migrate")
+    assert migrate["command"] == ["python", "-m", "app.migrate"]
+    assert migrate["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    init = default.get("Deployment", name(component))["spec"]["template"]["spec"]
+    assert [c["name"] for c in init["initContainers"]] == ["migrate"]
+
+
 def test_migrations_switch(matrix: dict[str, Rendered]) -> None:
     for w in matrix["overrides"].workloads():
         assert "initContainers" not in w["spec"]["template"]["spec"]

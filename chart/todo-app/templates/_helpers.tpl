@@ -196,20 +196,14 @@ seccompProfile:
 - name: migrate
   image: {{ include "todo-app.image" (dict "ctx" .ctx "image" .image "app" true) }}
   imagePullPolicy: {{ include "todo-app.imagePullPolicy" (dict "ctx" .ctx "image" .image "app" true) }}
-  # `python -m app.migrate` waits for the database, then runs `alembic upgrade head` in one
-  # transaction under a PostgreSQL advisory lock: on a fresh install the pods that migrate at
-  # once wait for the first and find the schema at head. The loop retries any other failure
-  # without a container restart.
-  command:
-    - sh
-    - -c
-    - |
-      for attempt in 1 2 3 4 5; do
-        python -m app.migrate && exit 0
-        echo "migrate: attempt $attempt failed, retrying" >&2
-        sleep 2
-      done
-      exit 1
+  # `python -m app.migrate` waits while the database is unreachable or starting (up to 120 s),
+  # then runs `alembic upgrade head` in one transaction under a PostgreSQL advisory lock (pods
+  # that migrate at once wait for the first). A database that refuses the connection (wrong
+  # password, unknown user, missing database) ends it at once with exit code 1: the pod shows
+  # Init:Error, then Init:CrashLoopBackOff, and the cause is its last log line, which
+  # FallbackToLogsOnError also puts in the container status (`kubectl describe pod`).
+  command: ["python", "-m", "app.migrate"]
+  terminationMessagePolicy: FallbackToLogsOnError
   envFrom:
     - secretRef:
         name: {{ include "todo-app.database.secretName" .ctx }}
