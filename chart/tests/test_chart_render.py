@@ -993,6 +993,89 @@ def test_pdb_only_when_more_than_one_pod_can_run(
         )
 
 
+# --- connection budget ------------------------------------------------------------------------
+
+
+def _pool(r: Rendered, component: str) -> int:
+    """size + overflow of one process, as the rendered pod will read them."""
+    if component == "backend":
+        env = {
+            k: v["value"]
+            for k, v in env_of(container(r.get("Deployment", name(component)), component)).items()
+            if "value" in v
+        }
+    else:
+        env = r.get("ConfigMap", name(component))["data"]
+    return int(env["DB_POOL_SIZE"]) + int(env["DB_MAX_OVERFLOW"])
+
+
+def _most_pods(r: Rendered, component: str) -> int:
+    hpa = r.find("HorizontalPodAutoscaler", name(component))
+    deployment = r.get("Deployment", name(component))
+    most = hpa["spec"]["maxReplicas"] if hpa else deployment["spec"]["replicas"]
+    surge = deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+    return most + surge if most else 0
+
+
+@pytest.mark.parametrize("case", [c for c in ALL_CASES if c not in ("external-db", "overrides")])
+def test_connection_pools_fit_in_postgresql_max_connections(
+    case: str, matrix: dict[str, Rendered]
+) -> None:
+    """What the rendered pods can open, at their most pods and during a rollout, stays
+    within the max_connections the rendered PostgreSQL runs with, less the reserve."""
+    r = matrix[case]
+    args = container(r.get("StatefulSet", name("postgresql")), "postgresql")["args"]
+    assert args[:2] == ["postgres", "-c"]
+    max_connections = int(args[2].removeprefix("max_connections="))
+    components = ["backend"] if case == "mcp-disabled" else ["backend", "mcp-server"]
+    needed = sum(_most_pods(r, c) * _pool(r, c) for c in components)
+    assert needed + 10 <= max_connections, (needed, max_connections)
+
+
+def test_production_connection_budget(matrix: dict[str, Rendered]) -> None:
+    r = matrix["production"]
+    # (2 + 1) backend pods and (3 + 1) MCP server pods, 25 connections each, 10 reserved.
+    assert _most_pods(r, "backend") == 3 and _most_pods(r, "mcp-server") == 4
+    pg = container(r.get("StatefulSet", name("postgresql")), "postgresql")
+    assert pg["args"] == ["postgres", "-c", "max_connections=200"]
+
+
+def test_connection_budget_over_max_connections_is_refused(helm: Path, render_dir: Path) -> None:
+    production = (CHART / "values-production.yaml",)
+    # Production's pools need exactly 185: accepted at 185, refused at 184.
+    render(helm, render_dir, {"database": {"maxConnections": 185}}, production)
+    message = render_error(helm, render_dir, {"database": {"maxConnections": 184}}, production)
+    assert "database.maxConnections (184) is below what the connection pools can open: 185" in (
+        message
+    )
+    for field in (
+        "backend.replicaCount",
+        "backend.dbPool.size",
+        "mcpServer.autoscaling.maxReplicas",
+        "mcpServer.dbPool.size",
+        "database.reservedConnections",
+    ):
+        assert field in message
+    # The same check holds for an external server (its limit given in database.maxConnections).
+    external = {
+        "postgresql": {"enabled": False},
+        "database": {"host": "db.example.internal", "maxConnections": 50},
+    }
+    assert "database.maxConnections (50)" in render_error(helm, render_dir, external)
+    # Without the MCP server only the backend counts: 2 pods x 25 + 10.
+    alone = {"mcpServer": {"enabled": False}, "database": {"maxConnections": 60}}
+    assert not render(helm, render_dir, alone).find("Deployment", name("mcp-server"))
+
+
+def test_deployments_roll_one_extra_pod_at_a_time(default: Rendered) -> None:
+    for component in ("backend", "mcp-server"):
+        strategy = default.get("Deployment", name(component))["spec"]["strategy"]
+        assert strategy == {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+        }
+
+
 # --- images, migrations, commands ------------------------------------------------------------
 
 

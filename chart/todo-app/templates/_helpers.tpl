@@ -250,6 +250,34 @@ seccompProfile:
 {{- if and (not (kindIs "invalid" .Values.backend.service.nodePort)) (eq .Values.backend.service.type "ClusterIP") }}
 {{- fail "backend.service.nodePort is set but backend.service.type is ClusterIP (use NodePort)" }}
 {{- end }}
+{{- include "todo-app.checkConnectionBudget" . }}
+{{- end }}
+
+{{/* Pods a Deployment can run at once: its most replicas, plus the one extra pod of a rolling update (maxSurge 1), or none when it runs no pod. */}}
+{{- define "todo-app.podsAtMost" -}}
+{{- if gt (int .) 0 }}{{ add1 (int .) }}{{ else }}0{{ end }}
+{{- end }}
+
+{{/* Fail when the apps' connection pools could open more connections than the server accepts: for the backend and the MCP server, (most pods + 1 during a rollout) x (dbPool.size + dbPool.maxOverflow), plus database.reservedConnections, must stay within database.maxConnections. */}}
+{{- define "todo-app.checkConnectionBudget" -}}
+{{- $b := .Values.backend }}
+{{- $m := .Values.mcpServer }}
+{{- $bPods := include "todo-app.podsAtMost" $b.replicaCount | int }}
+{{- $bEach := add $b.dbPool.size $b.dbPool.maxOverflow | int }}
+{{- $mPods := 0 }}
+{{- $mFrom := "mcpServer.enabled=false" }}
+{{- if $m.enabled }}
+{{- $mMost := ternary $m.autoscaling.maxReplicas $m.replicaCount $m.autoscaling.enabled }}
+{{- $mFrom = ternary "mcpServer.autoscaling.maxReplicas" "mcpServer.replicaCount" $m.autoscaling.enabled }}
+{{- $mPods = include "todo-app.podsAtMost" $mMost | int }}
+{{- end }}
+{{- $mEach := add $m.dbPool.size $m.dbPool.maxOverflow | int }}
+{{- $reserved := int .Values.database.reservedConnections }}
+{{- $needed := add (mul $bPods $bEach) (mul $mPods $mEach) $reserved }}
+{{- $max := int .Values.database.maxConnections }}
+{{- if gt (int $needed) $max }}
+{{- fail (printf "database.maxConnections (%d) is below what the connection pools can open: %d = backend %d pods (backend.replicaCount + 1 during a rollout) x %d (backend.dbPool.size + maxOverflow) + MCP server %d pods (%s + 1 during a rollout) x %d (mcpServer.dbPool.size + maxOverflow) + %d (database.reservedConnections). Raise database.maxConnections (with PostgreSQL's memory), or lower the pool sizes or replica counts" $max (int $needed) $bPods $bEach $mPods $mFrom $mEach $reserved) }}
+{{- end }}
 {{- end }}
 
 {{/* `replicas` of the MCP server Deployment while its HPA is on, or "" to leave the field out. Rendered when this render can read the cluster: the live count (what the HPA scaled to, or the pods running before autoscaling was switched on) kept within minReplicas..maxReplicas, else minReplicas. Leaving the field out instead would drop the Deployment to Kubernetes' default of one pod when autoscaling is switched on. A render that cannot read the cluster (a GitOps tool) leaves it out: a fixed count there would undo the HPA's scaling on every sync. */}}
