@@ -957,6 +957,60 @@ def test_production_values(matrix: dict[str, Rendered]) -> None:
     assert r.get("Deployment", name("backend"))["spec"]["replicas"] == 2
 
 
+@pytest.mark.parametrize("case", ["production", "e2e-production"])
+def test_production_keeps_the_api_through_node_drains(
+    case: str, matrix: dict[str, Rendered]
+) -> None:
+    """Production: a PodDisruptionBudget per app, and their pods spread over nodes."""
+    r = matrix[case]
+    pods = pods_by_component(r)
+    for component in ("backend", "mcp-server"):
+        pdb = r.get("PodDisruptionBudget", name(component))
+        assert pdb["spec"]["maxUnavailable"] == 1
+        assert _targets_of(pdb["spec"]["selector"]["matchLabels"], pods) == [component]
+        spec = r.get("Deployment", name(component))["spec"]["template"]["spec"]
+        [constraint] = spec["topologySpreadConstraints"]
+        assert constraint["topologyKey"] == "kubernetes.io/hostname"
+        assert constraint["maxSkew"] == 1
+        # A preference: one node, or a full node, still gets both pods.
+        assert constraint["whenUnsatisfiable"] == "ScheduleAnyway"
+        selector = constraint["labelSelector"]["matchLabels"]
+        assert _targets_of(selector, pods) == [component]
+
+
+def _targets_of(selector: dict[str, str], pods: dict[str, dict[str, str]]) -> list[str]:
+    return [c for c, labels in pods.items() if selects(selector, labels)]
+
+
+@pytest.mark.parametrize(
+    ("replicas", "enabled", "expected"),
+    [(1, True, False), (2, True, True), (3, False, False)],
+    ids=["one-pod", "two-pods", "pdb-disabled"],
+)
+def test_backend_pdb_only_when_more_than_one_pod_runs(
+    helm: Path, render_dir: Path, replicas: int, enabled: bool, expected: bool
+) -> None:
+    values = {"backend": {"replicaCount": replicas, "pdb": {"enabled": enabled}}}
+    pdb = render(helm, render_dir, values).find("PodDisruptionBudget", name("backend"))
+    assert (pdb is not None) is expected
+    if pdb:
+        assert pdb["apiVersion"] == "policy/v1"
+
+
+def test_topology_spread_keeps_a_given_label_selector(helm: Path, render_dir: Path) -> None:
+    given = {
+        "maxSkew": 2,
+        "topologyKey": "topology.kubernetes.io/zone",
+        "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"tier": "api"}},
+    }
+    r = render(helm, render_dir, {"backend": {"topologySpreadConstraints": [given]}})
+    spec = r.get("Deployment", name("backend"))["spec"]["template"]["spec"]
+    assert spec["topologySpreadConstraints"] == [given]
+    mcp = r.get("Deployment", name("mcp-server"))["spec"]["template"]["spec"]
+    assert "topologySpreadConstraints" not in mcp
+
+
 @pytest.mark.parametrize(
     ("values", "expected"),
     [

@@ -291,6 +291,18 @@ seccompProfile:
 {{- end }}
 {{- end }}
 
+{{/* Topology spread constraints of one component's pods; a constraint without labelSelector gets the component's selector labels. Call with (dict "ctx" $ "component" "backend" "constraints" <list>). */}}
+{{- define "todo-app.topologySpreadConstraints" -}}
+{{- $selector := include "todo-app.selectorLabels" (dict "ctx" .ctx "component" .component) | fromYaml }}
+{{- range .constraints }}
+{{- $constraint := deepCopy . }}
+{{- if not (hasKey $constraint "labelSelector") }}
+{{- $_ := set $constraint "labelSelector" (dict "matchLabels" $selector) }}
+{{- end }}
+- {{ toYaml $constraint | indent 2 | trim }}
+{{- end }}
+{{- end }}
+
 {{/* Whether the MCP server can run more than one pod (then a PodDisruptionBudget makes sense): "true" or "". */}}
 {{- define "todo-app.mcpServer.multiReplica" -}}
 {{- $as := .Values.mcpServer.autoscaling }}
