@@ -206,6 +206,20 @@ MATRIX: dict[str, tuple[tuple[Path, ...], dict[str, Any]]] = {
         },
     ),
     "nodeport": ((), {"backend": {"service": {"type": "NodePort", "nodePort": 30080}}}),
+    "egress": ((), {"networkPolicy": {"egress": {"enabled": True}}}),
+    "egress-external-db": (
+        (),
+        {
+            "networkPolicy": {
+                "egress": {
+                    "enabled": True,
+                    "externalDatabaseTo": [{"ipBlock": {"cidr": "10.20.30.40/32"}}],
+                }
+            },
+            "postgresql": {"enabled": False},
+            "database": {"host": "db.example.internal", "port": 6432},
+        },
+    ),
     "e2e": ((E2E_VALUES,), {"image": {"repository": "todo-app", "tag": "dev"}}),
     "e2e-production": ((PRODUCTION, E2E_VALUES), {"image": {"tag": "dev"}}),
     "overrides": (

@@ -47,6 +47,8 @@ RESTRICTED_VOLUMES = {
     "secret",
 }
 ALL_CASES = sorted(MATRIX)
+# Matrix cases with an external database instead of the release's PostgreSQL.
+EXTERNAL_DB = {"external-db", "egress-external-db"}
 
 
 def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -245,7 +247,7 @@ def test_networkpolicy_mcp_server(case: str, matrix: dict[str, Rendered]) -> Non
 def test_networkpolicy_postgresql(case: str, matrix: dict[str, Rendered]) -> None:
     r = matrix[case]
     policy = r.find("NetworkPolicy", name("postgresql"))
-    if case == "external-db":
+    if case in EXTERNAL_DB:
         assert policy is None
         return
     assert policy is not None
@@ -272,6 +274,105 @@ def test_networkpolicy_extra_peers(helm: Path, render_dir: Path) -> None:
 
 def test_networkpolicy_switch(matrix: dict[str, Rendered]) -> None:
     assert matrix["overrides"].of_kind("NetworkPolicy") == []
+
+
+def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A LabelSelector (matchLabels and `In` matchExpressions) against pod labels."""
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return selects(selector.get("matchLabels", {}), labels)
+
+
+def _egress_of(r: Rendered) -> dict[str, set[tuple[str, int, str]]]:
+    """component -> the (destination, port, protocol) its pods may reach; a component that no
+    Egress policy selects is missing (its egress is not restricted)."""
+    pods = pods_by_component(r)
+    allowed: dict[str, set[tuple[str, int, str]]] = {}
+    for policy in r.of_kind("NetworkPolicy"):
+        if "Egress" not in policy["spec"]["policyTypes"]:
+            continue
+        for component, labels in pods.items():
+            if not _matches(policy["spec"]["podSelector"], labels):
+                continue
+            reach = allowed.setdefault(component, set())
+            for rule in policy["spec"].get("egress", []):
+                destinations = []
+                for peer in rule.get("to", [{"anywhere": True}]):
+                    if "anywhere" in peer:
+                        destinations.append("anywhere")
+                    elif "ipBlock" in peer:
+                        destinations.append(f"ipBlock {peer['ipBlock']['cidr']}")
+                    elif "namespaceSelector" in peer:
+                        assert peer == DNS_PEER, peer
+                        destinations.append("dns")
+                    else:
+                        destinations += [
+                            c for c, other in pods.items() if _matches(peer["podSelector"], other)
+                        ]
+                for destination in destinations:
+                    for port in rule["ports"]:
+                        reach.add((destination, port["port"], port["protocol"]))
+    return allowed
+
+
+DNS_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+}
+DNS = {("dns", 53, "UDP"), ("dns", 53, "TCP")}
+
+
+def test_egress_policies_allow_only_what_each_pod_needs(matrix: dict[str, Rendered]) -> None:
+    r = matrix["egress"]
+    assert _egress_of(r) == {
+        "backend": DNS | {("mcp-server", 8001, "TCP"), ("postgresql", 5432, "TCP")},
+        "mcp-server": DNS | {("postgresql", 5432, "TCP")},
+        "postgresql": set(),  # selected, and no rule: it may open no connection at all
+        "test": DNS | {("backend", 8000, "TCP"), ("mcp-server", 8001, "TCP")},
+        "mcp-client-test": DNS | {("backend", 8000, "TCP"), ("mcp-server", 8001, "TCP")},
+    }
+    # The ingress policies are the same objects as without egress.
+    for component in ("mcp-server", "postgresql"):
+        assert r.get("NetworkPolicy", name(component)) == matrix["default"].get(
+            "NetworkPolicy", name(component)
+        )
+
+
+def test_egress_to_an_external_database(
+    matrix: dict[str, Rendered], helm: Path, render_dir: Path
+) -> None:
+    egress = _egress_of(matrix["egress-external-db"])
+    database = ("ipBlock 10.20.30.40/32", 6432, "TCP")
+    assert egress["backend"] == DNS | {("mcp-server", 8001, "TCP"), database}
+    assert egress["mcp-server"] == DNS | {database}
+    assert "postgresql" not in egress
+    # No peers given: that port, any address.
+    values = dict(MATRIX["egress-external-db"][1])
+    values["networkPolicy"] = {"egress": {"enabled": True}}
+    anywhere = _egress_of(render(helm, render_dir, values))
+    assert ("anywhere", 6432, "TCP") in anywhere["mcp-server"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{}, {"networkPolicy": {"enabled": False, "egress": {"enabled": True}}}],
+    ids=["default-off", "all-policies-off"],
+)
+def test_egress_policies_are_optional(
+    helm: Path, render_dir: Path, values: dict[str, Any], matrix: dict[str, Rendered]
+) -> None:
+    assert _egress_of(render(helm, render_dir, values)) == {}
+    assert _egress_of(matrix["production"]) == {}
+
+
+def test_egress_policy_dns_peers_configurable(helm: Path, render_dir: Path) -> None:
+    node_local = [{"ipBlock": {"cidr": "169.254.20.10/32"}}]
+    values = {"networkPolicy": {"egress": {"enabled": True, "dnsTo": node_local}}}
+    r = render(helm, render_dir, values)
+    backend = r.get("NetworkPolicy", name("backend-egress"))
+    assert backend["spec"]["egress"][0]["to"] == node_local
 
 
 # --- environment -------------------------------------------------------------------------
@@ -301,7 +402,7 @@ def test_database_env(case: str, matrix: dict[str, Rendered]) -> None:
     db_secret = "my-db" if case == "existing-secrets" else "postgres-secret"
     host, port = (
         ("db.example.internal", "6432")
-        if case == "external-db"
+        if case in EXTERNAL_DB
         else (f"{fullname}-postgresql", "5432")
     )
     backend = r.get("Deployment", f"{fullname}-backend")
@@ -321,7 +422,7 @@ def test_database_env(case: str, matrix: dict[str, Rendered]) -> None:
         assert {"configMapRef": {"name": config["metadata"]["name"]}} in c["envFrom"]
         assert config["data"]["POSTGRES_HOST"] == host
         assert config["data"]["POSTGRES_PORT"] == port
-    if case != "external-db":
+    if case not in EXTERNAL_DB:
         pg = r.get("StatefulSet", f"{fullname}-postgresql")
         assert {"secretRef": {"name": db_secret}} in container(pg, "postgresql")["envFrom"]
         # The Service the apps are told to use exists and selects PostgreSQL on that port.
@@ -531,7 +632,7 @@ def test_postgresql_pod(default: Rendered) -> None:
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
 
 
-@pytest.mark.parametrize("case", [c for c in ALL_CASES if c != "external-db"])
+@pytest.mark.parametrize("case", [c for c in ALL_CASES if c not in EXTERNAL_DB])
 def test_postgresql_statefulset_is_governed_by_a_headless_service(
     case: str, matrix: dict[str, Rendered]
 ) -> None:
@@ -1071,7 +1172,7 @@ def _most_pods(r: Rendered, component: str) -> int:
     return most + surge if most else 0
 
 
-@pytest.mark.parametrize("case", [c for c in ALL_CASES if c not in ("external-db", "overrides")])
+@pytest.mark.parametrize("case", [c for c in ALL_CASES if c not in {*EXTERNAL_DB, "overrides"}])
 def test_connection_pools_fit_in_postgresql_max_connections(
     case: str, matrix: dict[str, Rendered]
 ) -> None:

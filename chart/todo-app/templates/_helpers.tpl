@@ -303,6 +303,54 @@ seccompProfile:
 {{- end }}
 {{- end }}
 
+{{/* Whether the egress NetworkPolicies are on: "true" or "". */}}
+{{- define "todo-app.egress.enabled" -}}
+{{- if and .Values.networkPolicy.enabled .Values.networkPolicy.egress.enabled }}true{{ end }}
+{{- end }}
+
+{{/* Egress rule: the cluster DNS (networkPolicy.egress.dnsTo) on port 53, UDP and TCP. */}}
+{{- define "todo-app.egress.dns" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.egress.dnsTo | nindent 4 }}
+  ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- end }}
+
+{{/* Egress rule: the database, i.e. the release's PostgreSQL pods on 5432, else networkPolicy.egress.externalDatabaseTo (any address when empty) on database.port. */}}
+{{- define "todo-app.egress.database" -}}
+{{- if .Values.postgresql.enabled -}}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "todo-app.selectorLabels" (dict "ctx" . "component" "postgresql") | nindent 10 }}
+  ports:
+    - port: 5432
+      protocol: TCP
+{{- else -}}
+- ports:
+    - port: {{ .Values.database.port }}
+      protocol: TCP
+  {{- with .Values.networkPolicy.egress.externalDatabaseTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Egress rule: one component's pods of this release on one port; call with (dict "ctx" $ "component" "mcp-server" "port" 8001). */}}
+{{- define "todo-app.egress.component" -}}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "todo-app.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 10 }}
+  ports:
+    - port: {{ .port }}
+      protocol: TCP
+{{- end }}
+
 {{/* Whether the MCP server can run more than one pod (then a PodDisruptionBudget makes sense): "true" or "". */}}
 {{- define "todo-app.mcpServer.multiReplica" -}}
 {{- $as := .Values.mcpServer.autoscaling }}
