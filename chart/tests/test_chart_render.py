@@ -444,6 +444,39 @@ def test_auth_secret_refs(case: str, matrix: dict[str, Rendered]) -> None:
             assert env[key]["valueFrom"]["secretKeyRef"] == {"name": auth, "key": key}
 
 
+def _process_env(r: Rendered, component: str) -> dict[str, str]:
+    """The plain environment one app process starts with (its env, or its ConfigMap)."""
+    if component == "backend":
+        env = env_of(container(r.get("Deployment", name(component)), component))
+        return {k: v["value"] for k, v in env.items() if "value" in v}
+    return r.get("ConfigMap", name(component))["data"]
+
+
+@pytest.mark.parametrize(
+    ("case", "values", "body_bytes", "docs"),
+    [
+        ("default", {}, "1048576", "true"),
+        ("production", {}, "1048576", "false"),
+        ("custom", {"app": {"maxRequestBodyBytes": 4194304, "apiDocs": False}}, "4194304", "false"),
+    ],
+    ids=["default", "production", "custom"],
+)
+def test_request_body_limit_and_api_docs_reach_both_processes(
+    case: str,
+    values: dict[str, Any],
+    body_bytes: str,
+    docs: str,
+    matrix: dict[str, Rendered],
+    helm: Path,
+    render_dir: Path,
+) -> None:
+    r = matrix[case] if case in matrix else render(helm, render_dir, values)
+    for component in ("backend", "mcp-server"):
+        env = _process_env(r, component)
+        assert env["MAX_REQUEST_BODY_BYTES"] == body_bytes, component
+        assert env["API_DOCS_ENABLED"] == docs, component
+
+
 def test_backend_reaches_mcp_by_computed_name(default: Rendered) -> None:
     env = env_of(container(default.get("Deployment", name("backend")), "backend"))
     assert env["MCP_ENABLED"]["value"] == "true"
@@ -1153,14 +1186,7 @@ def test_pdb_only_when_more_than_one_pod_can_run(
 
 def _pool(r: Rendered, component: str) -> int:
     """size + overflow of one process, as the rendered pod will read them."""
-    if component == "backend":
-        env = {
-            k: v["value"]
-            for k, v in env_of(container(r.get("Deployment", name(component)), component)).items()
-            if "value" in v
-        }
-    else:
-        env = r.get("ConfigMap", name(component))["data"]
+    env = _process_env(r, component)
     return int(env["DB_POOL_SIZE"]) + int(env["DB_MAX_OVERFLOW"])
 
 
