@@ -58,3 +58,13 @@ def test_lint_fails_on_schema_error(helm: Path, tmp_path: Path) -> None:
     proc = run_helm(helm, "lint", "--strict", str(CHART), "-f", str(path))
     assert proc.returncode != 0
     assert "/mcpServer/replicaCount" in proc.stdout + proc.stderr
+
+
+def test_lint_without_secrets_passes_and_shows_the_refusal(helm: Path) -> None:
+    """Plain `helm lint` (no cluster, no secrets given) still passes; the refusal a real
+    render would stop on is shown, not turned into a template crash."""
+    proc = run_helm(helm, "lint", str(CHART), "--kube-version", KUBE_VERSION)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Fail: this render cannot read the cluster" in out
+    assert "[ERROR]" not in out
