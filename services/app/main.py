@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 
 from app.api.errors import install_error_handlers
 from app.api.routes import auth, health, tasks, users
-from app.core.config import Settings
+from app.core.config import Settings, load_settings
 from app.core.lazy_app import lazy_app
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import RequestIdMiddleware, configure_logging
@@ -26,7 +26,7 @@ async def _mcp_check(request: Request) -> str:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings()
     configure_logging(service="backend", level=settings.LOG_LEVEL)
 
     @asynccontextmanager

@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from app.api.errors import install_error_handlers
 from app.api.routes import health, service_tasks
-from app.core.config import Settings
+from app.core.config import Settings, load_settings
 from app.core.lazy_app import lazy_app
 from app.core.security import InvalidToken, decode_access_token
 from app.db.session import create_engine, create_sessionmaker
@@ -142,7 +142,7 @@ def build_mcp(settings: Settings, sessions: async_sessionmaker[AsyncSession]) ->
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings()
     configure_logging(service="mcp-server", level=settings.LOG_LEVEL)
     engine = create_engine(settings)  # connects lazily; tools need the factory at build time
     sessions = create_sessionmaker(engine)

@@ -5,19 +5,29 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 # Secrets that may only appear in development; anything else must be set for real.
 _WEAK_SECRETS = {"", "changethis", "secret", "dev", "development"}
 _DEV_JWT_SECRET = "development-only-jwt-secret"  # noqa: S105 - refused outside development
+_URL_HINT = (
+    "percent-encode reserved characters in the user name and password ('@' as %40, "
+    "':' as %3A, '/' as %2F, '%' as %25), or set POSTGRES_HOST, POSTGRES_PORT, "
+    "POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DB instead"
+)
 
 
 class DatabaseSettings(BaseSettings):
     """What migrations need: the database location and logging, no secrets besides the DB's."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    # Errors name the setting and the rule it breaks, never the value: it may be a secret,
+    # and a model-level error would otherwise quote every setting, passwords included.
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, hide_input_in_errors=True
+    )
 
     ENVIRONMENT: Literal["production", "development"] = "production"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -35,11 +45,18 @@ class DatabaseSettings(BaseSettings):
     DB_MAX_OVERFLOW: int = Field(default=5, ge=0, le=100)
     DB_CONNECT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
 
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _parseable_url(cls, value: str | None) -> str | None:
+        if value:
+            _parse_database_url(value)
+        return value
+
     @cached_property
     def database_url(self) -> URL:
         """The async driver URL, built from parts so no character needs escaping."""
         if self.DATABASE_URL:
-            url = make_url(self.DATABASE_URL)
+            url = _parse_database_url(self.DATABASE_URL)
             return url.set(drivername="postgresql+asyncpg")
         return URL.create(
             "postgresql+asyncpg",
@@ -99,6 +116,39 @@ class Settings(DatabaseSettings):
             if not entry.endswith(":*") and not _has_port(entry):
                 hosts.append(f"{entry}:*")
         return hosts
+
+
+def load_settings() -> Settings:
+    """The process's settings. A bad one stops start-up with a message naming each setting
+    and the rule it breaks, without a traceback and without any value."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SystemExit(f"configuration error: {describe_errors(exc)}") from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """`SETTING: rule; ...` from a settings ValidationError, with no input values."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in error["loc"])
+        rule = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{name}: {rule}" if name else rule)
+    return "; ".join(parts)
+
+
+def _parse_database_url(value: str) -> URL:
+    """Parse DATABASE_URL; a ValueError's message never quotes it (it holds the password)."""
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):  # e.g. "invalid literal for int()": a ':' in the password
+        raise ValueError(f"not a valid URL: {_URL_HINT}") from None
+    if url.get_backend_name() not in ("postgresql", "postgres"):
+        raise ValueError("must be a postgresql:// URL")
+    # An unencoded '@' in the password leaves the rest of it in the host name.
+    if "@" in (url.host or "") or "@" in (url.database or ""):
+        raise ValueError(f"has an unencoded '@': {_URL_HINT}")
+    return url
 
 
 def _has_port(host: str) -> bool:

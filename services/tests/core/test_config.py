@@ -1,12 +1,17 @@
-"""Settings: the database URL is built safely, weak secrets are refused outside development."""
+"""Settings: the database URL is built safely, weak secrets are refused outside development,
+and a bad setting is named with its rule, never with its value."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from app.core.config import DatabaseSettings, Settings
+from app.core.config import DatabaseSettings, Settings, describe_errors
 
 STRONG = "s" * 40
 
@@ -74,3 +79,82 @@ def test_allowed_hosts_accept_any_port_for_bare_names() -> None:
         "[::1]",
         "[::1]:*",
     ]
+
+
+SENTINEL = "SENTINEL-b7f3"  # in every bad or secret value below; must never be printed
+
+
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        (f"postgresql://todo:p@{SENTINEL}:w/rd@db:5432/todo", "not a valid URL: percent-encode"),
+        (f"postgresql://todo:p@{SENTINEL}@db:5432/todo", "has an unencoded '@': percent-encode"),
+        (f"mysql://todo:{SENTINEL}@db/todo", "must be a postgresql:// URL"),
+        (f"{SENTINEL} is no URL", "not a valid URL"),
+    ],
+)
+def test_malformed_database_url_is_named_with_the_fix(url: str, rule: str) -> None:
+    with pytest.raises(ValidationError) as failure:
+        DatabaseSettings(DATABASE_URL=url)
+    message = describe_errors(failure.value)
+    assert message.startswith(f"DATABASE_URL: {rule}"), message
+    assert SENTINEL not in message
+    assert SENTINEL not in str(failure.value)  # what app.migrate would print
+
+
+def test_percent_encoded_password_is_decoded() -> None:
+    settings = DatabaseSettings(DATABASE_URL="postgresql://todo:p%40ss%3Aw%2Frd%25@db:5432/todo")
+    assert settings.database_url.password == "p@ss:w/rd%"
+    assert settings.database_url.host == "db"
+
+
+def test_validation_errors_never_quote_values() -> None:
+    # A model-level rule (weak secret) used to quote the whole input, passwords included.
+    with pytest.raises(ValidationError) as failure:
+        Settings(
+            JWT_SECRET="changethis",
+            MCP_SERVICE_TOKEN=SENTINEL + "-token",
+            POSTGRES_PASSWORD=SENTINEL + "-password",
+        )
+    assert SENTINEL not in str(failure.value)
+    assert describe_errors(failure.value) == (
+        "JWT_SECRET must be set to a strong value outside development"
+    )
+
+
+@pytest.mark.parametrize("target", ["app.main:app", "app.mcp_server:app"])
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        ({"DB_POOL_SIZE": SENTINEL}, "configuration error: DB_POOL_SIZE: Input should be a valid"),
+        ({"JWT_SECRET": "changethis"}, "configuration error: JWT_SECRET must be set to a strong"),
+        ({"MCP_SERVICE_TOKEN": ""}, "configuration error: MCP_SERVICE_TOKEN must be set"),
+        (
+            {"DATABASE_URL": f"postgresql://todo:p@{SENTINEL}:w/rd@db/todo"},
+            "configuration error: DATABASE_URL: not a valid URL: percent-encode",
+        ),
+    ],
+)
+def test_start_up_stops_naming_the_setting_not_its_value(
+    target: str, bad: dict[str, str], expected: str
+) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "JWT_SECRET": f"{SENTINEL}-jwt-secret-long-enough",
+        "MCP_SERVICE_TOKEN": f"{SENTINEL}-service-token",
+        "POSTGRES_PASSWORD": f"{SENTINEL}-password",
+        **bad,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "uvicorn", target, "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert expected in output
+    assert SENTINEL not in output
+    assert "Traceback" not in output
