@@ -10,12 +10,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from app.api.errors import install_error_handlers
+from app.api.edge import new_app
 from app.api.routes import auth, health, tasks, users
 from app.core.config import Settings, load_settings
 from app.core.lazy_app import lazy_app
 from app.db.session import create_engine, create_sessionmaker
-from app.logging import RequestIdMiddleware, configure_logging
+from app.logging import configure_logging
 from app.mcp_client import MCPClient
 
 
@@ -41,12 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.mcp_client.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="todo-app backend", version="0.2.0", lifespan=lifespan)
-    app.state.settings = settings
+    app = new_app(title="todo-app backend", settings=settings, lifespan=lifespan)
     app.state.ready_checks = {"database": health.database_check, "mcp": _mcp_check}
     app.state.degraded_ok = frozenset({"mcp"})  # see health.ready
-    install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
     for router in (health.router, users.router, auth.router, tasks.router):
         app.include_router(router)
     return app

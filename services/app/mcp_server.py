@@ -24,13 +24,13 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Route
 
-from app.api.errors import install_error_handlers
+from app.api.edge import new_app
 from app.api.routes import health, service_tasks
 from app.core.config import Settings, load_settings
 from app.core.lazy_app import lazy_app
 from app.core.security import InvalidToken, decode_access_token
 from app.db.session import create_engine, create_sessionmaker
-from app.logging import RequestIdMiddleware, configure_logging
+from app.logging import configure_logging
 from app.schemas import (
     Description,
     Id,
@@ -169,14 +169,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await engine.dispose()
 
-    app = FastAPI(title="todo-app MCP server", version="0.2.0", lifespan=lifespan)
-    app.state.settings = settings
+    app = new_app(title="todo-app MCP server", settings=settings, lifespan=lifespan)
     app.state.engine = engine
     app.state.sessionmaker = sessions
     app.state.ready_checks = {"database": health.database_check}
     app.state.degraded_ok = frozenset()  # every check gates readiness
-    install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(service_tasks.router)
     # Only /mcp goes to the SDK's app (with its auth and Host checks); other paths stay ours.

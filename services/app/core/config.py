@@ -85,6 +85,15 @@ class Settings(DatabaseSettings):
     # MCP server: Host header values accepted on /mcp (DNS-rebinding protection).
     MCP_ALLOWED_HOSTS: str = "localhost,127.0.0.1"
 
+    # Both servers, per request: the largest body read (larger: 413, the connection closes)
+    # and the time from arrival to the answer (past it: 408 while the body is still
+    # arriving, else 503). Keep the deadline above MCP_CONNECT_TIMEOUT_SECONDS +
+    # MCP_TIMEOUT_SECONDS, so a slow task service is answered 504 first.
+    MAX_REQUEST_BODY_BYTES: int = Field(default=1024 * 1024, ge=1)
+    REQUEST_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
+    # /docs, /redoc and /openapi.json (production values switch them off).
+    API_DOCS_ENABLED: bool = True
+
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
         """Outside development, secrets must be set and not a known placeholder."""

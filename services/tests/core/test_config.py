@@ -158,3 +158,10 @@ def test_start_up_stops_naming_the_setting_not_its_value(
     assert expected in output
     assert SENTINEL not in output
     assert "Traceback" not in output
+
+
+def test_edge_defaults() -> None:
+    settings = Settings(JWT_SECRET=STRONG, MCP_SERVICE_TOKEN=STRONG)
+    assert settings.MAX_REQUEST_BODY_BYTES == 1024 * 1024
+    assert settings.REQUEST_TIMEOUT_SECONDS == 30
+    assert settings.API_DOCS_ENABLED is True
