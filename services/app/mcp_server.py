@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
 
 from fastapi import FastAPI
-from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
@@ -22,6 +21,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from app.api.edge import new_app
@@ -31,6 +31,7 @@ from app.core.lazy_app import lazy_app
 from app.core.security import InvalidToken, decode_access_token
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import configure_logging
+from app.mcp_corrections import JsonRpcEnvelopeGuard, TaskMCPServer
 from app.schemas import (
     Description,
     Id,
@@ -76,8 +77,8 @@ def _as_tool_error() -> Iterator[None]:
         raise ToolError(str(exc)) from exc
 
 
-def build_mcp(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> MCPServer:
-    mcp = MCPServer(
+def build_mcp(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> TaskMCPServer:
+    mcp = TaskMCPServer(
         "todo-tasks",
         instructions="Manage the signed-in user's todo tasks.",
         version="0.2.0",
@@ -86,6 +87,9 @@ def build_mcp(settings: Settings, sessions: async_sessionmaker[AsyncSession]) ->
         # with no resource_server_url and no auth provider, nothing is served from it.
         auth=AuthSettings(issuer_url="http://localhost", resource_server_url=None),
         log_level=settings.LOG_LEVEL,
+        # No subscriptions/listen: the tools never change, so such a stream would only
+        # hold a connection open with nothing to send.
+        subscriptions=False,
     )
 
     @mcp.tool()
@@ -154,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Stateless JSON responses: any replica can answer any request (HPA, no sticky sessions).
         stateless_http=True,
         json_response=True,
+        max_request_body_size=settings.MAX_REQUEST_BODY_BYTES,
         transport_security=TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
             allowed_hosts=hosts,
@@ -176,8 +181,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.degraded_ok = frozenset()  # every check gates readiness
     app.include_router(health.router)
     app.include_router(service_tasks.router)
+    mcp_http.user_middleware.append(Middleware(JsonRpcEnvelopeGuard))  # inside the SDK's auth
     # Only /mcp goes to the SDK's app (with its auth and Host checks); other paths stay ours.
-    app.router.routes.append(Route("/mcp", endpoint=mcp_http, include_in_schema=False))
+    # POST only: stateless, the server has no event stream to offer, so GET gets 405 with
+    # `Allow: POST` (as the transport specification allows) instead of an empty stream.
+    app.router.routes.append(
+        Route("/mcp", endpoint=mcp_http, methods=["POST"], include_in_schema=False)
+    )
     return app
 
 
