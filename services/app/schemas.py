@@ -25,11 +25,19 @@ def _storable(value: str) -> str:
 
 
 _Storable = AfterValidator(_storable)
-Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX), _Storable]
-Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), _Storable]
+# The OpenAPI schema states the NUL rule, so schema-valid input is never refused for it.
+_NUL_FREE = {"pattern": "^[^\\x00]*$"}
+Title = Annotated[
+    str, Field(min_length=1, max_length=TITLE_MAX, json_schema_extra=_NUL_FREE), _Storable
+]
+Description = Annotated[
+    str, Field(max_length=DESCRIPTION_MAX, json_schema_extra=_NUL_FREE), _Storable
+]
 Id = Annotated[int, Field(gt=0, le=MAX_ID)]
 Username = Annotated[str, Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
-Password = Annotated[str, Field(min_length=8, max_length=128), _Storable]
+Password = Annotated[
+    str, Field(min_length=8, max_length=128, json_schema_extra=_NUL_FREE), _Storable
+]
 
 
 class Strict(BaseModel):
@@ -47,8 +55,12 @@ class UserPublic(BaseModel):
 
 
 class TokenRequest(Strict):
-    username: Annotated[str, Field(min_length=1, max_length=50), _Storable]
-    password: Annotated[str, Field(min_length=1, max_length=128), _Storable]
+    username: Annotated[
+        str, Field(min_length=1, max_length=50, json_schema_extra=_NUL_FREE), _Storable
+    ]
+    password: Annotated[
+        str, Field(min_length=1, max_length=128, json_schema_extra=_NUL_FREE), _Storable
+    ]
 
 
 class Token(BaseModel):
