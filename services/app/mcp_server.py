@@ -35,6 +35,7 @@ from app.mcp_corrections import JsonRpcEnvelopeGuard, TaskMCPServer
 from app.schemas import (
     Description,
     Id,
+    IdempotencyKeyValue,
     TaskCreate,
     TaskPage,
     TaskPublic,
@@ -43,7 +44,7 @@ from app.schemas import (
     TaskUpdate,
     Title,
 )
-from app.services import tasks
+from app.services import idempotency, tasks
 
 
 class UserTokenVerifier:
@@ -70,10 +71,16 @@ def _caller() -> int:
 
 @contextmanager
 def _as_tool_error() -> Iterator[None]:
-    """The task functions' own errors (no such task, no such user) as MCP tool errors."""
+    """The task functions' own errors (no such task, no such user, a refused idempotency
+    key) as MCP tool errors."""
     try:
         yield
-    except (tasks.TaskNotFound, tasks.UnknownOwner) as exc:
+    except (
+        tasks.TaskNotFound,
+        tasks.UnknownOwner,
+        idempotency.KeyInFlight,
+        idempotency.KeyReused,
+    ) as exc:
         raise ToolError(str(exc)) from exc
 
 
@@ -93,12 +100,31 @@ def build_mcp(settings: Settings, sessions: async_sessionmaker[AsyncSession]) ->
     )
 
     @mcp.tool()
-    async def add_task(title: Title, description: Description | None = None) -> TaskPublic:
-        """Create a task for the signed-in user."""
+    async def add_task(
+        title: Title,
+        description: Description | None = None,
+        idempotency_key: IdempotencyKeyValue | None = None,
+    ) -> TaskPublic:
+        """Create a task for the signed-in user.
+
+        idempotency_key (optional; 1-255 characters of A-Z a-z 0-9 . _ ~ : + / = -, e.g. a
+        UUID) makes a retry safe: the same key with the same title and description
+        returns the task the first call created instead of creating another, for 24 hours
+        by default; the same key with other arguments is an error.
+        """
         data = TaskCreate(title=title, description=description)
         async with sessions() as session:
             with _as_tool_error():
-                return await tasks.create_task(session, owner_id=_caller(), data=data)
+                if idempotency_key is None:
+                    return await tasks.create_task(session, owner_id=_caller(), data=data)
+                answer = await idempotency.create_task_once(
+                    session,
+                    owner_id=_caller(),
+                    key=idempotency_key,
+                    data=data,
+                    ttl_seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS,
+                )
+        return TaskPublic.model_validate_json(answer.body)
 
     @mcp.tool()
     async def list_tasks(

@@ -38,6 +38,9 @@ Username = Annotated[str, Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0
 Password = Annotated[
     str, Field(min_length=8, max_length=128, json_schema_extra=_NUL_FREE), _Storable
 ]
+# An idempotency key: 1-255 characters that a UUID, ULID or base64(url) token is made of.
+IDEMPOTENCY_KEY = r"[A-Za-z0-9._~:+/=-]{1,255}"
+IdempotencyKeyValue = Annotated[str, Field(pattern=rf"^{IDEMPOTENCY_KEY}$")]
 
 
 class Strict(BaseModel):

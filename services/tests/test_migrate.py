@@ -37,7 +37,7 @@ def test_up_down_up_from_empty(make_database: Callable[[], str]) -> None:
 
     up = run_migrate(url)
     assert up.returncode == 0, up.stderr
-    assert tables(url) == {"alembic_version", "users", "tasks"}
+    assert tables(url) == {"alembic_version", "users", "tasks", "idempotency_keys"}
     assert '"migrations done"' in up.stderr
 
     again = run_migrate(url)  # idempotent: already at head
@@ -49,7 +49,7 @@ def test_up_down_up_from_empty(make_database: Callable[[], str]) -> None:
 
     up = run_migrate(url, "upgrade", "head")
     assert up.returncode == 0, up.stderr
-    assert tables(url) == {"alembic_version", "users", "tasks"}
+    assert tables(url) == {"alembic_version", "users", "tasks", "idempotency_keys"}
 
 
 def test_gives_up_clearly_when_db_unreachable() -> None:
@@ -183,4 +183,4 @@ def test_concurrent_runs_all_succeed(make_database: Callable[[], str]) -> None:
         blocker.rollback()
     results = [(proc.wait(timeout=120), proc.communicate()[1]) for proc in procs]
     assert [code for code, _ in results] == [0] * runs, [err[-600:] for _, err in results]
-    assert tables(url) == {"alembic_version", "users", "tasks"}
+    assert tables(url) == {"alembic_version", "users", "tasks", "idempotency_keys"}

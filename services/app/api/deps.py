@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.security import InvalidToken, decode_access_token
-from app.schemas import Id
+from app.schemas import IDEMPOTENCY_KEY, Id
 
 
 async def get_settings(request: Request) -> Settings:
@@ -82,3 +83,40 @@ async def service_caller(
 
 
 ServiceCaller = Annotated[int, Depends(service_caller)]
+
+
+async def idempotency_key(
+    request: Request,
+    header: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=rf'^(?:"{IDEMPOTENCY_KEY}"|{IDEMPOTENCY_KEY})$',
+            description=(
+                "Makes the creation safe to retry: the same key and body from the same user "
+                "create one task, and the retry gets the first answer again (with "
+                "`Idempotent-Replayed: true`) until the key expires (24 h by default). A "
+                'string as the IETF draft defines it (`"8e03978e-40d5-43e8-bc93-'
+                '6894a57f9324"`), or the same key unquoted: 1-255 characters of '
+                "A-Z a-z 0-9 . _ ~ : + / = -."
+            ),
+        ),
+    ] = None,
+) -> str | None:
+    """The request's Idempotency-Key without its quotes, None when it has none."""
+    if header is None:
+        return None
+    if len(request.headers.getlist("idempotency-key")) > 1:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("header", "Idempotency-Key"),
+                    "msg": "must be sent once",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return header.strip('"')
+
+
+IdempotencyKeyHeader = Annotated[str | None, Depends(idempotency_key)]

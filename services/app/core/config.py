@@ -94,6 +94,9 @@ class Settings(DatabaseSettings):
     # /docs, /redoc and /openapi.json (production values switch them off).
     API_DOCS_ENABLED: bool = True
 
+    # MCP server: how long a task creation's Idempotency-Key is remembered (then purged).
+    IDEMPOTENCY_KEY_TTL_SECONDS: int = Field(default=24 * 3600, ge=1, le=7 * 24 * 3600)
+
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
         """Outside development, secrets must be set and not a known placeholder."""

@@ -165,3 +165,8 @@ def test_edge_defaults() -> None:
     assert settings.MAX_REQUEST_BODY_BYTES == 1024 * 1024
     assert settings.REQUEST_TIMEOUT_SECONDS == 30
     assert settings.API_DOCS_ENABLED is True
+
+
+def test_idempotency_keys_are_kept_24_hours_by_default() -> None:
+    settings = Settings(JWT_SECRET=STRONG, MCP_SERVICE_TOKEN=STRONG)
+    assert settings.IDEMPOTENCY_KEY_TTL_SECONDS == 24 * 3600

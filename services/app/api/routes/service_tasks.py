@@ -1,6 +1,7 @@
 """MCP server REST API for the backend: service token + X-User-ID, same task functions as MCP.
 
-No such task (404) and no such user (403) are answered by app.api.errors.
+No such task (404), no such user (403) and the idempotency key's refusals (409, 422) are
+answered by app.api.errors.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from app.api.deps import ServiceCaller, SessionDep
+from app.api.deps import IdempotencyKeyHeader, ServiceCaller, SessionDep, SettingsDep
+from app.api.errors import IDEMPOTENT_CREATE, REPLAYED
 from app.schemas import Id, TaskCreate, TaskPage, TaskPublic, TaskQuery, TaskUpdate
-from app.services import tasks
+from app.services import idempotency, tasks
 
 router = APIRouter(
     prefix="/tasks",
@@ -28,10 +30,27 @@ TaskId = Annotated[Id, Path(description="task id")]
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={403: {"description": "the user does not exist"}},
+    response_model=TaskPublic,
+    responses={403: {"description": "the user does not exist"}, **IDEMPOTENT_CREATE},
 )
-async def create_task(user_id: ServiceCaller, session: SessionDep, body: TaskCreate) -> TaskPublic:
-    return await tasks.create_task(session, owner_id=user_id, data=body)
+async def create_task(
+    user_id: ServiceCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: TaskCreate,
+    key: IdempotencyKeyHeader,
+) -> TaskPublic | Response:
+    if key is None:
+        return await tasks.create_task(session, owner_id=user_id, data=body)
+    answer = await idempotency.create_task_once(
+        session,
+        owner_id=user_id,
+        key=key,
+        data=body,
+        ttl_seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS,
+    )
+    headers = {REPLAYED: "true"} if answer.replayed else None
+    return Response(answer.body, answer.status_code, headers, media_type="application/json")
 
 
 @router.get("")

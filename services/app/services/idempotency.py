@@ -1,0 +1,123 @@
+"""Task creation under an idempotency key: one task per user, key and request.
+
+The first request with a key creates the task and stores its answer; a retry with the
+same key and the same request gets that answer again, until the key expires
+(IDEMPOTENCY_KEY_TTL_SECONDS). The same key with another request is refused
+(KeyReused), and so is a retry while the first request is still in flight (KeyInFlight).
+
+The key's record is written in the task's own transaction, so a crash leaves both or
+neither. A transaction-scoped advisory lock on (user, key) serialises requests with the
+same key across every replica: a request that cannot take it at once meets another one
+with its key still being served. The lock is released at commit, when the record is
+already visible to the next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import IdempotencyKey, Task
+from app.schemas import TaskCreate, TaskPublic
+from app.services.tasks import UnknownOwner
+
+PURGE_BATCH = 100  # expired records deleted by each keyed creation (purge keeps pace)
+
+
+class KeyInFlight(Exception):
+    def __init__(self) -> None:
+        super().__init__("a request with this idempotency key is still in progress; retry later")
+
+
+class KeyReused(Exception):
+    def __init__(self) -> None:
+        super().__init__(
+            "this idempotency key was already used with another request; use a new key"
+        )
+
+
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    body: str  # the JSON text, replayed byte for byte
+    replayed: bool
+
+
+def fingerprint(data: TaskCreate) -> str:
+    """sha256 of the operation and its validated payload, so `{"title": "a"}` and
+    `{"title": "a", "description": null}` are the same request."""
+    canonical = {"operation": "create_task", "payload": data.model_dump(mode="json")}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def lock_id(owner_id: int, key: str) -> tuple[int, int]:
+    """The advisory lock of (user, key): the user's id and 32 bits of the key's hash (the
+    two-integer lock space, apart from the migrations' single-bigint lock). Two keys of
+    one user that share those bits only ever get a 409 for each other, never a record."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return owner_id, int.from_bytes(digest[:4], "big", signed=True)
+
+
+_expired = (
+    select(IdempotencyKey.owner_id, IdempotencyKey.key)
+    .where(IdempotencyKey.expires_at <= func.now())
+    .order_by(IdempotencyKey.expires_at)
+    .limit(PURGE_BATCH)
+    .with_for_update(skip_locked=True)
+)
+_purge = delete(IdempotencyKey).where(
+    tuple_(IdempotencyKey.owner_id, IdempotencyKey.key).in_(_expired)
+)
+
+
+async def create_task_once(
+    session: AsyncSession, *, owner_id: int, key: str, data: TaskCreate, ttl_seconds: int
+) -> Answer:
+    locked = await session.scalar(select(func.pg_try_advisory_xact_lock(*lock_id(owner_id, key))))
+    if not locked:
+        await session.rollback()
+        raise KeyInFlight
+    stored = (
+        await session.execute(
+            select(IdempotencyKey.fingerprint, IdempotencyKey.status_code, IdempotencyKey.response)
+            .where(IdempotencyKey.owner_id == owner_id, IdempotencyKey.key == key)
+            .where(IdempotencyKey.expires_at > func.now())
+        )
+    ).one_or_none()
+    if stored is not None:
+        await session.rollback()  # releases the lock
+        if stored.fingerprint != fingerprint(data):
+            raise KeyReused
+        return Answer(stored.status_code, stored.response, replayed=True)
+
+    task = Task(owner_id=owner_id, title=data.title, description=data.description)
+    session.add(task)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise UnknownOwner(owner_id) from exc
+    body = TaskPublic.model_validate(task).model_dump_json()
+    record = {
+        "fingerprint": fingerprint(data),
+        "status_code": 201,
+        "response": body,
+        "created_at": func.now(),
+        "expires_at": func.now() + timedelta(seconds=ttl_seconds),
+    }
+    await session.execute(
+        insert(IdempotencyKey)
+        .values(owner_id=owner_id, key=key, **record)
+        .on_conflict_do_update(index_elements=["owner_id", "key"], set_=record)  # an expired one
+    )
+    await session.execute(_purge)
+    await session.commit()
+    return Answer(201, body, replayed=False)
