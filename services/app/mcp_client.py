@@ -23,9 +23,10 @@ from app.logging import REQUEST_ID_HEADER, request_id_var
 
 log = logging.getLogger(__name__)
 
-# Reads are retried on any transport error. Other idempotent calls only when the
-# connection never opened: a DELETE that reached the server before the connection
-# dropped would come back from a retry as a misleading 404.
+# Reads are retried on any transport error, and so is a call carrying an
+# Idempotency-Key (a retry finds the first call's answer). Other idempotent calls only
+# when the connection never opened: a DELETE that reached the server before the
+# connection dropped would come back from a retry as a misleading 404.
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 _IDEMPOTENT = _SAFE | {"PUT", "DELETE"}
 _RETRY_DELAYS = (0.05, 0.2)  # two retries, idempotent calls only
@@ -45,12 +46,13 @@ class TaskServiceError(Exception):
 
 
 class TaskServiceResponse(Exception):
-    """The MCP server answered with a client error (404, 422, ...) to pass on as is."""
+    """The MCP server answered with a client error (404, 409, 422, ...) to pass on as is."""
 
-    def __init__(self, status: int, body: Any) -> None:
+    def __init__(self, status: int, body: Any, headers: httpx2.Headers) -> None:
         super().__init__(status)
         self.status = status
         self.body = body
+        self.headers = headers
 
 
 class MCPClient:
@@ -83,16 +85,20 @@ class MCPClient:
         user_id: int,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> httpx2.Response:
         """Call the MCP server for `user_id`; return its 2xx response, else raise."""
         headers = {"X-User-ID": str(user_id)}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = f'"{idempotency_key}"'
         self._calls += 1
         if self._calls % RECYCLE_EVERY == 0:
             headers["Connection"] = "close"
         request_id = request_id_var.get()
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
-        attempts = len(_RETRY_DELAYS) + 1 if method in _IDEMPOTENT else 1
+        repeatable = method in _SAFE or idempotency_key is not None
+        attempts = len(_RETRY_DELAYS) + 1 if repeatable or method in _IDEMPOTENT else 1
         for attempt in range(attempts):
             try:
                 response = await self._client.request(
@@ -112,7 +118,7 @@ class MCPClient:
                 raise TaskServiceError(504, "task service timed out") from exc
             except httpx2.TransportError as exc:
                 unsent = isinstance(exc, httpx2.ConnectError)
-                if attempt + 1 < attempts and (method in _SAFE or unsent):
+                if attempt + 1 < attempts and (repeatable or unsent):
                     await asyncio.sleep(_RETRY_DELAYS[attempt])
                     continue
                 log.warning("task service unreachable: %s %s (%s)", method, path, exc)
@@ -145,5 +151,5 @@ def _check(response: httpx2.Response) -> httpx2.Response:
             body = response.json()
         except ValueError as exc:
             raise TaskServiceError(502, "task service sent an invalid response") from exc
-        raise TaskServiceResponse(response.status_code, body)
+        raise TaskServiceResponse(response.status_code, body, response.headers)
     raise TaskServiceError(502, f"task service answered {response.status_code}")

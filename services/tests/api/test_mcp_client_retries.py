@@ -56,13 +56,14 @@ class FlakyServer(LoopbackServer):
 
     def __init__(self, drops: int) -> None:
         self.drops = drops
+        self.requests: list[bytes] = []
         super().__init__()
 
     def handle(self, conn: socket.socket) -> None:
         with conn:
             conn.settimeout(2)
             try:
-                conn.recv(65536)  # the request
+                self.requests.append(conn.recv(65536))
                 if self.connections > self.drops:
                     conn.sendall(OK)
             except OSError:
@@ -76,7 +77,7 @@ def flaky() -> Iterator[FlakyServer]:
     server.close()
 
 
-def call(url: str, method: str) -> object:
+def call(url: str, method: str, idempotency_key: str | None = None) -> object:
     settings = Settings(
         JWT_SECRET="j" * 40, MCP_SERVICE_TOKEN="s" * 40, MCP_SERVER_URL=url, MCP_TIMEOUT_SECONDS=2
     )
@@ -84,7 +85,9 @@ def call(url: str, method: str) -> object:
     async def main() -> object:
         client = MCPClient(settings)
         try:
-            response = await client.request(method, "/tasks", user_id=1, json=None)
+            response = await client.request(
+                method, "/tasks", user_id=1, json=None, idempotency_key=idempotency_key
+            )
             return response.json()
         finally:
             await client.aclose()
@@ -102,6 +105,14 @@ def test_post_is_not_retried(flaky: FlakyServer) -> None:
         call(flaky.url, "POST")
     assert failure.value.status == 503
     assert flaky.connections == 1  # a create is never sent twice
+
+
+def test_post_with_an_idempotency_key_is_retried(flaky: FlakyServer) -> None:
+    # The MCP server may have created the task before the connection dropped: the key
+    # makes the retry find it instead of creating another.
+    assert call(flaky.url, "POST", idempotency_key="k-1") == {}
+    assert flaky.connections == 3
+    assert all(b'\r\nidempotency-key: "k-1"\r\n' in r.lower() for r in flaky.requests)
 
 
 def test_delete_is_not_retried_once_the_request_was_sent(flaky: FlakyServer) -> None:

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from app.api.deps import CurrentUserId, SettingsDep
+from app.api.deps import CurrentUserId, IdempotencyKeyHeader, SettingsDep
+from app.api.errors import IDEMPOTENT_CREATE, REPLAYED
 from app.mcp_client import MCPClient, TaskServiceError, TaskServiceResponse
 from app.schemas import Id, TaskCreate, TaskPage, TaskPublic, TaskQuery, TaskUpdate
 
@@ -39,6 +40,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=_ERRORS)
 JSON = "application/json"
+# The MCP server's headers that belong to the user's answer (a replay, when to retry).
+_PASSED_ON = (REPLAYED, "Retry-After")
+
+
+def _passed_on(headers: Any) -> dict[str, str]:
+    return {name: headers[name] for name in _PASSED_ON if name in headers}
 
 
 async def _call(
@@ -50,7 +57,7 @@ async def _call(
     except TaskServiceError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     except TaskServiceResponse as exc:
-        return JSONResponse(exc.body, status_code=exc.status)
+        return JSONResponse(exc.body, status_code=exc.status, headers=_passed_on(exc.headers))
     if model is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     try:
@@ -58,13 +65,19 @@ async def _call(
     except ValidationError:
         return JSONResponse({"detail": "task service sent an invalid task"}, status_code=502)
     # The validated bytes go out as they came: no decode and re-encode per request.
-    return Response(upstream.content, status_code=upstream.status_code, media_type=JSON)
+    headers = _passed_on(upstream.headers)
+    return Response(upstream.content, upstream.status_code, headers, media_type=JSON)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
-async def create_task(user_id: CurrentUserId, client: TaskService, body: TaskCreate) -> Response:
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=TaskPublic, responses=IDEMPOTENT_CREATE
+)
+async def create_task(
+    user_id: CurrentUserId, client: TaskService, body: TaskCreate, key: IdempotencyKeyHeader
+) -> Response:
+    payload = body.model_dump(mode="json")
     return await _call(
-        client, TaskPublic, "POST", "/tasks", user_id=user_id, json=body.model_dump(mode="json")
+        client, TaskPublic, "POST", "/tasks", user_id=user_id, json=payload, idempotency_key=key
     )
 
 
