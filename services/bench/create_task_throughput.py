@@ -4,6 +4,9 @@ What it measures (loopback only, one uvicorn worker per app, fixed concurrency):
 - `hop`: POST /api/v1/tasks on the backend, which calls POST /tasks on the MCP
   server, which inserts through app.services.tasks. Closed loop, CONCURRENCY
   clients, each run DURATION seconds after a warm-up; median of RUNS runs.
+- `hop_idempotency_key`: the same, each request with a new Idempotency-Key (as a
+  client that can retry sends them): the key's lock, lookup and record on top.
+  Its runs alternate with the `hop` runs, so both see the same machine.
 - `direct`: the same insert (`app.services.tasks.create_task`, same engine
   settings) in this one process, with the same concurrency; median of RUNS runs.
 - `ratio` = hop req/s / direct req/s (the cost of the two extra HTTP hops).
@@ -203,7 +206,9 @@ def start_app(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.P
     raise SystemExit(f"{target} did not start: {log.read_text()}")
 
 
-async def bench_hop(backend: str, args: argparse.Namespace, meter: CpuMeter) -> tuple[dict, dict]:
+async def bench_hop(
+    backend: str, args: argparse.Namespace, meter: CpuMeter
+) -> tuple[dict, dict, dict]:
     limits = httpx2.Limits(max_connections=args.concurrency * 4)
     async with httpx2.AsyncClient(base_url=backend, limits=limits, timeout=30) as client:
         name = f"bench_{uuid.uuid4().hex[:8]}"
@@ -212,36 +217,48 @@ async def bench_hop(backend: str, args: argparse.Namespace, meter: CpuMeter) -> 
         token = (await client.post("/api/v1/auth/token", json=creds)).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
 
-        async def op() -> None:
-            response = await client.post("/api/v1/tasks", json={"title": "bench"}, headers=headers)
+        async def create(key_headers: dict[str, str]) -> None:
+            response = await client.post(
+                "/api/v1/tasks", json={"title": "bench"}, headers={**headers, **key_headers}
+            )
             if response.status_code != 201:
                 raise RuntimeError(response.status_code)
 
-        hop = summarize(await measured_runs("hop", op, args, meter))
-        paced = await open_loop(op, rate=0.7 * hop["median_rps"], duration=args.duration)
+        async def op() -> None:
+            await create({})
+
+        async def keyed_op() -> None:
+            await create({"Idempotency-Key": str(uuid.uuid4())})
+
+        runs = await measured_runs({"hop": op, "hop_idempotency_key": keyed_op}, args, meter)
+        paced = await open_loop(
+            op, rate=0.7 * summarize(runs["hop"])["median_rps"], duration=args.duration
+        )
         print(f"  hop at 70% of peak ({paced['rate']:.0f} req/s): p95 {paced['p95_ms']:.1f} ms")
-        return hop, paced
+        return summarize(runs["hop"]), summarize(runs["hop_idempotency_key"]), paced
 
 
 async def measured_runs(
-    label: str, op: Callable[[], Awaitable[None]], args: argparse.Namespace, meter: CpuMeter
-) -> list[dict]:
-    """`args.runs` closed-loop runs of `op`, each with its CPU cost per request."""
-    runs = []
+    ops: dict[str, Callable[[], Awaitable[None]]], args: argparse.Namespace, meter: CpuMeter
+) -> dict[str, list[dict]]:
+    """`args.runs` closed-loop runs of each op, each with its CPU cost per request; the ops
+    take turns run by run, so a change in machine load hits all of them alike."""
+    runs: dict[str, list[dict]] = {label: [] for label in ops}
     for n in range(args.runs):
-        before = meter.sample()
-        run = await closed_loop(
-            op, concurrency=args.concurrency, duration=args.duration, warmup=args.warmup
-        )
-        run["cpu_ms_per_request"] = meter.per_request(
-            before, meter.sample(), run["completed_incl_warmup"]
-        )
-        run["loadavg_1m_after"] = os.getloadavg()[0]
-        print(
-            f"  {label} run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms, "
-            f"CPU ms/request {run['cpu_ms_per_request']}, load {run['loadavg_1m_after']:.1f}"
-        )
-        runs.append(run)
+        for label, op in ops.items():
+            before = meter.sample()
+            run = await closed_loop(
+                op, concurrency=args.concurrency, duration=args.duration, warmup=args.warmup
+            )
+            run["cpu_ms_per_request"] = meter.per_request(
+                before, meter.sample(), run["completed_incl_warmup"]
+            )
+            run["loadavg_1m_after"] = os.getloadavg()[0]
+            print(
+                f"  {label} run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms, "
+                f"CPU ms/request {run['cpu_ms_per_request']}, load {run['loadavg_1m_after']:.1f}"
+            )
+            runs[label].append(run)
     return runs
 
 
@@ -267,9 +284,9 @@ async def bench_direct(database_url: str, args: argparse.Namespace, meter: CpuMe
         async with sessions() as session:
             await tasks.create_task(session, owner_id=owner_id, data=data)
 
-    runs = await measured_runs("direct", op, args, meter)
+    runs = await measured_runs({"direct": op}, args, meter)
     await engine.dispose()
-    return summarize(runs)
+    return summarize(runs["direct"])
 
 
 def main() -> int:
@@ -323,7 +340,7 @@ def main() -> int:
             }
         )
         print(f"backend -> MCP -> PostgreSQL, concurrency {args.concurrency}:")
-        hop, paced = asyncio.run(bench_hop(backend_url, args, hop_meter))
+        hop, keyed, paced = asyncio.run(bench_hop(backend_url, args, hop_meter))
         print(f"direct SQLAlchemy insert loop in one process, concurrency {args.concurrency}:")
         direct = asyncio.run(bench_direct(database_url, args, CpuMeter({"postgresql": pg})))
 
@@ -342,8 +359,10 @@ def main() -> int:
             "uvicorn_workers_per_app": 1,
         },
         "hop": hop,
+        "hop_idempotency_key": keyed,
         "direct": direct,
         "ratio": hop["median_rps"] / direct["median_rps"],
+        "idempotency_key_rps_ratio": keyed["median_rps"] / hop["median_rps"],
         "p95_at_70pct": paced,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -352,6 +371,11 @@ def main() -> int:
         f"\nhop {hop['median_rps']:.0f} req/s (p95 {hop['p95_ms_of_median_run']:.1f} ms) | "
         f"direct {direct['median_rps']:.0f} req/s (p95 {direct['p95_ms_of_median_run']:.1f} ms) | "
         f"ratio {result['ratio']:.2f} | p95 at 70% of peak {paced['p95_ms']:.1f} ms"
+    )
+    print(
+        f"hop with Idempotency-Key {keyed['median_rps']:.0f} req/s "
+        f"(p95 {keyed['p95_ms_of_median_run']:.1f} ms) | "
+        f"{result['idempotency_key_rps_ratio']:.2f} of hop without"
     )
     print(f"written to {args.output}")
     return 0
