@@ -9,6 +9,8 @@ import uuid
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import Server, User
 
@@ -122,3 +124,47 @@ def test_no_subscription_stream_either(mcp_server: Server, user: User) -> None:
     response = post(mcp_server, user, body, **headers)
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"]["code"] == METHOD_NOT_FOUND
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+ENVELOPES = st.fixed_dictionaries(
+    {},
+    optional={
+        "jsonrpc": st.just("2.0") | JSON_VALUES,
+        "id": st.integers() | st.text(max_size=8) | JSON_VALUES,
+        "method": st.sampled_from(["ping", "tools/list", "tools/call", "prompts/get"])
+        | JSON_VALUES,
+        "params": st.fixed_dictionaries({}, optional={"name": JSON_VALUES}) | JSON_VALUES,
+        "result": JSON_VALUES,
+        "error": JSON_VALUES,
+    },
+)
+SPECIFIED = {PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, -32603}
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(body=ENVELOPES | JSON_VALUES)
+def test_any_json_body_gets_a_specified_answer(
+    mcp_server: Server, user: User, body: object
+) -> None:
+    response = post(mcp_server, user, json.dumps(body).encode())
+    assert response.status_code in (200, 202, 400), response.text
+    if response.status_code == 202:  # a notification or a response: nothing to answer
+        return
+    payload = response.json()
+    assert payload["jsonrpc"] == "2.0"
+    if "error" in payload:
+        assert payload["error"]["code"] in SPECIFIED, payload
+        assert len(payload["error"]["message"]) < 200, payload
