@@ -9,8 +9,8 @@ The key's record is written in the task's own transaction, so a crash leaves bot
 neither. A transaction-scoped advisory lock on (user, key) serialises requests with the
 same key across every replica: a request that cannot take it at once meets another one
 with its key still being served. The lock is released at commit, when the record is
-already visible to the next request.
-"""
+already visible to the next request. A retry inserts its task before it learns that it
+is one, and undoes it: task ids are not consecutive (they never were, under rollbacks)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import Text, delete, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,9 +33,10 @@ from app.services.tasks import UnknownOwner
 # records: far more than the creations add, at a twentieth of a statement each.
 PURGE_EVERY, PURGE_BATCH = 20, 1000
 _creations = itertools.count(1)
-# Writes go through the Core table: an ORM-enabled INSERT ... ON CONFLICT or DELETE takes
-# SQLAlchemy's bulk-persistence path, several times the CPU for the same statement.
+# Core tables: an ORM-enabled INSERT ... ON CONFLICT or DELETE takes SQLAlchemy's
+# bulk-persistence path, several times the CPU for the same statement.
 _keys = IdempotencyKey.__table__
+_tasks = Task.__table__
 
 
 class KeyInFlight(Exception):
@@ -86,31 +87,29 @@ _purge = delete(_keys).where(tuple_(_keys.c.owner_id, _keys.c.key).in_(_expired)
 async def create_task_once(
     session: AsyncSession, *, owner_id: int, key: str, data: TaskCreate, ttl_seconds: int
 ) -> Answer:
-    locked = await session.scalar(select(func.pg_try_advisory_xact_lock(*lock_id(owner_id, key))))
-    if not locked:
-        await session.rollback()
-        raise KeyInFlight
-    stored = (
-        await session.execute(
-            select(IdempotencyKey.fingerprint, IdempotencyKey.status_code, IdempotencyKey.response)
-            .where(IdempotencyKey.owner_id == owner_id, IdempotencyKey.key == key)
-            .where(IdempotencyKey.expires_at > func.now())
+    """Two statements where a keyless creation has one: the task's INSERT takes the lock
+    (no row when it cannot), and the record's INSERT is the arbiter: it writes a new
+    record or replaces an expired one, but leaves a live one alone, and then this is a
+    retry whose task is undone and whose first answer is read back."""
+    locked_insert = (
+        insert(_tasks)
+        .from_select(
+            ["owner_id", "title", "description"],
+            select(literal(owner_id), literal(data.title), literal(data.description, Text)).where(
+                func.pg_try_advisory_xact_lock(*lock_id(owner_id, key))
+            ),
         )
-    ).one_or_none()
-    if stored is not None:
-        await session.rollback()  # releases the lock
-        if stored.fingerprint != fingerprint(data):
-            raise KeyReused
-        return Answer(stored.status_code, stored.response, replayed=True)
-
-    task = Task(owner_id=owner_id, title=data.title, description=data.description)
-    session.add(task)
+        .returning(*_tasks.c)
+    )
     try:
-        await session.flush()
+        created = (await session.execute(locked_insert)).one_or_none()
     except IntegrityError as exc:
         await session.rollback()
         raise UnknownOwner(owner_id) from exc
-    body = TaskPublic.model_validate(task).model_dump_json()
+    if created is None:
+        await session.rollback()
+        raise KeyInFlight
+    body = TaskPublic.model_validate(created._mapping).model_dump_json()
     record = {
         "fingerprint": fingerprint(data),
         "status_code": 201,
@@ -118,12 +117,30 @@ async def create_task_once(
         "created_at": func.now(),
         "expires_at": func.now() + timedelta(seconds=ttl_seconds),
     }
-    await session.execute(
+    written = await session.scalar(
         insert(_keys)
         .values(owner_id=owner_id, key=key, **record)
-        .on_conflict_do_update(index_elements=["owner_id", "key"], set_=record)  # an expired one
+        .on_conflict_do_update(
+            index_elements=["owner_id", "key"], set_=record, where=_keys.c.expires_at <= func.now()
+        )
+        .returning(literal(True))
     )
-    if next(_creations) % PURGE_EVERY == 0:
-        await session.execute(_purge)
-    await session.commit()
-    return Answer(201, body, replayed=False)
+    if written:
+        if next(_creations) % PURGE_EVERY == 0:
+            await session.execute(_purge)
+        await session.commit()
+        return Answer(201, body, replayed=False)
+
+    await session.rollback()  # a live record: undo this task, release the lock
+    stored = (
+        await session.execute(
+            select(_keys.c.fingerprint, _keys.c.status_code, _keys.c.response).where(
+                _keys.c.owner_id == owner_id, _keys.c.key == key
+            )
+        )
+    ).one_or_none()
+    if stored is None:  # purged in between, at the very end of its life: start afresh
+        raise KeyInFlight
+    if stored.fingerprint != fingerprint(data):
+        raise KeyReused
+    return Answer(stored.status_code, stored.response, replayed=True)

@@ -143,3 +143,15 @@ def test_add_task_key_in_flight_is_a_tool_error(
     assert busy[0] is True
     assert busy[1].endswith("a request with this idempotency key is still in progress; retry later")
     assert with_session(mcp_server, user.token, work)[0] is False
+
+
+def test_an_unknown_user_is_refused_with_a_key_too(mcp_server: Server) -> None:
+    ghost = 2**31 - 1
+    headers = {
+        "Authorization": f"Bearer {SERVICE_TOKEN}",
+        "X-User-ID": str(ghost),
+        "Idempotency-Key": "k",
+    }
+    response = httpx.post(f"{mcp_server.url}/tasks", json={"title": "t"}, headers=headers)
+    assert response.status_code == 403
+    assert response.json() == {"detail": f"user {ghost} does not exist"}
