@@ -65,7 +65,9 @@ def run_choice(harness_settings):
 @pytest.fixture(scope="session")
 def environment(harness_settings, run_choice) -> Iterator[Any]:
     from harness.stand_up import stand_up, tear_down
+    from toolchain.progress import set_label
 
+    set_label("harness")
     env = stand_up(harness_settings, run_choice)
     _state["environment"] = env
     try:
