@@ -475,6 +475,12 @@ def test_request_body_limit_and_api_docs_reach_both_processes(
         env = _process_env(r, component)
         assert env["MAX_REQUEST_BODY_BYTES"] == body_bytes, component
         assert env["API_DOCS_ENABLED"] == docs, component
+        assert env["REQUEST_TIMEOUT_SECONDS"] == "30", component
+
+
+def test_the_idempotency_key_lifetime_reaches_the_mcp_server(helm: Path, render_dir: Path) -> None:
+    r = render(helm, render_dir, {"app": {"idempotencyKeyTTLSeconds": 3600}})
+    assert _process_env(r, "mcp-server")["IDEMPOTENCY_KEY_TTL_SECONDS"] == "3600"
 
 
 def test_backend_reaches_mcp_by_computed_name(default: Rendered) -> None:
