@@ -312,8 +312,13 @@ def build(spec: GoBuild) -> Path:
             flags += ["-tags", ",".join(spec.tags)]
         flags += ["-ldflags", " ".join(("-s", "-w", *spec.ldflags))]
         note(f"building {', '.join(names)} (log: {log})")
-        for name, package in spec.binaries:
-            run_go(["build", *flags, "-o", str(tmp_bin / name), package], work, env, log)
+        if all(name == package.rsplit("/", 1)[-1] for name, package in spec.binaries):
+            # One go command for every binary: their links run in parallel, not one by one.
+            packages = [package for _, package in spec.binaries]
+            run_go(["build", *flags, "-o", f"{tmp_bin}/", *packages], work, env, log)
+        else:
+            for name, package in spec.binaries:
+                run_go(["build", *flags, "-o", str(tmp_bin / name), package], work, env, log)
         shutil.rmtree(bin_dir, ignore_errors=True)
         tmp_bin.rename(bin_dir)
         stamp.write_text(key + "\n")
