@@ -19,7 +19,14 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 
 def test_there_are_e2e_and_ci_workflows():
-    assert {p.name for p in WORKFLOWS} >= {"e2e.yml", "ci.yml"}
+    assert {p.name for p in WORKFLOWS} >= {"e2e.yml", "ci.yml", "perf.yml"}
+
+
+def test_perf_runs_on_a_schedule_and_on_demand_and_uploads_its_report():
+    perf = (ROOT / ".github" / "workflows" / "perf.yml").read_text()
+    assert "schedule:" in perf and "workflow_dispatch:" in perf
+    assert "nox -s perf" in perf and "PERF_WORKERS:" in perf
+    assert "upload-artifact" in perf and "reports/perf/" in perf
 
 
 def test_actionlint_passes():
