@@ -69,7 +69,7 @@ def _decide(session: nox.Session, settings: harness_settings.Settings) -> dict[s
     choice = decide.current(
         node_image=settings.node_image,
         k8s_version=settings.k8s_version,
-        existing_cluster=settings.existing_cluster,
+        existing_cluster=settings.cluster_keeps_its_addons,
     )
     session.log(f"decided once for this run: {choice.describe()}")
     return choice.env()
@@ -166,6 +166,11 @@ def perf(session: nox.Session) -> None:
 
             settings = _settings("PERF", session.posargs, PERF_DEFAULTS)
             env = _prepare_cluster_run(session, settings, env)
+            if any(a.startswith("--workers") for a in session.posargs) or os.environ.get(
+                "PERF_WORKERS"
+            ):
+                # Locust inside the cluster: its image too, before the run starts.
+                session.run("python", "-m", "perf.distributed", "image", env=env)
         session.run("python", "-m", "perf", *session.posargs, env=env)
     finally:
         _print_phases(session, started)

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         choice = decide.current(
             node_image=chosen.node_image,
             k8s_version=chosen.k8s_version,
-            existing_cluster=chosen.existing_cluster,
+            existing_cluster=chosen.cluster_keeps_its_addons,
         )
         if args.command == "images":
             from harness.images import prepare

@@ -58,7 +58,7 @@ def run_choice(harness_settings):
     return decide.current(
         node_image=harness_settings.node_image,
         k8s_version=harness_settings.k8s_version,
-        existing_cluster=harness_settings.existing_cluster,
+        existing_cluster=harness_settings.cluster_keeps_its_addons,
     )
 
 

@@ -120,6 +120,11 @@ class Settings:
         return bool(self.kubeconfig)
 
     @property
+    def cluster_keeps_its_addons(self) -> bool:
+        """A cluster the run did not create, and no leave to install add-ons into it."""
+        return self.existing_cluster and not self.install_addons
+
+    @property
     def backend_url(self) -> str:
         return f"http://127.0.0.1:{self.host_port}"
 

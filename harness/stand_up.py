@@ -127,8 +127,9 @@ def install_addons(
                 choice.images.metrics_server,
                 kind_cluster=cluster.name if cluster.is_kind else None,
             )
-        if choice.enforcer == "kube-router" or (settings.install_addons and not ours):
+        if choice.enforcer == "kube-router":
             addons.install_kube_router(cluster.kubeconfig, choice.images.kube_router)
+
     caps = addons.probe_capabilities(cluster.kubeconfig)
     for need in ("metrics", "netpol", "pod-security", "storage"):
         reason = caps.missing(need)
@@ -155,7 +156,7 @@ def deploy(env: Environment, namespace: str) -> Release:
     env.install_seconds = time.monotonic() - started
     env.created.append(f"helm release {release.name} in {namespace}")
     release.expose_backend()
-    if not cluster.is_kind or not cluster.created and settings.kubeconfig:
+    if settings.kubeconfig:  # no NodePort published here: reach the backend through a forward
         url = env.stack.enter_context(
             port_forward(cluster.kubeconfig, namespace, f"svc/{release.name}-e2e-access", 8000)
         )
@@ -180,6 +181,8 @@ def stand_up(settings: Settings, choice: RunChoice, *, namespace: str | None = N
             load_images(cluster, choice)
         with step("cluster add-ons"):
             env.capabilities = install_addons(cluster, choice, settings)
+        if settings.kubeconfig and settings.install_addons:
+            env.created.append("add-ons in kube-system, asked for with --install-addons (kept)")
         with step("install to ready"):
             deploy(env, namespace or settings.namespace or f"todo-e2e-{run_id()}")
     except BaseException:
