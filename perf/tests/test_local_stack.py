@@ -1,6 +1,6 @@
 """The scenarios and the ceiling loop against the real servers on loopback.
 
-perf.local starts a throwaway PostgreSQL (Debian's binaries), runs the
+harness.local starts a throwaway PostgreSQL (Debian's binaries), runs the
 migrations and starts the backend and the MCP server under uvicorn. Locust
 then runs the real locustfile (backend users + the MCP agent through the
 official SDK client) in its own process, as `nox -s perf` does.
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from perf import local, samples, summary
+from harness import local
+from perf import samples, summary
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

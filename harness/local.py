@@ -1,0 +1,222 @@
+"""The app on loopback, without a cluster: a throwaway PostgreSQL and both servers.
+
+The one place the suites start them: the services suite (a PostgreSQL per
+session, servers per test), perf's local target and its tests, the
+benchmarks. PostgreSQL comes from Debian's server binaries, driven by
+pytest-postgresql's executor (trust authentication on 127.0.0.1, a socket in
+its own folder); PostgreSQL refuses to run as root, so under root the
+cluster runs as the `postgres` system user in a folder that user owns.
+Servers run under uvicorn on free loopback ports and are polled until
+`/health` answers.
+
+    python -m harness.local      # start everything, print the URLs, wait for Ctrl-C
+"""
+
+# ruff: noqa: S603 - starts uvicorn and the app's own commands with fixed arguments
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.proc import free_port, http_status
+
+if TYPE_CHECKING:
+    from pytest_postgresql.executors import PostgreSQLExecutor
+    from pytest_postgresql.janitor import DatabaseJanitor
+
+INSTALL_HINT = (
+    "install the PostgreSQL server binaries (Debian: apt-get install postgresql), "
+    "or run `python -m toolchain host --for tests` as root, which does it"
+)
+
+
+def pg_bin() -> Path:
+    """The folder of the PostgreSQL server binaries (the newest installed major)."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), reverse=True)
+    if candidates:
+        return candidates[0].parent
+    raise FileNotFoundError(f"pg_ctl not found: {INSTALL_HINT}")
+
+
+@contextlib.contextmanager
+def postgres_server(
+    workdir: Path | None = None, *, port: int | None = None
+) -> Iterator[PostgreSQLExecutor]:
+    """A PostgreSQL cluster on 127.0.0.1 (free or given port, trust auth); removed after."""
+    from pytest_postgresql.executors import PostgreSQLExecutor
+
+    pg_ctl = str(pg_bin() / "pg_ctl")
+    if os.geteuid() == 0:
+        workdir = Path(tempfile.mkdtemp(prefix="todo-pg-"))
+        postgres = pwd.getpwnam("postgres")
+        os.chown(workdir, postgres.pw_uid, postgres.pw_gid)
+        wrapper = workdir / "pg_ctl"
+        wrapper.write_text(f'#!/bin/sh\nexec runuser -u postgres -- "{pg_ctl}" "$@"\n')
+        wrapper.chmod(0o755)
+        executable = str(wrapper)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="todo-pg-", dir=workdir))
+        executable = pg_ctl
+    executor = PostgreSQLExecutor(
+        executable=executable,
+        host="127.0.0.1",
+        port=port or free_port(),
+        datadir=str(workdir / "data"),
+        unixsocketdir=str(workdir),
+        logfile=str(workdir / "postgresql.log"),
+        startparams="-w",
+        dbname="todo",
+        user="postgres",
+    )
+    try:
+        executor.start()
+        executor.wait_for_postgres()
+        yield executor
+    finally:
+        executor.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def create_database(executor: PostgreSQLExecutor) -> tuple[str, DatabaseJanitor]:
+    """An empty database; returns its URL and the janitor that drops it."""
+    from pytest_postgresql.janitor import DatabaseJanitor
+
+    name = f"todo_{uuid.uuid4().hex[:12]}"
+    janitor = DatabaseJanitor(user=executor.user, host=executor.host, port=executor.port,
+                              dbname=name)  # fmt: skip
+    janitor.init()
+    return f"postgresql://{executor.user}@{executor.host}:{executor.port}/{name}", janitor
+
+
+@dataclass
+class Server:
+    """One uvicorn process on loopback."""
+
+    url: str
+    log_path: Path
+    process: subprocess.Popen
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def serve(target: str, env: dict[str, str], log_dir: Path, *, args: tuple[str, ...] = (),
+          timeout: float = 30) -> Server:  # fmt: skip
+    """`uvicorn <target>` on a free loopback port (one worker), polled until /health is 200."""
+    port = free_port()
+    log_path = log_dir / f"{target.replace(':', '_')}-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
+             *args],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=log_dir,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{target} exited: {log_path.read_text(errors='replace')}")
+        if http_status(f"{url}/health", timeout=1) == 200:
+            return Server(url, log_path, process)
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(
+        f"{target} did not serve /health within {timeout:.0f} s: {log_path.read_text()}"
+    )
+
+
+def stop(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@dataclass
+class LocalStack:
+    backend_url: str
+    mcp_url: str
+    database_url: str
+    executor: PostgreSQLExecutor
+
+    def pg_env(self) -> dict[str, str]:
+        """The environment for pgbench (and psql) against this stack's PostgreSQL."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        return {
+            **os.environ,
+            "PATH": f"{pg_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
+            "POSTGRES_USER": url.username or "postgres",
+            "POSTGRES_PASSWORD": url.password or "",
+            "POSTGRES_DB": url.database or "",
+            "PGPORT": str(url.port),
+        }
+
+
+@contextlib.contextmanager
+def stack(secrets: dict[str, str] | None = None) -> Iterator[LocalStack]:
+    """PostgreSQL, migrations, the MCP server and the backend on loopback; all stopped after."""
+    import secrets as token
+
+    with tempfile.TemporaryDirectory(prefix="todo-local-") as tmp, postgres_server() as pg:
+        database_url, janitor = create_database(pg)
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": token.token_hex(32),
+            "MCP_SERVICE_TOKEN": token.token_hex(32),
+            "ENVIRONMENT": "production",
+            "LOG_LEVEL": "WARNING",
+            "MCP_ALLOWED_HOSTS": "localhost,127.0.0.1",
+            **(secrets or {}),
+        }
+        subprocess.run([sys.executable, "-m", "app.migrate"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        log_dir = Path(tmp)
+        servers: list[Server] = []
+        try:
+            mcp = serve("app.mcp_server:app", env, log_dir, args=("--log-level", "warning"))
+            servers.append(mcp)
+            backend_env = {**env, "MCP_SERVER_URL": mcp.url}
+            backend = serve("app.main:app", backend_env, log_dir, args=("--log-level", "warning"))
+            servers.append(backend)
+            yield LocalStack(backend.url, f"{mcp.url}/mcp", database_url, pg)
+        finally:
+            for server in reversed(servers):
+                stop(server)
+            janitor.drop()
+
+
+def main() -> None:
+    with stack() as s:
+        print(f"backend   {s.backend_url}")
+        print(f"mcp       {s.mcp_url}")
+        print(f"database  {s.database_url}")
+        print("Ctrl-C to stop", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
