@@ -246,6 +246,30 @@ def _glance(phases: dict) -> list[str]:
     return lines
 
 
+def _distributed(compared: dict | None) -> list[str]:
+    """The in-cluster run next to the same scenario from one process on the host."""
+    if not compared:
+        return []
+    rows = []
+    for label, key in (
+        ("in the cluster", "distributed"),
+        ("one process on the host", "single_process"),
+    ):
+        fig = compared[key]
+        rows.append(f"| {label} | {fig['requests']} | {fig['rps']:.1f} | {fig['p95_ms']} | "
+                    f"{fig['error_rate']:.2%} |")  # fmt: skip
+    return [
+        "",
+        f"Locust in the cluster: {compared['workers_connected']} of {compared['workers']} "
+        "worker(s) connected before the load started. The same scenario, both ways:",
+        "",
+        "| Locust | requests | req/s | p95 ms | errors |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def render(result: dict, rules: slo_mod.Slo) -> str:
     meta = result["meta"]
     phases = result["phases"]
@@ -277,6 +301,7 @@ def render(result: dict, rules: slo_mod.Slo) -> str:
             f"error rate {main['endpoints'][AGGREGATED]['error_rate']:.2%}.",
             "",
             *_endpoint_table(main["endpoints"], rules),
+            *_distributed(main.get("distributed")),
             "",
             "### HPA timeline",
             "",

@@ -75,6 +75,8 @@ class Target:
     # pgbench next to the database (see ceiling.run_pgbench), when available.
     pgbench: Callable[[int, float, str, int], dict] | None = None
     snapshot: Callable[[], dict] | None = None
+    # Locust inside the cluster (`--workers N`): a perf.distributed.InCluster.
+    in_cluster: Any = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -92,7 +94,7 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
     given = {o.name: getattr(args, o.name) for o in harness_settings.OPTIONS}
     chosen = harness_settings.from_mapping(given, "PERF", PERF_DEFAULTS)
     choice = decide.current(node_image=chosen.node_image, k8s_version=chosen.k8s_version,
-                            existing_cluster=chosen.existing_cluster)  # fmt: skip
+                            existing_cluster=chosen.cluster_keeps_its_addons)  # fmt: skip
     env = stand_up.stand_up(
         chosen, choice, namespace=chosen.namespace or f"todo-perf-{stand_up.run_id()}"
     )
@@ -179,6 +181,14 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
         f"cluster {env.cluster.name} ({chosen.nodes} node(s)), namespace {release.namespace}, "
         f"release {release.name}, values: {chosen.describe_values()}"
     )
+    if args.workers:
+        from perf.distributed import IMAGE, InCluster
+
+        if env.cluster.is_kind:
+            kind.load(env.cluster.name, [IMAGE])
+        target.in_cluster = InCluster(release, kube, args.workers)
+        target.in_cluster.open()
+        target.notes.append(f"Locust in the cluster: a master Job and {args.workers} worker pod(s)")
     if env.cluster.is_kind:
         others = [n for n in kind.cluster_names() if n != env.cluster.name]
         if others:
@@ -187,12 +197,15 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
     try:
         yield target
     finally:
+        if target.in_cluster is not None:
+            target.in_cluster.close()
         stand_up.tear_down(env)
 
 
 @contextlib.contextmanager
 def local_target(_: argparse.Namespace) -> Iterator[Target]:
-    from perf import ceiling, local
+    from harness import local
+    from perf import ceiling
 
     with local.stack() as stack:
         target = Target(
@@ -213,9 +226,17 @@ def local_target(_: argparse.Namespace) -> Iterator[Target]:
 
 
 def run_locust(
-    out: Path, name: str, target: Target, env: dict[str, str], duration: float
+    out: Path,
+    name: str,
+    target: Target,
+    env: dict[str, str],
+    duration: float,
+    *,
+    in_cluster: bool = True,
 ) -> list[samples.Sample]:
-    """Run Locust headless in its own process; return the request samples."""
+    """Run Locust headless (in its own process, or distributed in the cluster); the samples."""
+    if target.in_cluster is not None and in_cluster:
+        return samples.read(target.in_cluster.run(name, env, duration, out))
     samples_file = out / f"samples_{name}.csv"
     cmd = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
@@ -279,7 +300,22 @@ def phase_main(args, out: Path, target: Target, rules: slo.Slo) -> dict:
         got = run_locust(out, "main", target, env, profile.duration)
     rows = s.rows if s else []
     endpoints = summary.endpoint_stats(got)
+    compared = None
+    if target.in_cluster is not None:
+        # The same scenario from one process on the host, for comparison.
+        if target.set_mcp_replicas:
+            target.set_mcp_replicas(None)
+        single = summary.endpoint_stats(
+            run_locust(out, "main_single", target, env, profile.duration, in_cluster=False)
+        )
+        compared = {
+            "workers": target.in_cluster.workers,
+            "workers_connected": target.in_cluster.connected[-1],
+            "distributed": _headline(endpoints),
+            "single_process": _headline(single),
+        }
     return {
+        "distributed": compared,
         "shape": f"{profile.describe()}, think time {args.main_think} s",
         "profile": profile.name,
         "duration_s": profile.duration,
@@ -304,6 +340,11 @@ def phase_main(args, out: Path, target: Target, rules: slo.Slo) -> dict:
         },
         "violations": [str(v) for v in slo.check(endpoints, rules)],
     }
+
+
+def _headline(endpoints: dict) -> dict:
+    total = endpoints[summary.AGGREGATED]
+    return {k: total[k] for k in ("requests", "rps", "p95_ms", "error_rate")}
 
 
 def phase_capacity(args, out: Path, target: Target, rules: slo.Slo) -> dict:
@@ -464,6 +505,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--ceiling-seconds", type=float, default=float(env("PERF_CEILING_SECONDS", "20"))
     )
     p.add_argument("--sample-interval", type=float, default=5.0)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(env("PERF_WORKERS") or 0),
+        help="run Locust inside the cluster: a master and N workers (env PERF_WORKERS)",
+    )
     p.add_argument("--slo", type=Path, default=slo.SLO_FILE)
     p.add_argument("--baseline", type=Path, default=baseline.BASELINE_FILE)
     p.add_argument("--update-baseline", action="store_true",

@@ -1,0 +1,49 @@
+"""Distributed Locust in the cluster: its pods, the workers it counts, the samples it merges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.proc import HarnessError
+from perf import distributed
+
+
+def test_the_master_log_says_how_many_workers_connected() -> None:
+    log = (
+        "[..] INFO/locust.runners: abc (index 0) reported as ready. 1 workers connected.\n"
+        "[..] INFO/locust.runners: def (index 1) reported as ready. 2 workers connected.\n"
+    )
+    assert distributed.max_workers_connected(log) == 2
+    assert distributed.max_workers_connected("nothing") == 0
+
+
+def test_worker_samples_merge_under_one_header(tmp_path: Path) -> None:
+    header = "t,type,name,ms,bytes,ok,users"
+    merged = tmp_path / "samples.csv"
+    distributed.merge_samples([f"{header}\n1,GET,/a,2,3,1,1\n", f"{header}\n2,GET,/b,4,5,0,1\n"],
+                              merged)  # fmt: skip
+    assert merged.read_text().splitlines() == [header, "1,GET,/a,2,3,1,1", "2,GET,/b,4,5,0,1"]
+    with pytest.raises(HarnessError, match="no worker"):
+        distributed.merge_samples(["", ""], tmp_path / "none.csv")
+
+
+def test_locust_pods_run_under_pod_security_restricted() -> None:
+    job = distributed._job("x", "worker", "locust --worker", {"A": "1"}, parallelism=3)
+    assert job["spec"]["parallelism"] == 3 and job["spec"]["completions"] == 3
+    spec = job["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = spec["containers"]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == distributed.NAME
+
+
+def test_the_image_carries_the_modules_the_locustfile_imports() -> None:
+    locustfile = (distributed.ROOT / "perf" / "locustfile.py").read_text()
+    for module in ("samples", "shapes", "mcp_bridge"):
+        assert f"{module}" in locustfile
+        assert f"{module}.py" in distributed.PERF_MODULES
