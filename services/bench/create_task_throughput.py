@@ -19,7 +19,8 @@ What it measures (loopback only, one uvicorn worker per app, fixed concurrency):
 PostgreSQL is a throwaway cluster from Debian's binaries unless DATABASE_URL is
 set. Results go to stdout and to reports/bench-create-task.json.
 
-Run: `nox -s bench` (or `python services/bench/create_task_throughput.py --help`).
+Run: `nox -s bench` (or `python services/bench/create_task_throughput.py --help`). Where the
+CPU goes: `python services/bench/profile_hop.py` (py-spy, same setup).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import ExitStack
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
@@ -206,30 +208,82 @@ def start_app(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.P
     raise SystemExit(f"{target} did not start: {log.read_text()}")
 
 
+@dataclass
+class ServedApps:
+    database_url: str
+    datadir: str | None  # of the throwaway PostgreSQL; None with DATABASE_URL
+    backend: subprocess.Popen
+    backend_url: str
+    mcp_server: subprocess.Popen
+
+
+@contextmanager
+def served_apps() -> Iterator[ServedApps]:
+    """A migrated PostgreSQL (throwaway unless DATABASE_URL is set) and both apps on loopback."""
+    with ExitStack() as stack:
+        database_url = os.environ.get("DATABASE_URL")
+        datadir = None
+        if not database_url:
+            print("starting a throwaway PostgreSQL ...")
+            executor = stack.enter_context(postgres_server())
+            database_url, janitor = create_database(executor)
+            stack.callback(janitor.drop)
+            datadir = executor.datadir
+        migrate_env = {**os.environ, "DATABASE_URL": database_url}
+        subprocess.run([sys.executable, "-m", "app.migrate"], env=migrate_env, check=True)
+
+        logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="todo-bench-")))
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": JWT_SECRET,
+            "MCP_SERVICE_TOKEN": SERVICE_TOKEN,
+            "MCP_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "LOG_LEVEL": "INFO",  # as deployed: one JSON access line per request in each app
+        }
+        mcp_proc, mcp_url = start_app("app.mcp_server:app", env, logs / "mcp.log")
+        stack.callback(mcp_proc.wait)
+        stack.callback(mcp_proc.terminate)
+        backend_env = {**env, "MCP_SERVER_URL": mcp_url}
+        backend_proc, backend_url = start_app("app.main:app", backend_env, logs / "backend.log")
+        stack.callback(backend_proc.wait)
+        stack.callback(backend_proc.terminate)
+        yield ServedApps(database_url, datadir, backend_proc, backend_url, mcp_proc)
+
+
+async def sign_up(client: httpx2.AsyncClient) -> dict[str, str]:
+    """A fresh user; returns its Authorization header."""
+    creds = {"username": f"bench_{uuid.uuid4().hex[:8]}", "password": "benchmark pw"}
+    (await client.post("/api/v1/users", json=creds)).raise_for_status()
+    token = (await client.post("/api/v1/auth/token", json=creds)).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def create_task_op(
+    client: httpx2.AsyncClient, headers: dict[str, str], *, keyed: bool = False
+) -> Callable[[], Awaitable[None]]:
+    """One POST /api/v1/tasks with `headers` (raises unless 201); `keyed`: each with a new
+    Idempotency-Key, as a client that can retry sends them."""
+
+    async def op() -> None:
+        key = {"Idempotency-Key": str(uuid.uuid4())} if keyed else {}
+        response = await client.post(
+            "/api/v1/tasks", json={"title": "bench"}, headers={**headers, **key}
+        )
+        if response.status_code != 201:
+            raise RuntimeError(response.status_code)
+
+    return op
+
+
 async def bench_hop(
     backend: str, args: argparse.Namespace, meter: CpuMeter
 ) -> tuple[dict, dict, dict]:
     limits = httpx2.Limits(max_connections=args.concurrency * 4)
     async with httpx2.AsyncClient(base_url=backend, limits=limits, timeout=30) as client:
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        creds = {"username": name, "password": "benchmark pw"}
-        (await client.post("/api/v1/users", json=creds)).raise_for_status()
-        token = (await client.post("/api/v1/auth/token", json=creds)).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-
-        async def create(key_headers: dict[str, str]) -> None:
-            response = await client.post(
-                "/api/v1/tasks", json={"title": "bench"}, headers={**headers, **key_headers}
-            )
-            if response.status_code != 201:
-                raise RuntimeError(response.status_code)
-
-        async def op() -> None:
-            await create({})
-
-        async def keyed_op() -> None:
-            await create({"Idempotency-Key": str(uuid.uuid4())})
-
+        headers = await sign_up(client)
+        op = create_task_op(client, headers)
+        keyed_op = create_task_op(client, headers, keyed=True)
         runs = await measured_runs({"hop": op, "hop_idempotency_key": keyed_op}, args, meter)
         paced = await open_loop(
             op, rate=0.7 * summarize(runs["hop"])["median_rps"], duration=args.duration
@@ -300,49 +354,22 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    with ExitStack() as stack:
-        database_url = os.environ.get("DATABASE_URL")
-        datadir = None
-        if not database_url:
-            print("starting a throwaway PostgreSQL ...")
-            executor = stack.enter_context(postgres_server())
-            database_url, janitor = create_database(executor)
-            stack.callback(janitor.drop)
-            datadir = executor.datadir
-        migrate_env = {**os.environ, "DATABASE_URL": database_url}
-        subprocess.run([sys.executable, "-m", "app.migrate"], env=migrate_env, check=True)
-
-        logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="todo-bench-")))
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "JWT_SECRET": JWT_SECRET,
-            "MCP_SERVICE_TOKEN": SERVICE_TOKEN,
-            "MCP_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "LOG_LEVEL": "INFO",  # as deployed: one JSON access line per request in each app
-        }
-        mcp_proc, mcp_url = start_app("app.mcp_server:app", env, logs / "mcp.log")
-        stack.callback(mcp_proc.wait)
-        stack.callback(mcp_proc.terminate)
-        backend_env = {**env, "MCP_SERVER_URL": mcp_url}
-        backend_proc, backend_url = start_app("app.main:app", backend_env, logs / "backend.log")
-        stack.callback(backend_proc.wait)
-        stack.callback(backend_proc.terminate)
+    with served_apps() as apps:
 
         def pg() -> list[int]:
-            return postgres_pids(datadir)
+            return postgres_pids(apps.datadir)
 
         hop_meter = CpuMeter(
             {
-                "backend": lambda: [backend_proc.pid],
-                "mcp-server": lambda: [mcp_proc.pid],
+                "backend": lambda: [apps.backend.pid],
+                "mcp-server": lambda: [apps.mcp_server.pid],
                 "postgresql": pg,
             }
         )
         print(f"backend -> MCP -> PostgreSQL, concurrency {args.concurrency}:")
-        hop, keyed, paced = asyncio.run(bench_hop(backend_url, args, hop_meter))
+        hop, keyed, paced = asyncio.run(bench_hop(apps.backend_url, args, hop_meter))
         print(f"direct SQLAlchemy insert loop in one process, concurrency {args.concurrency}:")
-        direct = asyncio.run(bench_direct(database_url, args, CpuMeter({"postgresql": pg})))
+        direct = asyncio.run(bench_direct(apps.database_url, args, CpuMeter({"postgresql": pg})))
 
     result = {
         "benchmark": "create-task throughput",
