@@ -25,8 +25,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import httpx2
-from create_task_throughput import SERVICES, closed_loop, create_task_op, served_apps, sign_up
+from create_task_throughput import SERVICES, closed_loop, create_task_ops, served_apps
 
 _FRAME = re.compile(r"(?P<function>.*) \((?P<file>.*):\d+\)$")
 
@@ -88,10 +87,8 @@ def summarize(collapsed: Path, top: int, below: float) -> str:
 
 
 async def load(backend_url: str, concurrency: int, seconds: float) -> dict:
-    limits = httpx2.Limits(max_connections=concurrency * 4)
-    async with httpx2.AsyncClient(base_url=backend_url, limits=limits, timeout=30) as client:
-        op = create_task_op(client, await sign_up(client))
-        return await closed_loop(op, concurrency=concurrency, duration=seconds, warmup=0)
+    async with create_task_ops(backend_url, "raw") as ops:
+        return await closed_loop(ops["hop"], concurrency=concurrency, duration=seconds, warmup=0)
 
 
 def main() -> int:
