@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from app.api.edge import new_app
 from app.api.routes import auth, health, tasks, users
 from app.core.config import Settings, load_settings
+from app.core.gc_tuning import tune_for_serving
 from app.core.lazy_app import lazy_app
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import configure_logging
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.mcp_client = MCPClient(settings)
+        tune_for_serving()
         try:
             yield
         finally:

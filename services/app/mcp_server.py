@@ -27,6 +27,7 @@ from starlette.routing import Route
 from app.api.edge import new_app
 from app.api.routes import health, service_tasks
 from app.core.config import Settings, load_settings
+from app.core.gc_tuning import tune_for_serving
 from app.core.lazy_app import lazy_app
 from app.core.security import InvalidToken, decode_access_token
 from app.db.session import create_engine, create_sessionmaker
@@ -196,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
             async with mcp.session_manager.run():
+                tune_for_serving()
                 yield
         finally:
             await engine.dispose()
