@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.models import Task
 from app.schemas import TaskCreate, TaskPage, TaskPublic, TaskQuery, TaskStatus, TaskUpdate
@@ -33,26 +33,26 @@ class UnknownOwner(Exception):
 
 
 async def create_task(session: AsyncSession, *, owner_id: int, data: TaskCreate) -> TaskPublic:
-    await _single_statements(session)
+    conn = await _single_statements(session)
     stmt = (
         insert(_tasks)
         .values(owner_id=owner_id, title=data.title, description=data.description)
         .returning(*_PUBLIC)
     )
     try:
-        row = (await session.execute(stmt)).one()
+        row = (await conn.execute(stmt)).one()
     except IntegrityError as exc:
         raise UnknownOwner(owner_id) from exc
     return TaskPublic.model_validate(row)
 
 
 async def list_tasks(session: AsyncSession, *, owner_id: int, query: TaskQuery) -> TaskPage:
-    await _single_statements(session)
+    conn = await _single_statements(session)
     where = [_tasks.c.owner_id == owner_id]
     if query.status is not None:
         where.append(_tasks.c.completed.is_(query.status is TaskStatus.completed))
-    total = await session.scalar(select(func.count()).select_from(_tasks).where(*where))
-    rows = await session.execute(
+    total = await conn.scalar(select(func.count()).select_from(_tasks).where(*where))
+    rows = await conn.execute(
         select(*_PUBLIC).where(*where).order_by(_tasks.c.id).limit(query.limit).offset(query.offset)
     )
     return TaskPage(
@@ -64,9 +64,9 @@ async def list_tasks(session: AsyncSession, *, owner_id: int, query: TaskQuery) 
 
 
 async def get_task(session: AsyncSession, *, owner_id: int, task_id: int) -> TaskPublic:
-    await _single_statements(session)
+    conn = await _single_statements(session)
     stmt = select(*_PUBLIC).where(_tasks.c.id == task_id, _tasks.c.owner_id == owner_id)
-    row = (await session.execute(stmt)).one_or_none()
+    row = (await conn.execute(stmt)).one_or_none()
     if row is None:
         raise TaskNotFound(task_id)
     return TaskPublic.model_validate(row)
@@ -78,14 +78,14 @@ async def update_task(
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         return await get_task(session, owner_id=owner_id, task_id=task_id)
-    await _single_statements(session)
+    conn = await _single_statements(session)
     stmt = (
         update(_tasks)
         .where(_tasks.c.id == task_id, _tasks.c.owner_id == owner_id)
         .values(**changes, updated_at=func.now())
         .returning(*_PUBLIC)
     )
-    row = (await session.execute(stmt)).one_or_none()
+    row = (await conn.execute(stmt)).one_or_none()
     if row is None:
         raise TaskNotFound(task_id)
     return TaskPublic.model_validate(row)
@@ -98,8 +98,8 @@ async def complete_task(session: AsyncSession, *, owner_id: int, task_id: int) -
 
 
 async def delete_task(session: AsyncSession, *, owner_id: int, task_id: int) -> None:
-    await _single_statements(session)
-    result = await session.execute(
+    conn = await _single_statements(session)
+    result = await conn.execute(
         delete(_tasks)
         .where(_tasks.c.id == task_id, _tasks.c.owner_id == owner_id)
         .returning(_tasks.c.id)
@@ -108,11 +108,12 @@ async def delete_task(session: AsyncSession, *, owner_id: int, task_id: int) -> 
         raise TaskNotFound(task_id)
 
 
-async def _single_statements(session: AsyncSession) -> None:
-    """Run the session's statements without a transaction around them (autocommit).
+async def _single_statements(session: AsyncSession) -> AsyncConnection:
+    """The session's connection, without a transaction around its statements (autocommit).
 
     Each function here changes at most one row with one statement, which PostgreSQL
     applies atomically on its own; BEGIN and COMMIT would be two more round trips.
-    Must come before the session's first statement.
+    Core statements run on the connection itself: the session's own execute() adds ORM
+    bookkeeping they do not need. Must come before the session's first statement.
     """
-    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
