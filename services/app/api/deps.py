@@ -41,23 +41,24 @@ def _unauthorized(message: str) -> HTTPException:
 
 # Declared as a security scheme (shows in OpenAPI); errors are worded here, not by FastAPI.
 _bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def bearer_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or not credentials.credentials.strip():
         raise _unauthorized("missing bearer token (expected header: Authorization: Bearer <token>)")
     return credentials.credentials.strip()
 
 
-BearerToken = Annotated[str, Depends(bearer_token)]
+# The two checks below read the settings from the app state themselves: each dependency
+# FastAPI resolves costs CPU on every request, and these run on every task call.
 
 
-async def current_user_id(token: BearerToken, settings: SettingsDep) -> int:
+async def current_user_id(request: Request, credentials: Credentials) -> int:
     """Backend: the user id from a valid user JWT."""
+    settings: Settings = request.app.state.settings
     try:
-        return decode_access_token(token, secret=settings.jwt_secret)
+        return decode_access_token(_token(credentials), secret=settings.jwt_secret)
     except InvalidToken as exc:
         raise _unauthorized("invalid or expired token") from exc
 
@@ -65,9 +66,10 @@ async def current_user_id(token: BearerToken, settings: SettingsDep) -> int:
 CurrentUserId = Annotated[int, Depends(current_user_id)]
 
 
-async def service_token(token: BearerToken, settings: SettingsDep) -> None:
+async def service_token(request: Request, credentials: Credentials) -> None:
     """MCP REST: the caller holds the backend's service token (constant-time comparison)."""
-    expected = settings.MCP_SERVICE_TOKEN.get_secret_value()
+    token = _token(credentials)
+    expected = request.app.state.settings.MCP_SERVICE_TOKEN.get_secret_value()
     if not hmac.compare_digest(token.encode("utf-8", "surrogatepass"), expected.encode()):
         raise _unauthorized("invalid service token")
 

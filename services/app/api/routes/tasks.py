@@ -11,14 +11,14 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from app.api.deps import CurrentUserId, IdempotencyKeyHeader, SettingsDep
+from app.api.deps import CurrentUserId, IdempotencyKeyHeader
 from app.api.errors import IDEMPOTENT_CREATE, REPLAYED
 from app.mcp_client import MCPClient, TaskServiceError, TaskServiceResponse
 from app.schemas import Id, TaskCreate, TaskPage, TaskPublic, TaskQuery, TaskUpdate
 
 
-async def task_service(request: Request, settings: SettingsDep) -> MCPClient:
-    if not settings.MCP_ENABLED:
+async def task_service(request: Request) -> MCPClient:
+    if not request.app.state.settings.MCP_ENABLED:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail="task service disabled (MCP_ENABLED=false)",
