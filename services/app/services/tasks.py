@@ -7,7 +7,7 @@ ORM's unit of work (identity map, flush, refresh) cost more CPU than the INSERT 
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -17,6 +17,11 @@ from app.schemas import TaskCreate, TaskPage, TaskPublic, TaskQuery, TaskStatus,
 _tasks = Task.__table__
 # The columns TaskPublic is made of, returned by every statement that answers a task.
 _PUBLIC = tuple(_tasks.c[name] for name in TaskPublic.model_fields)
+# Statements built once, values bound per call: building one costs ~45 us per request.
+_INSERT = insert(_tasks).returning(*_PUBLIC)
+_OWN_TASK = (_tasks.c.id == bindparam("task_id"), _tasks.c.owner_id == bindparam("owner_id"))
+_SELECT = select(*_PUBLIC).where(*_OWN_TASK)
+_DELETE = delete(_tasks).where(*_OWN_TASK).returning(_tasks.c.id)
 
 
 class TaskNotFound(Exception):
@@ -34,13 +39,9 @@ class UnknownOwner(Exception):
 
 async def create_task(session: AsyncSession, *, owner_id: int, data: TaskCreate) -> TaskPublic:
     conn = await _single_statements(session)
-    stmt = (
-        insert(_tasks)
-        .values(owner_id=owner_id, title=data.title, description=data.description)
-        .returning(*_PUBLIC)
-    )
+    values = {"owner_id": owner_id, "title": data.title, "description": data.description}
     try:
-        row = (await conn.execute(stmt)).one()
+        row = (await conn.execute(_INSERT, values)).one()
     except IntegrityError as exc:
         raise UnknownOwner(owner_id) from exc
     return TaskPublic.model_validate(row)
@@ -65,8 +66,7 @@ async def list_tasks(session: AsyncSession, *, owner_id: int, query: TaskQuery) 
 
 async def get_task(session: AsyncSession, *, owner_id: int, task_id: int) -> TaskPublic:
     conn = await _single_statements(session)
-    stmt = select(*_PUBLIC).where(_tasks.c.id == task_id, _tasks.c.owner_id == owner_id)
-    row = (await conn.execute(stmt)).one_or_none()
+    row = (await conn.execute(_SELECT, {"task_id": task_id, "owner_id": owner_id})).one_or_none()
     if row is None:
         raise TaskNotFound(task_id)
     return TaskPublic.model_validate(row)
@@ -99,11 +99,7 @@ async def complete_task(session: AsyncSession, *, owner_id: int, task_id: int) -
 
 async def delete_task(session: AsyncSession, *, owner_id: int, task_id: int) -> None:
     conn = await _single_statements(session)
-    result = await conn.execute(
-        delete(_tasks)
-        .where(_tasks.c.id == task_id, _tasks.c.owner_id == owner_id)
-        .returning(_tasks.c.id)
-    )
+    result = await conn.execute(_DELETE, {"task_id": task_id, "owner_id": owner_id})
     if result.scalar_one_or_none() is None:
         raise TaskNotFound(task_id)
 
