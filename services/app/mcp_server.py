@@ -2,174 +2,94 @@
 
 Two doors onto the same task functions (app.services.tasks):
 - `/tasks`: REST for the backend (service token + X-User-ID);
-- `/mcp`: Model Context Protocol, Streamable HTTP, for agents holding a user JWT.
+- `/mcp`: Model Context Protocol, Streamable HTTP, for agents holding a user JWT
+  (app.mcp_protocol), built on its first request (see LazyMCPEndpoint).
 
 Run: `uvicorn app.mcp_server:app --host 0.0.0.0 --port 8001`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Annotated
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
 
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
 from fastapi import FastAPI
-from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.auth.provider import AccessToken
-from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.middleware import Middleware
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.edge import new_app
 from app.api.routes import health, service_tasks
 from app.core.config import Settings, load_settings
 from app.core.gc_tuning import tune_for_serving
 from app.core.lazy_app import lazy_app
-from app.core.security import InvalidToken, decode_access_token
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import configure_logging
-from app.mcp_corrections import JsonRpcEnvelopeGuard, TaskMCPServer
-from app.schemas import (
-    Description,
-    Id,
-    IdempotencyKeyValue,
-    TaskCreate,
-    TaskPage,
-    TaskPublic,
-    TaskQuery,
-    TaskStatus,
-    TaskUpdate,
-    Title,
-)
-from app.services import idempotency, tasks
 
 
-class UserTokenVerifier:
-    """The SDK's TokenVerifier: accepts the backend's user JWTs (same JWT_SECRET)."""
+class SessionManager(Protocol):
+    """What /mcp needs running while it serves (the SDK's StreamableHTTPSessionManager)."""
 
-    def __init__(self, secret: str) -> None:
-        self._secret = secret
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        try:
-            user_id = decode_access_token(token, secret=self._secret)
-        except InvalidToken:
-            return None
-        return AccessToken(token=token, client_id=str(user_id), subject=str(user_id), scopes=[])
+    def run(self) -> AbstractAsyncContextManager[None]: ...
 
 
-def _caller() -> int:
-    """The verified token's user: the only source of identity for tools."""
-    token = get_access_token()
-    if token is None or token.subject is None:  # the SDK's auth middleware prevents this
-        raise ToolError("not authenticated")
-    return int(token.subject)
+class LazyMCPEndpoint:
+    """The /mcp ASGI app, built on its first request.
 
+    Importing the MCP SDK and building its app cost ~0.35 s of start-up and ~30 MiB of
+    memory: a pod serving only the backend's REST calls never needs them. The first /mcp
+    request imports app.mcp_protocol (and the SDK) in a worker thread, so other requests
+    keep being served, builds the app and starts the SDK's session manager in the
+    lifespan's task group, where it runs until shutdown. Requests arriving meanwhile wait
+    for the same build.
+    """
 
-@contextmanager
-def _as_tool_error() -> Iterator[None]:
-    """The task functions' own errors (no such task, no such user, a refused idempotency
-    key) as MCP tool errors."""
-    try:
-        yield
-    except (
-        tasks.TaskNotFound,
-        tasks.UnknownOwner,
-        idempotency.KeyInFlight,
-        idempotency.KeyReused,
-    ) as exc:
-        raise ToolError(str(exc)) from exc
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._app: ASGIApp | None = None
+        self._lock = anyio.Lock()
+        self._task_group: TaskGroup | None = None
 
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """The lifespan's part: a task group for the session manager, cancelled at shutdown."""
+        async with anyio.create_task_group() as task_group:
+            self._task_group = task_group
+            try:
+                yield
+            finally:
+                task_group.cancel_scope.cancel()
+                self._task_group = None
 
-def build_mcp(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> TaskMCPServer:
-    mcp = TaskMCPServer(
-        "todo-tasks",
-        instructions="Manage the signed-in user's todo tasks.",
-        version="0.2.0",
-        token_verifier=UserTokenVerifier(settings.jwt_secret),
-        # We are a resource server only; issuer_url is required by the SDK's model but,
-        # with no resource_server_url and no auth provider, nothing is served from it.
-        auth=AuthSettings(issuer_url="http://localhost", resource_server_url=None),
-        log_level=settings.LOG_LEVEL,
-        # No subscriptions/listen: the tools never change, so such a stream would only
-        # hold a connection open with nothing to send.
-        subscriptions=False,
-    )
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self._app or await self._start()
+        await app(scope, receive, send)
 
-    @mcp.tool()
-    async def add_task(
-        title: Title,
-        description: Description | None = None,
-        idempotency_key: IdempotencyKeyValue | None = None,
-    ) -> TaskPublic:
-        """Create a task for the signed-in user.
-
-        idempotency_key (optional; 1-255 characters of A-Z a-z 0-9 . _ ~ : + / = -, e.g. a
-        UUID) makes a retry safe: the same key with the same title and description
-        returns the task the first call created instead of creating another, for 24 hours
-        by default; the same key with other arguments is an error.
-        """
-        data = TaskCreate(title=title, description=description)
-        async with sessions() as session:
-            with _as_tool_error():
-                if idempotency_key is None:
-                    return await tasks.create_task(session, owner_id=_caller(), data=data)
-                answer = await idempotency.create_task_once(
-                    session,
-                    owner_id=_caller(),
-                    key=idempotency_key,
-                    data=data,
-                    ttl_seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS,
+    async def _start(self) -> ASGIApp:
+        async with self._lock:
+            if self._app is None:
+                if self._task_group is None:
+                    raise RuntimeError("/mcp called outside the app's lifespan")
+                protocol = await anyio.to_thread.run_sync(
+                    importlib.import_module, "app.mcp_protocol"
                 )
-        return TaskPublic.model_validate_json(answer.body)
+                app, manager = protocol.build_mcp_http(self._settings, self._sessions)
+                await self._task_group.start(_run_session_manager, manager)
+                self._app = app
+        return self._app
 
-    @mcp.tool()
-    async def list_tasks(
-        status: TaskStatus | None = None,
-        limit: Annotated[int, Field(ge=1, le=100)] = 20,
-        offset: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0,
-    ) -> TaskPage:
-        """List the signed-in user's tasks (status: open | completed), oldest first."""
-        async with sessions() as session:
-            query = TaskQuery(status=status, limit=limit, offset=offset)
-            return await tasks.list_tasks(session, owner_id=_caller(), query=query)
 
-    @mcp.tool()
-    async def complete_task(task_id: Id) -> TaskPublic:
-        """Mark one of the signed-in user's tasks as completed."""
-        async with sessions() as session:
-            with _as_tool_error():
-                return await tasks.complete_task(session, owner_id=_caller(), task_id=task_id)
-
-    @mcp.tool()
-    async def update_task(
-        task_id: Id,
-        title: Title | None = None,
-        description: Description | None = None,
-        completed: bool | None = None,
-    ) -> TaskPublic:
-        """Change a task's title, description or completed flag (omitted ones stay)."""
-        changes = {"title": title, "description": description, "completed": completed}
-        data = TaskUpdate(**{key: value for key, value in changes.items() if value is not None})
-        async with sessions() as session:
-            with _as_tool_error():
-                return await tasks.update_task(
-                    session, owner_id=_caller(), task_id=task_id, data=data
-                )
-
-    @mcp.tool()
-    async def delete_task(task_id: Id) -> str:
-        """Delete one of the signed-in user's tasks."""
-        async with sessions() as session:
-            with _as_tool_error():
-                await tasks.delete_task(session, owner_id=_caller(), task_id=task_id)
-        return f"task {task_id} deleted"
-
-    return mcp
+async def _run_session_manager(
+    manager: SessionManager, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    async with manager.run():
+        task_status.started()
+        await anyio.sleep_forever()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -177,26 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(service="mcp-server", level=settings.LOG_LEVEL)
     engine = create_engine(settings)  # connects lazily; tools need the factory at build time
     sessions = create_sessionmaker(engine)
-    mcp = build_mcp(settings, sessions)
-    hosts = settings.allowed_hosts
-    origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
-    mcp_http = mcp.streamable_http_app(
-        streamable_http_path="/mcp",
-        # Stateless JSON responses: any replica can answer any request (HPA, no sticky sessions).
-        stateless_http=True,
-        json_response=True,
-        max_request_body_size=settings.MAX_REQUEST_BODY_BYTES,
-        transport_security=TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=hosts,
-            allowed_origins=origins,
-        ),
-    )
+    mcp_endpoint = LazyMCPEndpoint(settings, sessions)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
-            async with mcp.session_manager.run():
+            async with mcp_endpoint.running():
                 tune_for_serving()
                 yield
         finally:
@@ -209,12 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.degraded_ok = frozenset()  # every check gates readiness
     app.include_router(health.router)
     app.include_router(service_tasks.router)
-    mcp_http.user_middleware.append(Middleware(JsonRpcEnvelopeGuard))  # inside the SDK's auth
     # Only /mcp goes to the SDK's app (with its auth and Host checks); other paths stay ours.
     # POST only: stateless, the server has no event stream to offer, so GET gets 405 with
     # `Allow: POST` (as the transport specification allows) instead of an empty stream.
     app.router.routes.append(
-        Route("/mcp", endpoint=mcp_http, methods=["POST"], include_in_schema=False)
+        Route("/mcp", endpoint=mcp_endpoint, methods=["POST"], include_in_schema=False)
     )
     return app
 
