@@ -2,9 +2,12 @@
 
 Each process runs as deployed: the image's user (10001), read-only root FS,
 only /tmp writable (tmpfs). /health needs no database, so no PostgreSQL is
-started. Run after building the image:
+started. With --database-url (a PostgreSQL reachable from the host network), also
+the migrate step with nothing to migrate: `python -m app.migrate`, container process
+start to exit, after one run has brought the schema to head. Run after building the
+image:
 
-    python services/bench/image_metrics.py [--image todo-app:dev]
+    python services/bench/image_metrics.py [--image todo-app:dev] [--database-url URL]
 
 Results go to stdout and reports/image-metrics.json.
 """
@@ -36,9 +39,9 @@ def docker(*args: str) -> str:
     ).stdout.strip()
 
 
-def started_at(container: str) -> float:
-    """The container's process start time (docker's RFC 3339, nanoseconds trimmed)."""
-    raw = docker("inspect", "-f", "{{.State.StartedAt}}", container)
+def state_time(container: str, field: str = "StartedAt") -> float:
+    """A container's State.StartedAt or FinishedAt (docker's RFC 3339, nanoseconds trimmed)."""
+    raw = docker("inspect", "-f", f"{{{{.State.{field}}}}}", container)
     stamp, _, fraction = raw.rstrip("Z").partition(".")
     moment = datetime.fromisoformat(stamp + "+00:00").timestamp()
     return moment + float("0." + (fraction or "0")[:6])
@@ -81,11 +84,25 @@ def one_start(image: str, name: str) -> dict[str, float]:
         )
         user = docker("exec", container, "id", "-u")
         return {
-            "process_start_to_health_s": ready - started_at(container),
+            "process_start_to_health_s": ready - state_time(container),
             "docker_run_to_health_s": ready - launched,
             "idle_rss_mib": rss_kib / 1024,
             "uid": int(user),
         }
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+
+
+def one_migrate(image: str, database_url: str) -> float:
+    """Seconds from the migrate container's process start to its exit (which must be 0)."""
+    container = docker(
+        "run", "-d", "--network", "host", "--read-only", "--tmpfs", "/tmp",
+        "-e", f"DATABASE_URL={database_url}", image, "python", "-m", "app.migrate",
+    )  # fmt: skip
+    try:
+        if docker("wait", container) != "0":
+            raise SystemExit(f"python -m app.migrate failed:\n{docker('logs', container)}")
+        return state_time(container, "FinishedAt") - state_time(container)
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
 
@@ -95,6 +112,9 @@ def main() -> int:
     parser.add_argument("--image", default="todo-app:dev")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "image-metrics.json")
+    parser.add_argument(
+        "--database-url", help="also time the migrate step against this database (host network)"
+    )
     args = parser.parse_args()
 
     size = int(docker("image", "inspect", "-f", "{{.Size}}", args.image))
@@ -120,6 +140,11 @@ def main() -> int:
             f" (docker run -> 200: {summary['median_docker_run_to_health_s']:.2f} s), idle RSS "
             f"{summary['median_idle_rss_mib']:.1f} MiB, uid {summary['uid']}"
         )
+    if args.database_url:
+        one_migrate(args.image, args.database_url)  # brings the schema to head if needed
+        runs = [one_migrate(args.image, args.database_url) for _ in range(args.runs)]
+        result["migrate_at_head_s"] = {"median": statistics.median(runs), "runs": runs}
+        print(f"python -m app.migrate, nothing to migrate: median {statistics.median(runs):.2f} s")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
     print(f"written to {args.output}")
