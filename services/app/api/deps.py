@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.security import InvalidToken, decode_access_token
@@ -29,8 +29,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    return request.app.state.sessionmaker
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# For the task routes, which open their session themselves (`async with sessions()`):
+# FastAPI closes a yield dependency inside a shielded anyio cancel scope, about 0.13 ms
+# of CPU per request, a sixth of the MCP server's cost per task creation.
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
 
 
 def _unauthorized(message: str) -> HTTPException:

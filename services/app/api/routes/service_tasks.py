@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from app.api.deps import IdempotencyKeyHeader, ServiceCaller, SessionDep, SettingsDep
+from app.api.deps import IdempotencyKeyHeader, ServiceCaller, Sessions, SettingsDep
 from app.api.errors import IDEMPOTENT_CREATE, REPLAYED
 from app.schemas import Id, TaskCreate, TaskPage, TaskPublic, TaskQuery, TaskUpdate
 from app.services import idempotency, tasks
@@ -35,49 +35,55 @@ TaskId = Annotated[Id, Path(description="task id")]
 )
 async def create_task(
     user_id: ServiceCaller,
-    session: SessionDep,
+    sessions: Sessions,
     settings: SettingsDep,
     body: TaskCreate,
     key: IdempotencyKeyHeader,
 ) -> TaskPublic | Response:
-    if key is None:
-        return await tasks.create_task(session, owner_id=user_id, data=body)
-    answer = await idempotency.create_task_once(
-        session,
-        owner_id=user_id,
-        key=key,
-        data=body,
-        ttl_seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS,
-    )
+    async with sessions() as session:
+        if key is None:
+            return await tasks.create_task(session, owner_id=user_id, data=body)
+        answer = await idempotency.create_task_once(
+            session,
+            owner_id=user_id,
+            key=key,
+            data=body,
+            ttl_seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS,
+        )
     headers = {REPLAYED: "true"} if answer.replayed else None
     return Response(answer.body, answer.status_code, headers, media_type="application/json")
 
 
 @router.get("")
 async def list_tasks(
-    user_id: ServiceCaller, session: SessionDep, query: Annotated[TaskQuery, Query()]
+    user_id: ServiceCaller, sessions: Sessions, query: Annotated[TaskQuery, Query()]
 ) -> TaskPage:
-    return await tasks.list_tasks(session, owner_id=user_id, query=query)
+    async with sessions() as session:
+        return await tasks.list_tasks(session, owner_id=user_id, query=query)
 
 
 @router.get("/{task_id}")
-async def get_task(user_id: ServiceCaller, session: SessionDep, task_id: TaskId) -> TaskPublic:
-    return await tasks.get_task(session, owner_id=user_id, task_id=task_id)
+async def get_task(user_id: ServiceCaller, sessions: Sessions, task_id: TaskId) -> TaskPublic:
+    async with sessions() as session:
+        return await tasks.get_task(session, owner_id=user_id, task_id=task_id)
 
 
 @router.patch("/{task_id}")
 async def update_task(
-    user_id: ServiceCaller, session: SessionDep, task_id: TaskId, body: TaskUpdate
+    user_id: ServiceCaller, sessions: Sessions, task_id: TaskId, body: TaskUpdate
 ) -> TaskPublic:
-    return await tasks.update_task(session, owner_id=user_id, task_id=task_id, data=body)
+    async with sessions() as session:
+        return await tasks.update_task(session, owner_id=user_id, task_id=task_id, data=body)
 
 
 @router.post("/{task_id}/complete")
-async def complete_task(user_id: ServiceCaller, session: SessionDep, task_id: TaskId) -> TaskPublic:
-    return await tasks.complete_task(session, owner_id=user_id, task_id=task_id)
+async def complete_task(user_id: ServiceCaller, sessions: Sessions, task_id: TaskId) -> TaskPublic:
+    async with sessions() as session:
+        return await tasks.complete_task(session, owner_id=user_id, task_id=task_id)
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_task(user_id: ServiceCaller, session: SessionDep, task_id: TaskId) -> Response:
-    await tasks.delete_task(session, owner_id=user_id, task_id=task_id)
+async def delete_task(user_id: ServiceCaller, sessions: Sessions, task_id: TaskId) -> Response:
+    async with sessions() as session:
+        await tasks.delete_task(session, owner_id=user_id, task_id=task_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
