@@ -6,12 +6,41 @@
 # system. Run as root in a build stage; the image then copies the result FROM scratch.
 #
 # Packages go through dpkg, so /var/lib/dpkg/status still lists exactly what is
-# installed (image scanners read it). Then every shared object under the interpreter and
-# the given extra folders must resolve its libraries, or the build fails here, not at
-# run time.
+# installed (image scanners read it). Then every shared object of the interpreter must
+# resolve its libraries, or the build fails here, not at run time.
 #
-# usage: slim-root.sh [FOLDER...]   extra folders whose shared objects must load (the venv)
+# usage: slim-root.sh                  slim this root, then check the interpreter
+#        slim-root.sh --check FOLDER   only check FOLDER's shared objects (the venv)
 set -eu
+
+stdlib=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+
+# Every shared object must find its libraries (the dynamic loader's own listing).
+check() {
+  python3 - "$@" <<'CHECK'
+import glob, os, re, subprocess, sys
+
+loader = glob.glob("/lib64/ld-linux*.so.*") + glob.glob("/lib/ld-linux*.so.*")
+interpreter = os.path.realpath(sys.executable)
+objects = [interpreter]
+for folder in sys.argv[1:]:
+    for root, _, files in os.walk(folder):
+        objects += [os.path.join(root, f) for f in files if re.search(r"\.so(\.|$)", f)]
+missing = []
+for path in objects:
+    listing = subprocess.run([loader[0], "--list", path], capture_output=True, text=True)
+    missing += [f"{path}: {line.strip()}" for line in listing.stdout.splitlines() if "not found" in line]
+if missing:
+    sys.exit("shared libraries missing in the runtime root:\n" + "\n".join(missing))
+print(f"slim-root: {len(objects)} shared objects resolve their libraries")
+CHECK
+}
+
+if [ "${1:-}" = "--check" ]; then
+  shift
+  check "$@"
+  exit 0
+fi
 
 # Removed first, while the tools their removal scripts call (debconf, xargs, py3clean,
 # deb-systemd-helper) still exist.
@@ -51,7 +80,6 @@ for set in "$FIRST" "$SECOND"; do
   fi
 done
 
-stdlib=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 dynload=$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("DESTSHARED"))')
 # Files nothing needs at run time: glibc's iconv modules (Python has its own codecs),
 # package caches and logs, the standard library's tests, GUI and 2to3 parts.
@@ -62,21 +90,4 @@ rm -rf /usr/lib/*/gconv /usr/share/man /usr/share/info /usr/share/locale /usr/sh
   "$dynload"/_test*.so "$dynload"/_ctypes_test*.so "$dynload"/_xxtestfuzz*.so \
   "$dynload"/xxlimited*.so
 
-# Every shared object must find its libraries (the dynamic loader's own listing).
-python3 - "$stdlib" "$@" <<'CHECK'
-import glob, os, re, subprocess, sys
-
-loader = glob.glob("/lib64/ld-linux*.so.*") + glob.glob("/lib/ld-linux*.so.*")
-interpreter = os.path.realpath(sys.executable)
-objects = [interpreter]
-for folder in sys.argv[1:]:
-    for root, _, files in os.walk(folder):
-        objects += [os.path.join(root, f) for f in files if re.search(r"\.so(\.|$)", f)]
-missing = []
-for path in objects:
-    listing = subprocess.run([loader[0], "--list", path], capture_output=True, text=True)
-    missing += [f"{path}: {line.strip()}" for line in listing.stdout.splitlines() if "not found" in line]
-if missing:
-    sys.exit("shared libraries missing after slimming:\n" + "\n".join(missing))
-print(f"slim-root: {len(objects)} shared objects resolve their libraries")
-CHECK
+check "$stdlib"
