@@ -1,0 +1,164 @@
+"""Promise 12: upgrades that keep data and keep serving.
+
+The chart as of an earlier revision (`--upgrade-from REF`; by default the
+newest `todo-app-<version>` tag, else the commit before the last change under
+chart/) is installed as a release of its own, with data written through the
+API. Then, each while an in-cluster client writes tasks steadily: `helm
+upgrade` to the working tree, `helm rollback` to the earlier revision, and a
+switch of the live release from the run's values to the production values.
+Asserted after each step: every acknowledged task (of that step and every one
+before) is still stored, and the MCP server is there exactly when the
+revision deploys it. Failed requests and the longest gap are recorded for the
+report (the goal is 0 failed).
+
+This is the last promise: it uninstalls the main release first, so the
+earlier revision (in a namespace of its own) and the production values have
+the cluster's room.
+"""
+
+# ruff: noqa: S603, S607 - runs git with fixed arguments on this repository
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import tarfile
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+
+from e2e.steady import SteadyLoad
+from harness.kube import Kube
+from harness.release import Release, create_namespace
+from harness.settings import CHART_DIR, ROOT
+
+pytestmark = pytest.mark.promise(12)
+
+RELEASE = "todo-up"
+PRODUCTION = CHART_DIR / "values-production.yaml"
+SMALL_NODES = ROOT / "harness" / "values-small-nodes.yaml"
+ROOM_MILLICPU = 4000  # below this much allocatable CPU, production's requests do not fit
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+
+
+def earlier_revision(explicit: str | None) -> tuple[str, str]:
+    """(git revision, how it was chosen) of the chart the upgrade starts from."""
+    if explicit:
+        return _git("rev-parse", "--verify", f"{explicit}^{{commit}}"), f"--upgrade-from {explicit}"
+    tags = _git("tag", "--list", "todo-app-*", "--sort=-v:refname").splitlines()
+    if tags:
+        return _git("rev-parse", f"{tags[0]}^{{commit}}"), f"newest released chart tag {tags[0]}"
+    changed = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--",
+                              "chart/"], check=False).returncode != 0  # fmt: skip
+    if changed:
+        return _git("rev-parse", "HEAD"), "HEAD (the working tree changes the chart)"
+    last = _git("log", "-n", "1", "--format=%H", "--", "chart/")
+    return _git("rev-parse", f"{last}^"), f"the commit before the last chart change {last[:10]}"
+
+
+def chart_at(revision: str, into: Path) -> Path:
+    """The chart as the revision has it, extracted from git."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "chart/todo-app"],
+                             capture_output=True, check=True).stdout  # fmt: skip
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "chart" / "todo-app"
+
+
+def allocatable_millicpu(kube: Kube) -> int:
+    from harness.kube import cpu_millicores
+
+    return int(
+        sum(cpu_millicores(n.status.allocatable["cpu"]) for n in kube.core.list_node().items)
+    )
+
+
+@pytest.fixture(scope="module")
+def upgrade(environment, release, harness_settings, results):
+    """The main release uninstalled; an earlier revision's release in a namespace of its own."""
+    release.helm("uninstall", release.name, "--wait", "--timeout", "3m", capture=True)
+    namespace = f"{release.namespace}-up"
+    create_namespace(release.kubeconfig, namespace)
+    environment.namespaces.append(namespace)
+    environment.created.append(f"namespace {namespace}")
+    revision, why = earlier_revision(harness_settings.upgrade_from)
+    workdir = Path(tempfile.mkdtemp(prefix="todo-upgrade-"))
+    base_chart = chart_at(revision, workdir)
+    up = Release(RELEASE, namespace, release.kubeconfig, release.images, release.values_files)
+    up.install(chart=base_chart, timeout="6m")
+    environment.created.append(f"helm release {RELEASE} (chart at {revision[:10]}) in {namespace}")
+    kube = Kube(release.kubeconfig, namespace, RELEASE)
+    state = {
+        "release": up,
+        "kube": kube,
+        "base_chart": base_chart,
+        "revision": revision,
+        "why": why,
+        "url": f"http://{up.fullname}-backend.{namespace}.svc:8000",
+        "user": (f"upgrade-{secrets.token_hex(4)}", secrets.token_urlsafe(16)),
+        "acked": set(),
+        "steps": [],
+    }
+    results.put("upgrade", {"from": revision, "chosen_by": why, "steps": state["steps"]})
+    return state
+
+
+def _mcp_deployed(kube: Kube) -> bool:
+    return kube.deployment("mcp-server") is not None
+
+
+def _step(upgrade, name: str, action, results) -> None:
+    kube, release = upgrade["kube"], upgrade["release"]
+    client = SteadyLoad(kube, release.images.app, upgrade["url"], *upgrade["user"])
+    client.start(name)
+    try:
+        action()
+    finally:
+        outcome = client.stop(name)
+    lost = outcome.lost(upgrade["acked"])
+    upgrade["steps"].append({**outcome.summary(), "mcp_server": _mcp_deployed(kube),
+                             "data_kept": "yes" if not lost else f"{len(lost)} lost"})  # fmt: skip
+    results.put("upgrade", {"from": upgrade["revision"], "chosen_by": upgrade["why"],
+                            "steps": upgrade["steps"]})  # fmt: skip
+    upgrade["acked"] |= set(outcome.acked)
+    assert not lost, f"{name}: acknowledged tasks lost: {sorted(lost)[:20]}"
+    assert outcome.requests > 0 and outcome.acked, outcome.summary()
+    bad = {c for c in outcome.codes if c.startswith("5") and c not in ("502", "503", "504")}
+    assert not bad, (
+        f"{name}: server errors other than the documented outage answers: {outcome.codes}"
+    )
+
+
+def test_upgrade_to_the_working_tree_keeps_data_and_serves(upgrade, results):
+    before = _mcp_deployed(upgrade["kube"])
+    upgrade["mcp_in_earlier_revision"] = before
+    _step(upgrade, "upgrade", lambda: upgrade["release"].upgrade(timeout="6m"), results)
+    # The working tree's chart deploys the MCP server (on by default): it arrives with the
+    # upgrade if the earlier revision did not have it, and is there either way.
+    assert _mcp_deployed(upgrade["kube"])
+
+
+def test_rollback_to_the_earlier_revision_keeps_data_and_serves(upgrade, results):
+    first = min(int(h["revision"]) for h in upgrade["release"].history())
+    _step(upgrade, "rollback", lambda: upgrade["release"].rollback(first, timeout="6m"), results)
+    # The MCP server leaves with the rollback exactly when the earlier revision has none.
+    assert _mcp_deployed(upgrade["kube"]) == upgrade["mcp_in_earlier_revision"]
+
+
+def test_switch_to_production_values_keeps_data_and_serves(upgrade, results):
+    release = upgrade["release"]
+    extra = [PRODUCTION]
+    if allocatable_millicpu(upgrade["kube"]) < ROOM_MILLICPU:
+        extra.append(SMALL_NODES)  # production's CPU requests do not fit these nodes
+    switched = Release(release.name, release.namespace, release.kubeconfig, release.images, [])
+    _step(upgrade, "default -> production values",
+          lambda: switched.upgrade(extra_values=extra, timeout="6m"), results)  # fmt: skip
+    upgrade["steps"][-1]["values"] = [str(p.relative_to(ROOT)) for p in extra]
+    deployment = upgrade["kube"].deployment("backend")
+    assert deployment.spec.replicas == 2, "production runs two backend pods"
