@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import Counter
 
 import httpx
@@ -213,3 +214,91 @@ def test_postgresql_restart_keeps_data(release, kube, api, user, results):
         ).status_code
         == 201
     )
+
+
+def test_a_client_retrying_a_create_after_a_timeout_leaves_one_task(
+    release, api, new_user, results
+):
+    """The request is sent whole, the client gives up reading, then retries with the same key."""
+    user = new_user()
+    title = f"retried {uuid.uuid4().hex[:8]}"
+    key = str(uuid.uuid4())
+    headers = {**user.headers, "Idempotency-Key": f'"{key}"'}
+    impatient = httpx.Timeout(connect=10, read=0.001, write=10, pool=10)
+    timed_out = 0
+    with httpx.Client(base_url=release.backend_url, timeout=impatient) as client:
+        try:
+            client.post("/api/v1/tasks", json={"title": title}, headers=headers)
+        except httpx.ReadTimeout:
+            timed_out += 1
+    answers = []
+    deadline = time.monotonic() + 30
+    while True:
+        r = api.post("/api/v1/tasks", json={"title": title}, headers=headers)
+        answers.append(r.status_code)
+        if r.status_code == 201 or time.monotonic() > deadline:
+            break
+        assert r.status_code == 409, r.text  # the first is still being processed: retry later
+        time.sleep(float(r.headers.get("Retry-After", "1")))
+    assert answers[-1] == 201, answers
+    replayed = r.headers.get("Idempotent-Replayed") == "true"
+    again = api.post("/api/v1/tasks", json={"title": title}, headers=headers)
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == r.json()
+    listed = api.get("/api/v1/tasks", params={"limit": 100}, headers=user.headers).json()["items"]
+    same = [t for t in listed if t["title"] == title]
+    results.append("faults", {"test": "retry after a client timeout",
+                              "first_attempt_timed_out": bool(timed_out),
+                              "retry_answers": answers, "retry_replayed": replayed,
+                              "tasks_with_that_title": len(same)})  # fmt: skip
+    assert len(same) == 1, same
+
+
+def test_a_wrong_database_password_is_named_within_15_seconds(release, kube, api, user, results):
+    """A database Secret rotated to a wrong password: the backend's new pods stop in their
+    migrate step with the real reason, fast, while the old pods keep serving."""
+    import base64
+
+    secret = next(
+        s for s in kube.core.list_namespaced_secret(release.namespace).items
+        if s.data and "POSTGRES_PASSWORD" in s.data
+    )  # fmt: skip
+    name, original = secret.metadata.name, secret.data["POSTGRES_PASSWORD"]
+    wrong_password = f"wrong-{uuid.uuid4().hex}"
+    deployment = kube.deployment("backend").metadata.name
+    old_pods = {p.metadata.name for p in kube.pods("backend")}
+
+    def failed_migration():
+        for pod in kube.pods("backend"):
+            if pod.metadata.name in old_pods:
+                continue
+            for status in pod.status.init_container_statuses or []:
+                last = status.last_state.terminated if status.last_state else None
+                done = status.state.terminated or last
+                if status.name == "migrate" and done and done.exit_code != 0:
+                    return done
+        return None
+
+    wrong = base64.b64encode(wrong_password.encode()).decode()
+    kube.core.patch_namespaced_secret(
+        name, release.namespace, {"data": {"POSTGRES_PASSWORD": wrong}}
+    )
+    try:
+        release.kubectl("rollout", "restart", f"deployment/{deployment}", quiet=True)
+        done = wait_for(failed_migration, timeout=180, what="a new pod's migrate step to fail")
+        seconds = (done.finished_at - done.started_at).total_seconds()
+        serving = api.get("/api/v1/tasks", headers=user.headers).status_code
+    finally:
+        kube.core.patch_namespaced_secret(name, release.namespace,
+                                          {"data": {"POSTGRES_PASSWORD": original}})  # fmt: skip
+        for pod in kube.pods("backend"):
+            if pod.metadata.name not in old_pods:  # restart them now, not after their backoff
+                kube.core.delete_namespaced_pod(pod.metadata.name, release.namespace)
+    kube.wait_deployment_available("backend", timeout=180)
+    message = done.message or ""
+    results.append("faults", {"test": "wrong database password", "seconds_to_error": seconds,
+                              "message": message[-300:], "old_pods_answered": serving})  # fmt: skip
+    assert seconds <= 15, f"the migrate step took {seconds:.1f} s to give up"
+    assert "password authentication failed" in message, message
+    assert wrong_password not in message
+    assert serving == 200, "the old pods stopped serving while the new ones could not start"

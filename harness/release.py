@@ -78,11 +78,20 @@ class Release:
                          *self.helm_args(extra_values, sets), "--wait", "--timeout", timeout,
                          capture=True)  # fmt: skip
 
-    def upgrade(self, *, chart: Path = CHART_DIR, sets: Sequence[str] = (), timeout: str = "5m",
-                extra_values: Sequence[Path] = (), check: bool = True):  # fmt: skip
-        """`helm upgrade --wait` with this release's values plus `sets`."""
+    def upgrade(
+        self,
+        *,
+        chart: Path = CHART_DIR,
+        sets: Sequence[str] = (),
+        timeout: str = "5m",
+        extra_values: Sequence[Path] = (),
+        check: bool = True,
+        wait: bool = True,
+    ):
+        """`helm upgrade` (waiting unless told not to) with this release's values plus `sets`."""
+        waiting = ["--wait", "--timeout", timeout] if wait else []
         return self.helm("upgrade", self.name, str(chart), *self.helm_args(extra_values, sets),
-                         "--wait", "--timeout", timeout, capture=True, check=check)  # fmt: skip
+                         *waiting, capture=True, check=check)  # fmt: skip
 
     def rollback(self, revision: int | str, *, timeout: str = "5m"):
         return self.helm("rollback", self.name, str(revision), "--wait", "--timeout", timeout,
