@@ -41,6 +41,8 @@ PROMISES = {
     8: "faults: MCP pod kill loses no acknowledged write; PostgreSQL restart keeps data",
     9: "security: PSS restricted, NetworkPolicy enforced, bad credentials refused",
     10: "helm test passes",
+    11: "node drain: PDBs respected, no acknowledged write lost (multi-node)",
+    12: "upgrade: an earlier revision upgraded, rolled back and switched to production under load",
 }
 
 _STATE: dict[str, Any] = {"outcomes": {}}

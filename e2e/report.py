@@ -32,6 +32,8 @@ DEFAULT_PROMISES = {
     8: "faults",
     9: "security",
     10: "helm test",
+    11: "node drain",
+    12: "upgrade",
 }
 
 
@@ -100,6 +102,20 @@ def _resource_rows(data: dict[str, Any]) -> list[str]:
             f"{_fmt(ld.get('mem_mi'), 'Mi')} | {_fmt(lim.get('mem_mi'), 'Mi')} |"
         )
     return rows
+
+
+def _step_table(steps: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| step | seconds | requests | failed | longest gap (s) | acknowledged | data kept | MCP |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for st in steps:
+        lines.append(
+            f"| {st['step']} | {st['seconds']} | {st['requests']} | {st['failed']} | "
+            f"{st['longest_gap_s']} | {st['acknowledged']} | {st.get('data_kept', 'yes')} | "
+            f"{'yes' if st.get('mcp_server', True) else 'no'} |"
+        )
+    return [*lines, ""]
 
 
 def _verdict(tests: dict[str, str]) -> str:
@@ -185,6 +201,14 @@ def write_report(out_dir: Path = REPORTS_DIR, promises: dict[int, str] | None = 
         lines += [
             f"| {r['pod']} | {r['component']} | {r['seconds']:.1f} |" for r in startup["pods"]
         ]
+        if startup.get("objects_created_to_all_ready_s") is not None:
+            lines += [
+                "",
+                "Release objects created -> every pod Ready: "
+                f"{startup['objects_created_to_all_ready_s']:.1f} s. Per pod, seconds after "
+                "creation: "
+                + "; ".join(f"{r['component']} {r.get('steps_s')}" for r in startup["pods"]),
+            ]
         med = startup.get("median_by_component") or {}
         lines += [
             "",
@@ -235,6 +259,20 @@ def write_report(out_dir: Path = REPORTS_DIR, promises: dict[int, str] | None = 
             *rows,
             "",
         ]
+
+    upgrade = data.get("upgrade") or {}
+    if upgrade.get("steps"):
+        lines += [
+            "## Upgrade, rollback, switch of values (in-cluster client writing throughout)",
+            "",
+            f"Earlier revision: `{upgrade['from'][:12]}` ({upgrade['chosen_by']}).",
+            "",
+            *_step_table(upgrade["steps"]),
+        ]
+    drain = data.get("drain") or {}
+    if drain.get("steps"):
+        lines += ["## Node drain", "", f"Spread before the drain: {drain.get('spread')}.", "",
+                  *_step_table(drain["steps"])]  # fmt: skip
 
     for key, title in (("faults", "Faults"), ("netpol", "NetworkPolicy")):
         if data.get(key):
