@@ -50,6 +50,7 @@ def _phases(session: nox.Session, name: str) -> dict[str, str]:
     path.parent.mkdir(exist_ok=True)
     path.unlink(missing_ok=True)
     os.environ[progress.PHASES_ENV] = str(path)
+    progress.set_label("nox")
     return {progress.PHASES_ENV: str(path)}
 
 
@@ -65,7 +66,6 @@ def _toolchain(session: nox.Session, *steps: str, purposes: str, env: dict[str, 
 
 def _decide(session: nox.Session, settings: harness_settings.Settings) -> dict[str, str]:
     """The run's decisions, once (one registry probe at most), as the children's environment."""
-    progress.set_label("nox")
     choice = decide.current(
         node_image=settings.node_image,
         k8s_version=settings.k8s_version,

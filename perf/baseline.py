@@ -1,21 +1,28 @@
-"""Compare a run's figures with a stored baseline (an earlier run's summary).
+"""The perf baseline: each figure's median and run-to-run spread over several runs.
 
 `summary.json` carries a flat `figures` mapping ("phase.figure[endpoint]" ->
-number). The baseline file is the same mapping from an earlier run. Each
-figure's ratio is current / baseline; whether a bigger number is worse
-depends on the figure (latency, error rate, seconds: bigger is worse;
-throughput and ratios: smaller is worse). A figure worse than its baseline by
-more than the tolerance is a regression.
+number). `record()` turns the summaries of several runs (on a quiet machine)
+into the baseline: per figure the median, the lowest and the highest value
+seen, and how many runs had it. `compare()` flags a figure only when the
+current value falls outside that measured spread on its worse side (plus an
+optional margin, `tolerance`, a fraction of the median): bigger is worse for
+latencies, durations and error rates, smaller for throughput and ratios.
+
+    python -m perf.baseline record reports/perf/<ts1> reports/perf/<ts2> reports/perf/<ts3>
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Mapping
+import statistics
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 BASELINE_FILE = Path(__file__).with_name("baseline.json")
+MIN_RUNS = 3
 
 
 def lower_is_better(key: str) -> bool:
@@ -25,54 +32,107 @@ def lower_is_better(key: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Spread:
+    median: float
+    low: float
+    high: float
+    runs: int
+
+
+@dataclass(frozen=True)
 class Comparison:
     figure: str
-    baseline: float
+    baseline: float  # the median
+    low: float
+    high: float
     current: float
-    ratio: float | None
+    ratio: float | None  # current / median
     regression: bool
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def record(summaries: Sequence[Mapping]) -> dict:
+    """The baseline document from several runs' summaries."""
+    if len(summaries) < MIN_RUNS:
+        raise ValueError(f"a baseline needs at least {MIN_RUNS} runs to measure a spread")
+    values: dict[str, list[float]] = {}
+    for summary in summaries:
+        for key, value in summary["figures"].items():
+            if isinstance(value, int | float):
+                values.setdefault(key, []).append(float(value))
+    figures = {
+        key: asdict(Spread(statistics.median(v), min(v), max(v), len(v)))
+        for key, v in sorted(values.items())
+        if len(v) >= MIN_RUNS
+    }
+    meta = [s.get("meta", {}) for s in summaries]
+    return {
+        "meta": {"runs": [{k: m.get(k) for k in ("timestamp", "git", "shape")} for m in meta]},
+        "figures": figures,
+    }
+
+
 def compare(
-    current: Mapping[str, float | None],
-    baseline: Mapping[str, float | None],
-    tolerance: float,
+    current: Mapping[str, float | None], baseline: Mapping[str, Spread], tolerance: float = 0.0
 ) -> list[Comparison]:
-    """One Comparison per figure present (and numeric) in both mappings, sorted by name."""
+    """One Comparison per figure present (and numeric) in both, sorted by name."""
     if tolerance < 0:
         raise ValueError("tolerance must be >= 0")
     rows = []
     for key in sorted(set(current) & set(baseline)):
-        cur, base = current[key], baseline[key]
-        if not isinstance(cur, int | float) or not isinstance(base, int | float):
+        cur, spread = current[key], baseline[key]
+        if not isinstance(cur, int | float):
             continue
-        lower = lower_is_better(key)
-        if base == 0:
-            ratio = None if cur else 1.0
-            regression = bool(cur > 0) if lower else False
+        margin = tolerance * abs(spread.median)
+        if lower_is_better(key):
+            regression = cur > spread.high + margin
         else:
-            ratio = cur / base
-            regression = ratio > 1 + tolerance if lower else ratio < 1 - tolerance
-        rows.append(Comparison(key, float(base), float(cur), ratio, regression))
+            regression = cur < spread.low - margin
+        ratio = cur / spread.median if spread.median else None
+        rows.append(Comparison(key, spread.median, spread.low, spread.high, float(cur), ratio,
+                               regression))  # fmt: skip
     return rows
 
 
-def load(path: str | Path = BASELINE_FILE) -> dict[str, float] | None:
-    """The baseline's figures, or None when there is no baseline file yet."""
+def load(path: str | Path = BASELINE_FILE) -> dict[str, Spread] | None:
+    """The baseline's spreads, or None when there is no baseline file yet."""
     path = Path(path)
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
-    figures = data.get("figures", data)
+    figures = json.loads(path.read_text()).get("figures")
     if not isinstance(figures, dict):
         raise ValueError(f"{path}: expected a `figures` mapping")
-    return figures
+    try:
+        return {key: Spread(**value) for key, value in figures.items()}
+    except TypeError as exc:
+        raise ValueError(
+            f"{path}: each figure needs median, low, high and runs; record it again with "
+            "`python -m perf.baseline record <run dirs>`"
+        ) from exc
 
 
-def save(summary: Mapping, path: str | Path = BASELINE_FILE) -> None:
-    """Store a run's figures (and where they came from) as the new baseline."""
-    data = {"meta": summary.get("meta", {}), "figures": summary["figures"]}
-    Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m perf.baseline",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=["record"])
+    parser.add_argument("runs", nargs="+", type=Path, help="report folders of `nox -s perf` runs")
+    parser.add_argument("--out", type=Path, default=BASELINE_FILE)
+    args = parser.parse_args(argv)
+    summaries = [json.loads((run / "summary.json").read_text()) for run in args.runs]
+    try:
+        document = record(summaries)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args.out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    print(f"{args.out}: {len(document['figures'])} figures from {len(summaries)} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

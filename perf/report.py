@@ -144,10 +144,32 @@ def _capacity(caps: dict, rules: slo_mod.Slo) -> list[str]:
                 f"{worst[0]} {_n(worst[1])} | {'ok' if not missed else 'miss: ' + str(missed[0])} |"
             )
         lines.append("")
+        lines += _saturated(cap.get("saturation"))
         pods = _pods_peak(cap.get("cluster") or [])
         if pods:
             lines += ["Peak use per pod during this run:", "", *pods, ""]
     return lines
+
+
+def _saturated(found: dict | None) -> list[str]:
+    """Which process runs out of CPU first, from the CPU sampled in the highest step."""
+    if not found:
+        return []
+    first = found["ranked"][0]
+    others = ", ".join(
+        f"{r['component']} {r['cpu_m']}m" + (f" ({r['share']:.0%})" if r["share"] else "")
+        for r in found["ranked"][1:]
+    )
+    share = (
+        f"{first['share']:.0%} of its {first['limit_m']:.0f}m limit"
+        if first["share"]
+        else "no limit"
+    )
+    return [
+        f"Saturates first at {found['users']} users: **{first['component']}** "
+        f"(busiest pod {first['cpu_m']}m, {share}); then {others or 'nothing else sampled'}.",
+        "",
+    ]
 
 
 def _ceiling(ceil: dict, local: bool) -> list[str]:
@@ -227,6 +249,7 @@ def _glance(phases: dict) -> list[str]:
             )
     for cap in (phases.get("capacity") or {}).values():
         best = cap["sustained"]
+        first = ((cap.get("saturation") or {}).get("ranked") or [{}])[0].get("component")
         lines.append(
             f"- sustained at the SLO with {cap['mcp_replicas']} MCP replica(s): "
             + (
@@ -235,6 +258,7 @@ def _glance(phases: dict) -> list[str]:
                 if best
                 else "no step met the SLO"
             )
+            + (f"; saturates first: {first}" if first else "")
         )
     ceil = phases.get("ceiling")
     if ceil:
@@ -327,16 +351,18 @@ def render(result: dict, rules: slo_mod.Slo) -> str:
     else:
         flagged = [c for c in comps if c["regression"]]
         out += [
-            f"Tolerance {result['baseline']['tolerance']:.0%}; "
+            "A figure is flagged only outside the spread the baseline's runs measured "
+            f"(plus a margin of {result['baseline']['tolerance']:.0%} of the median); "
             f"{len(flagged)} of {len(comps)} figures flagged as regressions.",
             "",
-            "| figure | baseline | this run | ratio | |",
-            "|---|---:|---:|---:|---|",
+            "| figure | baseline median | measured spread | this run | ratio | |",
+            "|---|---:|---:|---:|---:|---|",
         ]
         for c in comps:
             out.append(
-                f"| {c['figure']} | {c['baseline']:.4g} | {c['current']:.4g} | "
-                f"{_n(c['ratio'], '.2f')} | {'**REGRESSION**' if c['regression'] else ''} |"
+                f"| {c['figure']} | {c['baseline']:.4g} | {c['low']:.4g} .. {c['high']:.4g} | "
+                f"{c['current']:.4g} | {_n(c['ratio'], '.2f')} | "
+                f"{'**REGRESSION**' if c['regression'] else ''} |"
             )
     out += ["", "## Plots", ""]
     out += [f"![{name}]({name})" for name in result.get("plots", [])]

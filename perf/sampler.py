@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -164,3 +165,27 @@ def kube_snapshot(kube: Any) -> Callable[[], dict]:
         return row
 
     return snapshot
+
+
+def saturation(
+    rows: Sequence[dict], start: float, end: float, limits: dict[str, float]
+) -> list[dict]:
+    """Each component's busiest pod over [start, end): mean CPU and its share of the limit.
+
+    Sorted with the most saturated first: the process that runs out of CPU first
+    at that load. `limits` is component -> CPU limit in millicores.
+    """
+    per_pod: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for row in rows:
+        if start <= row["t"] < end:
+            for pod in row.get("pods") or []:
+                per_pod[(pod["component"], pod["pod"])].append(pod["cpu_m"])
+    busiest: dict[str, float] = {}
+    for (component, _), values in per_pod.items():
+        busiest[component] = max(busiest.get(component, 0.0), sum(values) / len(values))
+    out = [
+        {"component": c, "cpu_m": round(cpu), "limit_m": limits.get(c),
+         "share": cpu / limits[c] if limits.get(c) else None}
+        for c, cpu in busiest.items()
+    ]  # fmt: skip
+    return sorted(out, key=lambda r: r["share"] or 0.0, reverse=True)

@@ -19,7 +19,7 @@ class Slo:
     error_rate: float
     endpoint_error_rate: float
     required: tuple[str, ...] = ()
-    tolerance: float = 0.3
+    tolerance: float = 0.0
     fail_on_regression: bool = False
     # An endpoint's own p95/error rate is judged once it has this many requests.
     min_samples: int = 20
@@ -75,7 +75,7 @@ def load(path: str | Path = SLO_FILE) -> Slo:
             value = 0.0
         rates[key] = float(value)
     baseline = data.get("baseline") or {}
-    tolerance = baseline.get("tolerance", 0.3)
+    tolerance = baseline.get("tolerance", 0.0)
     if not isinstance(tolerance, int | float) or tolerance < 0:
         problems.append("baseline.tolerance must be a non-negative fraction")
     required = data.get("required") or []

@@ -12,7 +12,7 @@ never looks hung) and an end line with its status and elapsed time. Steps
 nest. `summary()` prints this process's steps as a table.
 
 A run spans several processes (nox, the builders, pytest). When
-`TODO_PHASES_FILE` names a file, every step of depth 0 or 1 is also appended
+`TODO_PHASES_FILE` names a file, every step of depth 0 to 2 is also appended
 to it (JSON lines, safe across processes), so the session that started the
 run can print one phase table for all of them (`read_phases`, `phase_table`).
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 
 HEARTBEAT_SECONDS = 30.0
 PHASES_ENV = "TODO_PHASES_FILE"
-PHASE_DEPTH = 1  # steps this deep or shallower go to the phase file
+PHASE_DEPTH = 2  # steps this deep or shallower go to the phase file
 
 
 @dataclass

@@ -9,6 +9,8 @@ from perf.shapes import Step
 REGRESSED = {
     "figure": "main.rps",
     "baseline": 10.0,
+    "low": 9.0,
+    "high": 11.0,
     "current": 5.0,
     "ratio": 0.5,
     "regression": True,

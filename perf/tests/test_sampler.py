@@ -121,3 +121,22 @@ def test_busiest_share_uses_the_last_sample_with_several_pods():
     assert split["t"] == 5 and split["pods"] == {"a": 180.0, "b": 10.0, "c": 10.0}
     assert split["share"] == 0.9
     assert sampler.busiest_share(rows[2:]) is None
+
+
+def test_the_process_nearest_its_cpu_limit_saturates_first():
+    rows = [
+        {
+            "t": t,
+            "pods": [
+                {"pod": "b1", "component": "backend", "cpu_m": 450.0},
+                {"pod": "m1", "component": "mcp-server", "cpu_m": 300.0},
+                {"pod": "m2", "component": "mcp-server", "cpu_m": 100.0},
+                {"pod": "p", "component": "postgresql", "cpu_m": 200.0},
+            ],
+        }
+        for t in (10.0, 15.0, 20.0)
+    ] + [{"t": 99.0, "pods": [{"pod": "m1", "component": "mcp-server", "cpu_m": 999.0}]}]
+    ranked = sampler.saturation(rows, 10.0, 30.0, {"backend": 500.0, "mcp-server": 500.0,
+                                                   "postgresql": 1000.0})  # fmt: skip
+    assert [r["component"] for r in ranked] == ["backend", "mcp-server", "postgresql"]
+    assert ranked[0]["share"] == 0.9 and ranked[1]["cpu_m"] == 300
