@@ -153,10 +153,18 @@ def stop(server: Server) -> None:
 
 @dataclass
 class LocalStack:
-    backend_url: str
-    mcp_url: str
+    backend: Server
+    mcp: Server
     database_url: str
-    executor: PostgreSQLExecutor
+    executor: PostgreSQLExecutor | None  # None when the database was given
+
+    @property
+    def backend_url(self) -> str:
+        return self.backend.url
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.mcp.url}/mcp"
 
     def pg_env(self) -> dict[str, str]:
         """The environment for pgbench (and psql) against this stack's PostgreSQL."""
@@ -174,12 +182,19 @@ class LocalStack:
 
 
 @contextlib.contextmanager
-def stack(secrets: dict[str, str] | None = None) -> Iterator[LocalStack]:
-    """PostgreSQL, migrations, the MCP server and the backend on loopback; all stopped after."""
+def stack(
+    *, database_url: str | None = None, settings: dict[str, str] | None = None
+) -> Iterator[LocalStack]:
+    """A migrated database (a throwaway PostgreSQL unless one is given), the MCP server and
+    the backend on loopback; all stopped after. `settings` override the apps' environment."""
     import secrets as token
 
-    with tempfile.TemporaryDirectory(prefix="todo-local-") as tmp, postgres_server() as pg:
-        database_url, janitor = create_database(pg)
+    with contextlib.ExitStack() as cleanup:
+        executor = None
+        if database_url is None:
+            executor = cleanup.enter_context(postgres_server())
+            database_url, janitor = create_database(executor)
+            cleanup.callback(janitor.drop)
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -188,23 +203,16 @@ def stack(secrets: dict[str, str] | None = None) -> Iterator[LocalStack]:
             "ENVIRONMENT": "production",
             "LOG_LEVEL": "WARNING",
             "MCP_ALLOWED_HOSTS": "localhost,127.0.0.1",
-            **(secrets or {}),
+            **(settings or {}),
         }
         subprocess.run([sys.executable, "-m", "app.migrate"], env=env, check=True,
                        stdout=subprocess.DEVNULL)  # fmt: skip
-        log_dir = Path(tmp)
-        servers: list[Server] = []
-        try:
-            mcp = serve("app.mcp_server:app", env, log_dir, args=("--log-level", "warning"))
-            servers.append(mcp)
-            backend_env = {**env, "MCP_SERVER_URL": mcp.url}
-            backend = serve("app.main:app", backend_env, log_dir, args=("--log-level", "warning"))
-            servers.append(backend)
-            yield LocalStack(backend.url, f"{mcp.url}/mcp", database_url, pg)
-        finally:
-            for server in reversed(servers):
-                stop(server)
-            janitor.drop()
+        log_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="todo-local-")))
+        mcp = serve("app.mcp_server:app", env, log_dir)
+        cleanup.callback(stop, mcp)
+        backend = serve("app.main:app", {**env, "MCP_SERVER_URL": mcp.url}, log_dir)
+        cleanup.callback(stop, backend)
+        yield LocalStack(backend, mcp, database_url, executor)
 
 
 def main() -> None:

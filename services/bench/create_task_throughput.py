@@ -35,22 +35,19 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx2
 
 SERVICES = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(SERVICES))  # tests.postgres: the suite's throwaway PostgreSQL
+sys.path.insert(0, str(SERVICES.parent))  # harness.local: the repository's local stack
 
-from tests.postgres import create_database, free_port, postgres_server  # noqa: E402
+from harness import local  # noqa: E402
 
 JWT_SECRET = "bench-jwt-secret-" + "x" * 32
 TASK = {"title": "bench"}
@@ -193,68 +190,13 @@ def summarize(runs: list[dict]) -> dict:
     }
 
 
-def start_app(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx2.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"{target} did not start: {log.read_text()}")
-
-
-@dataclass
-class ServedApps:
-    database_url: str
-    datadir: str | None  # of the throwaway PostgreSQL; None with DATABASE_URL
-    backend: subprocess.Popen
-    backend_url: str
-    mcp_server: subprocess.Popen
-
-
 @contextmanager
-def served_apps() -> Iterator[ServedApps]:
-    """A migrated PostgreSQL (throwaway unless DATABASE_URL is set) and both apps on loopback."""
-    with ExitStack() as stack:
-        database_url = os.environ.get("DATABASE_URL")
-        datadir = None
-        if not database_url:
-            print("starting a throwaway PostgreSQL ...")
-            executor = stack.enter_context(postgres_server())
-            database_url, janitor = create_database(executor)
-            stack.callback(janitor.drop)
-            datadir = executor.datadir
-        migrate_env = {**os.environ, "DATABASE_URL": database_url}
-        subprocess.run([sys.executable, "-m", "app.migrate"], env=migrate_env, check=True)
-
-        logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="todo-bench-")))
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "JWT_SECRET": JWT_SECRET,
-            "MCP_SERVICE_TOKEN": SERVICE_TOKEN,
-            "MCP_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "LOG_LEVEL": "INFO",  # as deployed: one JSON access line per request in each app
-        }
-        mcp_proc, mcp_url = start_app("app.mcp_server:app", env, logs / "mcp.log")
-        stack.callback(mcp_proc.wait)
-        stack.callback(mcp_proc.terminate)
-        backend_env = {**env, "MCP_SERVER_URL": mcp_url}
-        backend_proc, backend_url = start_app("app.main:app", backend_env, logs / "backend.log")
-        stack.callback(backend_proc.wait)
-        stack.callback(backend_proc.terminate)
-        yield ServedApps(database_url, datadir, backend_proc, backend_url, mcp_proc)
+def served_apps() -> Iterator[local.LocalStack]:
+    """A migrated PostgreSQL (throwaway unless DATABASE_URL is set) and both apps on loopback,
+    logging as deployed: one JSON access line per request in each app."""
+    settings = {"JWT_SECRET": JWT_SECRET, "MCP_SERVICE_TOKEN": SERVICE_TOKEN, "LOG_LEVEL": "INFO"}
+    with local.stack(database_url=os.environ.get("DATABASE_URL"), settings=settings) as apps:
+        yield apps
 
 
 class KeepAlivePoster:
@@ -427,12 +369,12 @@ def main() -> int:
     with served_apps() as apps:
 
         def pg() -> list[int]:
-            return postgres_pids(apps.datadir)
+            return postgres_pids(apps.executor.datadir if apps.executor else None)
 
         hop_meter = CpuMeter(
             {
-                "backend": lambda: [apps.backend.pid],
-                "mcp-server": lambda: [apps.mcp_server.pid],
+                "backend": lambda: [apps.backend.process.pid],
+                "mcp-server": lambda: [apps.mcp.process.pid],
                 "postgresql": pg,
             }
         )

@@ -109,8 +109,8 @@ def main() -> int:
 
     with served_apps() as apps:
         outputs = {
-            "backend": (apps.backend.pid, args.output / "profile-backend.txt"),
-            "mcp-server": (apps.mcp_server.pid, args.output / "profile-mcp-server.txt"),
+            "backend": (apps.backend.process.pid, args.output / "profile-backend.txt"),
+            "mcp-server": (apps.mcp.process.pid, args.output / "profile-mcp-server.txt"),
         }
         asyncio.run(load(apps.backend_url, args.concurrency, 2))  # imports, pools, caches
         recorders = [

@@ -1,7 +1,8 @@
 """Fixtures for the services suite: a throwaway PostgreSQL and both apps served by uvicorn.
 
-PostgreSQL comes from Debian's binaries (pg_ctl), driven by pytest-postgresql's
-executor and janitor (see tests/postgres.py).
+Both come from the repository's one place for them, `harness.local` (Debian's
+PostgreSQL binaries driven by pytest-postgresql's executor and janitor;
+uvicorn on free loopback ports, polled until /health answers).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,10 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from harness.local import Server, create_database, pg_bin, postgres_server, serve, stop
 from pytest_postgresql.executors import PostgreSQLExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
-
-from tests.postgres import create_database, find_pg_ctl, free_port, postgres_server
 
 JWT_SECRET = "test-jwt-secret-" + "x" * 32
 SERVICE_TOKEN = "test-service-token-" + "y" * 32
@@ -30,7 +29,7 @@ SERVICES_DIR = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def pg_executor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgreSQLExecutor]:
     try:
-        find_pg_ctl()
+        pg_bin()
     except FileNotFoundError as exc:
         pytest.exit(str(exc), returncode=2)
     with postgres_server(tmp_path_factory.mktemp("pg")) as executor:
@@ -86,53 +85,6 @@ def base_env(database_url: str, **overrides: str) -> dict[str, str]:
     return env
 
 
-@dataclass
-class Server:
-    url: str
-    log_path: Path
-    process: subprocess.Popen
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def start_server(target: str, env: dict[str, str], log_dir: Path) -> Server:
-    """`uvicorn <target>` on 127.0.0.1 (one worker), polled until /health answers 200."""
-    port = free_port()
-    log_path = log_dir / f"{target.replace(':', '_')}-{port}.log"
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        cwd=log_dir,
-    )
-    log_file.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{target} exited: {log_path.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return Server(url, log_path, process)
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"{target} did not serve /health within 30 s: {log_path.read_text()}")
-
-
-def stop_server(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-
-
 @pytest.fixture(scope="session")
 def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
     """Start an app under uvicorn; every server started is stopped at the end of the session."""
@@ -140,13 +92,13 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., S
     servers: list[Server] = []
 
     def _launch(target: str, env: dict[str, str]) -> Server:
-        server = start_server(target, env, log_dir)
+        server = serve(target, env, log_dir)
         servers.append(server)
         return server
 
     yield _launch
     for server in servers:
-        stop_server(server)
+        stop(server)
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from harness.local import postgres_server
+from harness.proc import free_port
 from pytest_postgresql.executors import PostgreSQLExecutor
 
-from tests.conftest import free_port, run_migrate
-from tests.postgres import postgres_server
+from tests.conftest import run_migrate
 
 # The init container's promise: a refused connection surfaces well within this bound,
 # against the 120 s it waits for a database that cannot be reached at all.

@@ -25,10 +25,11 @@ import hypothesis.errors
 import pytest
 import requests
 import schemathesis
+from harness.local import Server
 from hypothesis import HealthCheck, given
 from schemathesis.checks import positive_data_acceptance
 
-from tests.conftest import SERVICE_TOKEN, Server, User
+from tests.conftest import SERVICE_TOKEN, User
 
 MAX_EXAMPLES = 40  # per operation and generation mode: the whole file runs in about a minute
 SETTINGS = hypothesis.settings(

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from harness.local import Server
+from harness.proc import free_port
 
-from tests.conftest import SERVICE_TOKEN, Server, base_env
-from tests.postgres import free_port
+from tests.conftest import SERVICE_TOKEN, base_env
 
 
 @pytest.fixture(scope="module")

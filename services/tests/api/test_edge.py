@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import pytest
+from harness.local import Server
 
-from tests.conftest import SERVICE_TOKEN, Server, User, base_env
+from tests.conftest import SERVICE_TOKEN, User, base_env
 
 MIB = 1024 * 1024
 

@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from harness.local import Server
+from harness.proc import free_port
 
-from tests.conftest import Server, base_env, free_port
+from tests.conftest import base_env
 
 
 @pytest.fixture(scope="module")

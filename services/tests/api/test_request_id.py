@@ -7,8 +7,9 @@ import time
 import uuid
 
 import httpx
+from harness.local import Server
 
-from tests.conftest import Server, User
+from tests.conftest import User
 
 
 def log_lines(server: Server) -> list[dict]:

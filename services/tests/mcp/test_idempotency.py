@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from harness.local import Server, stop
 from mcp.client.session import ClientSession
 
 from app.services.idempotency import lock_id
-from tests.conftest import SERVICE_TOKEN, Server, User, base_env, stop_server
+from tests.conftest import SERVICE_TOKEN, User, base_env
 from tests.mcp.test_tools import call, with_session
 
 
@@ -49,7 +50,7 @@ def test_keys_survive_a_restart(
         f"{first_server.url}/tasks", json={"title": "kept"}, headers=service(user, key)
     )
     assert first.status_code == 201
-    stop_server(first_server)
+    stop(first_server)
     second_server = launch("app.mcp_server:app", base_env(database_url))
     again = httpx.post(
         f"{second_server.url}/tasks", json={"title": "kept"}, headers=service(user, key)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from harness.local import Server
 
-from tests.conftest import SERVICE_TOKEN, Server, User
+from tests.conftest import SERVICE_TOKEN, User
 
 
 def service_headers(user_id: int | str) -> dict[str, str]:

@@ -9,10 +9,11 @@ import anyio
 import httpx
 import httpx2
 import pytest
+from harness.local import Server
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import Server, User
+from tests.conftest import User
 
 T = TypeVar("T")
 TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}

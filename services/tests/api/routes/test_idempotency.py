@@ -11,9 +11,10 @@ from collections.abc import Callable
 import httpx
 import psycopg
 import pytest
+from harness.local import Server
 
 from app.services.idempotency import PURGE_EVERY, lock_id
-from tests.conftest import Server, User, base_env
+from tests.conftest import User, base_env
 
 
 def create(api: httpx.Client, user: User, key: str | None, **body: object) -> httpx.Response:
