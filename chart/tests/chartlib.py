@@ -169,7 +169,7 @@ def chart_with_cluster(tmp_dir: Path, objects: list[dict[str, Any]]) -> Path:
 
 # The values matrix every rendered object is validated for (name -> (files, values)).
 PRODUCTION = CHART / "values-production.yaml"
-# The e2e suite's values (owned by the e2e harness): rendering them here catches a drift
+# The harness's kind values (the default of nox -s e2e): rendering them here catches a drift
 # between the chart's schema and what the cluster run will ask for, before any cluster.
 E2E_VALUES = REPO / "harness" / "values-kind.yaml"
 MATRIX: dict[str, tuple[tuple[Path, ...], dict[str, Any]]] = {

@@ -18,7 +18,7 @@ def helm() -> Path:
     if path is None:
         pytest.fail(
             "helm not found in $TODO_CACHE_DIR/bin (default ~/.cache/todo-app/bin) nor on PATH: "
-            "run `python -m airgap tools` (or `nox -s tests`, which does it first)",
+            "run `python -m toolchain tools` (or `nox -s tests`, which does it first)",
             pytrace=False,
         )
     return path

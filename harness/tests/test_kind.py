@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from harness import kind as network_guard
+from harness import kind
 
 
 def test_bridge_name_is_docker_default_or_the_named_option() -> None:
-    assert network_guard.bridge_name({"Id": "6911e36bad9008ce", "Options": {}}) == "br-6911e36bad90"
+    assert kind.bridge_name({"Id": "6911e36bad9008ce", "Options": {}}) == "br-6911e36bad90"
     named = {"Id": "abc", "Options": {"com.docker.network.bridge.name": "kind0"}}
-    assert network_guard.bridge_name(named) == "kind0"
+    assert kind.bridge_name(named) == "kind0"
 
 
 def test_rules_refuse_only_traffic_leaving_the_bridge_for_both_ip_families() -> None:
-    rules = network_guard.guard_rules("br-x")
+    rules = kind.guard_rules("br-x")
     assert [r[:2] for r in rules] == [["iptables", "DOCKER-USER"], ["ip6tables", "FORWARD"]]
     for rule in rules:
         assert rule[2:7] == ["-i", "br-x", "!", "-o", "br-x"]
@@ -27,13 +27,13 @@ def test_guard_is_off_when_egress_is_allowed(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setenv("TODO_KIND_EGRESS", "allow")
     monkeypatch.setattr(network_guard, "_run", fail)
-    assert network_guard.guard_kind_network() is None
+    assert kind.guard_kind_network() is None
 
 
 def test_config_has_one_control_plane_publishing_the_nodeport_and_workers() -> None:
     import yaml
 
-    config = yaml.safe_load(network_guard.kind_config(3, 30081))
+    config = yaml.safe_load(kind.kind_config(3, 30081))
     roles = [n["role"] for n in config["nodes"]]
     assert roles == ["control-plane", "worker", "worker"]
     (mapping,) = config["nodes"][0]["extraPortMappings"]
@@ -42,5 +42,5 @@ def test_config_has_one_control_plane_publishing_the_nodeport_and_workers() -> N
 
 
 def test_a_cluster_needs_a_node() -> None:
-    with pytest.raises(network_guard.HarnessError):
-        network_guard.kind_config(0, 30080)
+    with pytest.raises(kind.HarnessError):
+        kind.kind_config(0, 30080)
