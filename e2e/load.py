@@ -44,6 +44,8 @@ class Timeline:
     samples: list[dict[str, Any]] = field(default_factory=list)
     locust: dict[str, Any] = field(default_factory=dict)
     new_pod_startup: dict[str, float] = field(default_factory=dict)
+    # Per added pod: seconds after creation at which each pod condition turned true.
+    new_pod_steps: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def first_time(self, key: str, at_least: int, phase: str | None = None) -> float | None:
         for s in self.samples:
@@ -91,6 +93,7 @@ class Timeline:
             "peak_rps": self.peak("rps"),
             "locust": self.locust,
             "new_pod_startup_s": self.new_pod_startup,
+            "new_pod_steps_s": self.new_pod_steps,
         }
 
 
@@ -189,9 +192,13 @@ def _record_new_pods(kube: Kube, before: set[str], timeline: Timeline) -> None:
             continue
         ready = ready_time(pod)
         if ready:
-            timeline.new_pod_startup[name] = round(
-                (ready - pod.metadata.creation_timestamp).total_seconds(), 1
-            )
+            created = pod.metadata.creation_timestamp
+            timeline.new_pod_startup[name] = round((ready - created).total_seconds(), 1)
+            timeline.new_pod_steps[name] = {
+                c.type: round((c.last_transition_time - created).total_seconds(), 1)
+                for c in pod.status.conditions or []
+                if c.status == "True" and c.last_transition_time
+            }
 
 
 def run_hpa_load(release, kube: Kube, out_dir: Path) -> Timeline:

@@ -259,10 +259,9 @@ def test_networkpolicy_postgresql(case: str, matrix: dict[str, Rendered]) -> Non
     assert admitted == want, admitted
     ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
     assert ports == [5432]
-    # The apps' migrations run as init containers inside those admitted pods.
-    for component in want:
-        w = r.get("Deployment", name(component))
-        assert "migrate" in [c["name"] for c in w["spec"]["template"]["spec"]["initContainers"]]
+    # The migrations run as the backend's init container, inside an admitted pod.
+    w = r.get("Deployment", name("backend"))
+    assert "migrate" in [c["name"] for c in w["spec"]["template"]["spec"]["initContainers"]]
 
 
 def test_networkpolicy_extra_peers(helm: Path, render_dir: Path) -> None:
@@ -1310,12 +1309,26 @@ def test_commands(default: Rendered) -> None:
     mcp = container(default.get("Deployment", name("mcp-server")), "mcp-server")
     assert mcp["command"][:2] == ["uvicorn", "app.mcp_server:app"]
     assert mcp["command"][-1] == "8001" and mcp["ports"][0]["containerPort"] == 8001
-    for component in ("backend", "mcp-server"):
-        migrate = container(default.get("Deployment", name(component)), "migrate")
-        assert "python -m app.migrate" in " ".join(migrate["command"])
+    migrate = container(default.get("Deployment", name("backend")), "migrate")
+    assert "python -m app.migrate" in " ".join(migrate["command"])
 
 
-@pytest.mark.parametrize("component", ["backend", "mcp-server"])
+def test_only_the_backend_migrates_and_the_mcp_server_waits_for_the_schema(
+    default: Rendered,
+) -> None:
+    """MCP pods (the ones the HPA adds) start without a migrate step; their readiness waits
+    for the schema the backend's pods migrate."""
+    mcp = default.get("Deployment", name("mcp-server"))["spec"]["template"]["spec"]
+    assert not mcp.get("initContainers")
+    assert (
+        container(default.get("Deployment", name("mcp-server")), "mcp-server")["readinessProbe"][
+            "httpGet"
+        ]["path"]
+        == "/ready"
+    )
+
+
+@pytest.mark.parametrize("component", ["backend"])
 def test_migration_failure_surfaces_in_the_pod_status(component: str, default: Rendered) -> None:
     """No retry loop around `python -m app.migrate`: its exit code reaches the kubelet (the pod
     shows Init:Error within seconds of a refused login) and its last log line, naming the

@@ -111,7 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = new_app(title="todo-app MCP server", settings=settings, lifespan=lifespan)
     app.state.engine = engine
     app.state.sessionmaker = sessions
-    app.state.ready_checks = {"database": health.database_check}
+    # Ready once the database is reachable and migrated: the backend's pods migrate it.
+    app.state.ready_checks = {"database": health.database_check, "schema": health.schema_check}
     app.state.degraded_ok = frozenset()  # every check gates readiness
     app.include_router(health.router)
     app.include_router(service_tasks.router)

@@ -82,4 +82,18 @@ def test_health_and_ready(mcp_server: Server) -> None:
     assert httpx.get(f"{mcp_server.url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{mcp_server.url}/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "schema": "ok"}}
+
+
+def test_ready_only_once_the_schema_is_migrated(launch, make_database) -> None:
+    """The MCP server does not migrate; it serves only a database the backend migrated."""
+    from tests.conftest import base_env, run_migrate
+
+    url = make_database()
+    server = launch("app.mcp_server:app", base_env(url))
+    before = httpx.get(f"{server.url}/ready")
+    assert before.status_code == 503
+    assert before.json()["checks"] == {"database": "ok", "schema": "not migrated"}
+    assert run_migrate(url).returncode == 0
+    after = httpx.get(f"{server.url}/ready")
+    assert after.status_code == 200, after.text

@@ -44,6 +44,21 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse({"status": status, "checks": report}, status_code=code)
 
 
+async def schema_check(request: Request) -> str:
+    """The database holds the schema revision this code expects (see app.db.schema)."""
+    from app.db.schema import current_revision, expected_revision
+
+    try:
+        found = await asyncio.wait_for(current_revision(request.app.state.engine), timeout=3)
+    except Exception as exc:  # any failure means "not ready", never a 500
+        log.warning("readiness: schema check failed: %s", type(exc).__name__)
+        return "unavailable"
+    if found != expected_revision():
+        log.warning("readiness: schema at %s, this code needs %s", found, expected_revision())
+        return "not migrated"
+    return "ok"
+
+
 async def database_check(request: Request) -> str:
     try:
         await asyncio.wait_for(ping(request.app.state.engine), timeout=3)
