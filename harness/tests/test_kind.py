@@ -26,7 +26,7 @@ def test_guard_is_off_when_egress_is_allowed(monkeypatch: pytest.MonkeyPatch) ->
         raise AssertionError("must not touch docker or iptables")
 
     monkeypatch.setenv("TODO_KIND_EGRESS", "allow")
-    monkeypatch.setattr(network_guard, "_run", fail)
+    monkeypatch.setattr(kind, "_run", fail)
     assert kind.guard_kind_network() is None
 
 
