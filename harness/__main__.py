@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             kept = replace(chosen, reuse_cluster=True)
             cluster = stand_up.cluster_up(kept, choice)
             stand_up.load_images(cluster, choice)
-            stand_up.install_addons(cluster, choice, kept)
+            wanted = stand_up.wanted_addons(cluster, choice, kept)
+            stand_up.apply_addons(cluster, choice, wanted)
+            stand_up.finish_addons(cluster, choice, wanted)
             say(f"cluster {cluster.name!r} is up: export KUBECONFIG={cluster.kubeconfig}")
         else:
             from harness import stand_up

@@ -80,12 +80,17 @@ def metrics_api_served(kubeconfig: Path) -> bool:
     return any(c["type"] == "Available" and c["status"] == "True" for c in conditions)
 
 
-def install_metrics_server(
+def apply_metrics_server(kubeconfig: Path, image: str) -> None:
+    """Apply metrics-server, all but its APIService (see `finish_metrics_server`)."""
+    rest, _ = render_metrics_server(image)
+    kubectl(kubeconfig, "apply", "-f", "-", input_text=rest)
+
+
+def finish_metrics_server(
     kubeconfig: Path, image: str, *, kind_cluster: str | None, timeout: float = 180
 ) -> None:
-    """Apply metrics-server; the APIService once its Service routes; wait for node metrics."""
-    rest, api_service = render_metrics_server(image)
-    kubectl(kubeconfig, "apply", "-f", "-", input_text=rest)
+    """Wait for metrics-server; its APIService once its Service routes; then node metrics."""
+    _, api_service = render_metrics_server(image)
     kubectl(kubeconfig, "-n", NAMESPACE, "rollout", "status", "deployment/metrics-server",
             f"--timeout={int(timeout)}s")  # fmt: skip
     if kind_cluster:
@@ -172,14 +177,18 @@ def _kube_router_diagnostics(kubeconfig: Path) -> str:
     return "\n".join(parts)
 
 
-def install_kube_router(kubeconfig: Path, image: str, timeout: float = 180) -> None:
-    """Apply kube-router with `image`; wait until every node has synced its rules once."""
-    started = time.monotonic()
+def apply_kube_router(kubeconfig: Path, image: str) -> None:
+    """Apply kube-router with `image` (see `finish_kube_router`)."""
     cidrs = cluster_service_cidrs(kubeconfig)
     say(f"installing kube-router NetworkPolicy enforcer ({image}, services {','.join(cidrs)})")
     kubectl(
         kubeconfig, "apply", "-f", "-", input_text=render_kube_router(image, service_cidrs=cidrs)
     )
+
+
+def finish_kube_router(kubeconfig: Path, timeout: float = 180) -> None:
+    """Wait until kube-router runs on every node and has synced its rules once."""
+    started = time.monotonic()
     rollout = kubectl(kubeconfig, "-n", NAMESPACE, "rollout", "status",
                       f"daemonset/{KUBE_ROUTER_DAEMONSET}", f"--timeout={int(timeout)}s",
                       check=False, capture=True)  # fmt: skip

@@ -1,5 +1,8 @@
 """The one bring-up sequence: cluster -> images -> add-ons -> namespace -> release -> ready.
 
+The add-ons' manifests are applied before the release is installed and waited
+for after it, so they come up while the release does.
+
 `stand_up(settings, choice)` runs each step as a timed phase and returns the
 `Environment` the promises run against; `tear_down(env)` undoes what this run
 created (never more). The steps are also called one at a time by the CLI
@@ -115,21 +118,39 @@ def load_images(cluster: kind.Cluster, choice: RunChoice) -> None:
         )
 
 
-def install_addons(
-    cluster: kind.Cluster, choice: RunChoice, settings: Settings
-) -> addons.Capabilities:
+def wanted_addons(cluster: kind.Cluster, choice: RunChoice, settings: Settings) -> set[str]:
     """metrics-server and the enforcer where the run owns the cluster (or is asked to)."""
     ours = cluster.created or (cluster.is_kind and not settings.kubeconfig)
-    if ours or settings.install_addons:
-        if not addons.metrics_api_served(cluster.kubeconfig):
-            addons.install_metrics_server(
-                cluster.kubeconfig,
-                choice.images.metrics_server,
-                kind_cluster=cluster.name if cluster.is_kind else None,
-            )
-        if choice.enforcer == "kube-router":
-            addons.install_kube_router(cluster.kubeconfig, choice.images.kube_router)
+    if not (ours or settings.install_addons):
+        return set()
+    wanted = set()
+    if not addons.metrics_api_served(cluster.kubeconfig):
+        wanted.add("metrics-server")
+    if choice.enforcer == "kube-router":
+        wanted.add("kube-router")
+    return wanted
 
+
+def apply_addons(cluster: kind.Cluster, choice: RunChoice, wanted: set[str]) -> None:
+    """Apply the add-ons' manifests; they come up while the release installs."""
+    if "metrics-server" in wanted:
+        addons.apply_metrics_server(cluster.kubeconfig, choice.images.metrics_server)
+    if "kube-router" in wanted:
+        addons.apply_kube_router(cluster.kubeconfig, choice.images.kube_router)
+
+
+def finish_addons(
+    cluster: kind.Cluster, choice: RunChoice, wanted: set[str]
+) -> addons.Capabilities:
+    """Wait for the add-ons applied; then read what the cluster offers."""
+    if "kube-router" in wanted:
+        addons.finish_kube_router(cluster.kubeconfig)
+    if "metrics-server" in wanted:
+        addons.finish_metrics_server(
+            cluster.kubeconfig,
+            choice.images.metrics_server,
+            kind_cluster=cluster.name if cluster.is_kind else None,
+        )
     caps = addons.probe_capabilities(cluster.kubeconfig)
     for need in ("metrics", "netpol", "pod-security", "storage"):
         reason = caps.missing(need)
@@ -179,12 +200,15 @@ def stand_up(settings: Settings, choice: RunChoice, *, namespace: str | None = N
     try:
         with step("image load"):
             load_images(cluster, choice)
-        with step("cluster add-ons"):
-            env.capabilities = install_addons(cluster, choice, settings)
-        if settings.kubeconfig and settings.install_addons:
-            env.created.append("add-ons in kube-system, asked for with --install-addons (kept)")
+        wanted = wanted_addons(cluster, choice, settings)
+        with step("cluster add-ons applied"):
+            apply_addons(cluster, choice, wanted)
+        if settings.kubeconfig and wanted:
+            env.created.append(f"{', '.join(sorted(wanted))} in kube-system, asked for (kept)")
         with step("install to ready"):
             deploy(env, namespace or settings.namespace or f"todo-e2e-{run_id()}")
+        with step("cluster add-ons ready"):
+            env.capabilities = finish_addons(cluster, choice, wanted)
     except BaseException:
         tear_down(env)
         raise

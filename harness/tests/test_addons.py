@@ -50,7 +50,7 @@ def test_manifest_runs_firewall_only_in_host_network_privileged():
         "--hostname-override=$(NODE_NAME)",
     ):
         assert flag in args
-    # install_kube_router waits for a line kube-router logs at V(1).
+    # finish_kube_router waits for a line kube-router logs at V(1).
     assert "--v=1" in args
     assert container["securityContext"]["privileged"] is True
     env = {e["name"]: e for e in container["env"]}
