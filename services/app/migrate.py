@@ -109,7 +109,7 @@ def _refusal(url: URL, exc: BaseException) -> str:
     return f"database {_where(url)} refused the connection ({kind}: {detail})"
 
 
-def wait_for_database(url: URL, *, timeout: float, interval: float = 1.0) -> None:
+def wait_for_database(url: URL, *, timeout: float, interval: float = 0.5) -> None:
     """Return once the database answers `SELECT 1`; raise DatabaseUnusable otherwise.
 
     Retries only while the server is unreachable or not accepting connections yet, for at
