@@ -28,7 +28,7 @@ from harness.proc import say
 
 SAMPLE_SECONDS = 2.0
 MAX_LOAD_SECONDS = float(os.environ.get("E2E_LOAD_MAX_SECONDS", "180"))
-HOLD_SECONDS = float(os.environ.get("E2E_LOAD_HOLD_SECONDS", "20"))
+HOLD_SECONDS = float(os.environ.get("E2E_LOAD_HOLD_SECONDS", "15"))
 COOLDOWN_SECONDS = float(os.environ.get("E2E_COOLDOWN_SECONDS", "240"))
 FIXED_LOAD_SECONDS = float(os.environ.get("E2E_LOAD_FIXED_SECONDS", "60"))
 USERS = int(os.environ.get("E2E_LOAD_USERS", "16"))

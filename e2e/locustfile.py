@@ -3,7 +3,8 @@
 Each simulated user registers once, then creates tasks and lists them through
 the backend (backend -> MCP server -> PostgreSQL), so the load lands on the
 MCP server the HPA scales. The pace is fixed per user (E2E_LOAD_RPS_PER_USER,
-default 8 requests/s) so a 2-core machine keeps CPU for the cluster itself;
+default 14 requests/s: about 220 in all, enough for one MCP pod to ask the HPA
+for three at once, little enough that a 2-core machine keeps CPU for the cluster);
 `perf/` holds the full scenarios. Run by `e2e/load.py` as its own process:
 `locust -f e2e/locustfile.py --headless -H http://127.0.0.1:30080 ...`.
 """
@@ -20,7 +21,7 @@ TASKS = "/api/v1/tasks"
 
 
 class TaskWriter(FastHttpUser):
-    wait_time = constant_throughput(float(os.environ.get("E2E_LOAD_RPS_PER_USER", "8")))
+    wait_time = constant_throughput(float(os.environ.get("E2E_LOAD_RPS_PER_USER", "14")))
 
     def on_start(self) -> None:
         username = f"load-{uuid.uuid4().hex[:12]}"

@@ -1,8 +1,8 @@
 """Promise 12: upgrades that keep data and keep serving.
 
 The chart as of an earlier revision (`--upgrade-from REF`; by default the
-newest `todo-app-<version>` tag, else the commit before the last change under
-chart/) is installed as a release of its own, with data written through the
+newest `todo-app-<version>` tag, else the commit before the last change to
+the chart, chart/todo-app) is installed as a release of its own, with data written through the
 API. Then, each while an in-cluster client writes tasks steadily: `helm
 upgrade` to the working tree, `helm rollback` to the earlier revision, and a
 switch of the live release from the run's values to the production values.
@@ -55,10 +55,10 @@ def earlier_revision(explicit: str | None) -> tuple[str, str]:
     if tags:
         return _git("rev-parse", f"{tags[0]}^{{commit}}"), f"newest released chart tag {tags[0]}"
     changed = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--",
-                              "chart/"], check=False).returncode != 0  # fmt: skip
+                              "chart/todo-app"], check=False).returncode != 0  # fmt: skip
     if changed:
         return _git("rev-parse", "HEAD"), "HEAD (the working tree changes the chart)"
-    last = _git("log", "-n", "1", "--format=%H", "--", "chart/")
+    last = _git("log", "-n", "1", "--format=%H", "--", "chart/todo-app")
     return _git("rev-parse", f"{last}^"), f"the commit before the last chart change {last[:10]}"
 
 
