@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -24,12 +25,16 @@ pytestmark = pytest.mark.promise(0)
 
 
 @pytest.fixture(scope="module")
-def checks_ns(environment, release) -> str:
+def checks_ns(environment, release) -> Iterator[str]:
+    """A namespace for these checks, deleted (and waited for) once they are done, so no pod
+    of theirs is left to stand in a node drain's way."""
     name = f"{release.namespace}-checks"
     create_namespace(release.kubeconfig, name, pod_security="privileged")
-    environment.namespaces.append(name)
     environment.created.append(f"namespace {name}")
-    return name
+    yield name
+    kubectl(release.kubeconfig, "delete", "namespace", name, "--wait=true", "--timeout=120s",
+            check=False)  # fmt: skip
+    environment.deleted.append(f"namespace {name}")
 
 
 def _json(release, *args: str) -> dict:
