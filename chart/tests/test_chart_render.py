@@ -1111,8 +1111,10 @@ def test_production_keeps_the_api_through_node_drains(
         [constraint] = spec["topologySpreadConstraints"]
         assert constraint["topologyKey"] == "kubernetes.io/hostname"
         assert constraint["maxSkew"] == 1
-        # A preference: one node, or a full node, still gets both pods.
-        assert constraint["whenUnsatisfiable"] == "ScheduleAnyway"
+        # A rule, not a preference; cordoned and tainted nodes do not count (a drain moves
+        # the pod to a node left, a one-node cluster still runs every pod).
+        assert constraint["whenUnsatisfiable"] == "DoNotSchedule"
+        assert constraint["nodeTaintsPolicy"] == "Honor"
         selector = constraint["labelSelector"]["matchLabels"]
         assert _targets_of(selector, pods) == [component]
 
