@@ -1115,6 +1115,9 @@ def test_production_keeps_the_api_through_node_drains(
         # the pod to a node left, a one-node cluster still runs every pod).
         assert constraint["whenUnsatisfiable"] == "DoNotSchedule"
         assert constraint["nodeTaintsPolicy"] == "Honor"
+        # Counted among the pods of one ReplicaSet: old pods a rollout leaves behind on a node
+        # do not let the new ones pile up there.
+        assert constraint["matchLabelKeys"] == ["pod-template-hash"]
         selector = constraint["labelSelector"]["matchLabels"]
         assert _targets_of(selector, pods) == [component]
 
