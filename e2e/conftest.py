@@ -36,7 +36,7 @@ PROMISES = {
     3: "health: /health and /ready 200 through the Services",
     4: "backend -> MCP: stored by MCP (REST + protocol), request id in both logs",
     5: "resources: usage under limits idle and under load, specs as the values ask",
-    6: "HPA: MCP server scales 1 -> 3 under Locust load and back",
+    6: "HPA: MCP server scales from its minimum to its maximum under Locust load and back",
     7: "rollback and switches: broken upgrade rolled back; MCP off/on keeps data",
     8: "faults: MCP pod kill loses no acknowledged write; PostgreSQL restart keeps data",
     9: "security: PSS restricted, NetworkPolicy enforced, bad credentials refused",
