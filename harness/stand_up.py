@@ -179,7 +179,9 @@ def deploy(env: Environment, namespace: str) -> Release:
     release.expose_backend()
     if settings.kubeconfig:  # no NodePort published here: reach the backend through a forward
         url = env.stack.enter_context(
-            port_forward(cluster.kubeconfig, namespace, f"svc/{release.name}-e2e-access", 8000)
+            port_forward(
+                cluster.kubeconfig, namespace, f"svc/{release.name}-e2e-access", 8000, follow=True
+            )  # fmt: skip
         )
         release.backend_url = url
     env.ready_seconds = wait_http(f"{release.backend_url}/ready", timeout=120)
