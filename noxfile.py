@@ -237,6 +237,14 @@ def bench(session: nox.Session) -> None:
     session.run("python", "services/bench/create_task_throughput.py", *session.posargs)
 
 
+@nox.session(python=PYTHON, default=False, tags=["bench"])
+def profile(session: nox.Session) -> None:
+    """Where the create-task hop spends its CPU: py-spy profiles of both servers under load."""
+    _toolchain(session, "host", purposes="tests", env={})
+    session.install("-e", "./services[test]", "py-spy")
+    session.run("python", "services/bench/profile_hop.py", *session.posargs)
+
+
 @nox.session(name="image-metrics", python=PYTHON, default=False, tags=["bench"])
 def image_metrics(session: nox.Session) -> None:
     """Size, start -> /health 200 and idle RSS of todo-app:dev (build it first: nox -s image)."""

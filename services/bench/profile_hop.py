@@ -8,10 +8,9 @@ share of samples by package of the running frame, the top frames by own time
 and by inclusive time. The collapsed stacks go to reports/profile-<process>.txt
 (any flame graph tool reads them).
 
-Needs py-spy (`pip install py-spy`) and the right to trace other processes (root,
-or kernel.yama.ptrace_scope=0).
+Needs the right to trace other processes (root, or kernel.yama.ptrace_scope=0).
 
-Run: `python services/bench/profile_hop.py [--seconds 20] [--concurrency 16]`.
+Run: `nox -s profile [-- --seconds 20 --concurrency 16]` (installs py-spy).
 """
 
 from __future__ import annotations
@@ -104,7 +103,7 @@ def main() -> int:
     args = parser.parse_args()
     py_spy = shutil.which("py-spy")
     if py_spy is None:
-        raise SystemExit("py-spy not found: pip install py-spy")
+        raise SystemExit("py-spy not found: run this through `nox -s profile`, which installs it")
     args.output.mkdir(parents=True, exist_ok=True)
 
     with served_apps() as apps:

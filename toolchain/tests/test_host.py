@@ -5,12 +5,14 @@ Two readings of the code, not a second list:
   must be provided by a declared package;
 - every command the project's own code runs on the host (the first word of each
   literal argv handed to subprocess, `run()` or `shutil.which`) must be declared,
-  unless the project builds it or the README requires it beforehand.
+  unless the project builds it, the README requires it beforehand, or a nox
+  session installs it from PyPI for the session that runs the code.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOST_CODE = ("toolchain", "airgap", "harness", "perf", "services/tests", "services/bench")
 # Built by the project (toolchain.tools) or required before anything runs (the README).
 NOT_FROM_PACKAGES = {*tools.NAMES, "go", "python", "python3", "sh", "bash", "env"}
+PACKAGE_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")
 CALLS = {"run", "Popen", "check_output", "check_call", "which"}
 
 
@@ -32,6 +35,19 @@ def every_go_build() -> list[go.GoBuild]:
     builds += [spec for spec, _ in components.runtime_builds(components.kind().base_pins)]
     builds += [*components.etcd_builds("3.6.4-0"), components.coredns_build("v1.12.1")]
     return builds
+
+
+def installed_by_nox() -> set[str]:
+    """Plain package names handed to `session.install(...)` in the noxfile."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse((ROOT / "noxfile.py").read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "install":
+            names |= {
+                arg.value
+                for arg in node.args
+                if isinstance(arg, ast.Constant) and PACKAGE_NAME.fullmatch(str(arg.value))
+            }
+    return names
 
 
 def declared_pkg_config() -> set[str]:
@@ -90,7 +106,8 @@ def test_every_command_the_code_runs_is_declared() -> None:
     undeclared = {
         command: sorted(where)
         for command, where in used.items()
-        if command not in declared_commands() | NOT_FROM_PACKAGES | {"apt-get", "dpkg"}
+        if command
+        not in declared_commands() | NOT_FROM_PACKAGES | installed_by_nox() | {"apt-get", "dpkg"}
     }
     assert not undeclared, (
         f"commands run on the host that no requirement declares: {undeclared}; "
