@@ -1,16 +1,18 @@
 """`kubectl port-forward` as a context manager: the one way to reach a Service or pod.
 
-The forward binds 127.0.0.1 on a free port; an optional HTTP path is then
-polled until it answers 200. The process is stopped on exit. A forward is
-bound to one pod: with `follow=True` (the backend of a cluster without a
-published NodePort) a forward whose pod went away is started again on the
-same local port, so the URL stays valid across rollouts.
+The forward binds 127.0.0.1 on a free port and is ready once kubectl
+listens there, or, given an HTTP path, once that path answers 200 through
+it. The process is stopped on exit. A forward is bound to one pod: with
+`follow=True` (the backend of a cluster without a published NodePort) a
+forward whose pod went away is started again on the same local port, so the
+URL stays valid across rollouts.
 """
 
 # ruff: noqa: S603 - runs the pinned kubectl with fixed arguments
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 import time
@@ -67,8 +69,13 @@ def port_forward(
             if not follow and current[0].poll() is not None:
                 stderr = current[0].stderr.read() if current[0].stderr else ""
                 raise HarnessError(f"kubectl port-forward {target} exited: {stderr[-800:]}")
-            status = http_status(url + (ready_path or "/"))
-            return status == 200 if ready_path else status is not None
+            if ready_path:
+                return http_status(url + ready_path) == 200
+            try:  # any protocol (PostgreSQL too): kubectl listening is enough
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                return False
+            return True
 
         if follow:
             threading.Thread(target=keep_following, daemon=True).start()
