@@ -346,7 +346,9 @@ def render(result: dict, rules: slo_mod.Slo) -> str:
         out += [*_ceiling(ceil, meta["target"] == "local"), ""]
     comps = result["baseline"]["comparisons"]
     out += ["## Against the baseline", ""]
-    if not comps:
+    if result["baseline"].get("unreadable"):
+        out += [f"Baseline not compared: {result['baseline']['unreadable']}"]
+    elif not comps:
         out += [f"No baseline figures to compare ({result['baseline']['file']})."]
     else:
         flagged = [c for c in comps if c["regression"]]

@@ -560,6 +560,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "reports" / "perf" / stamp
     out.mkdir(parents=True, exist_ok=True)
     say(f"writing to {out}")
+    try:
+        base = baseline.load(args.baseline)
+        unreadable = None
+    except ValueError as exc:  # the run still counts: it may be one of those re-recording it
+        base, unreadable = None, str(exc)
+        say(f"warning: no comparison with the baseline: {exc}")
     started = time.monotonic()
     phases: dict[str, Any] = {}
     make_target = local_target if args.local else cluster_target
@@ -591,10 +597,10 @@ def main(argv: list[str] | None = None) -> int:
         "phases": phases,
         "figures": figures,
     }
-    base = baseline.load(args.baseline)
     comparisons = baseline.compare(figures, base, rules.tolerance) if base else []
     result["baseline"] = {
         "file": str(args.baseline),
+        "unreadable": unreadable,
         "tolerance": rules.tolerance,
         "comparisons": [c.to_dict() for c in comparisons],
     }

@@ -127,3 +127,13 @@ def test_report_tells_the_story(tmp_path):
     for name in ("latency.png", "throughput.png", "replicas_cpu.png", "capacity.png"):
         assert (tmp_path / name).stat().st_size > 1000
         assert f"![{name}]({name})" in text
+
+
+def test_a_run_against_an_unreadable_baseline_says_so(tmp_path):
+    rules, result = _result(tmp_path)
+    unreadable = "b.json: each figure needs median, low, high and runs"
+    result["baseline"] = {"file": "b.json", "tolerance": 0.0, "comparisons": [],
+                          "unreadable": unreadable}  # fmt: skip
+    text = report.render(result, rules)
+    assert "Baseline not compared: b.json: each figure needs median" in text
+    assert "**REGRESSION**" not in text
