@@ -125,7 +125,24 @@ class Release:
                            "nodePort": node_port}],
             },
         }  # fmt: skip
+        self._take_node_port(node_port)
         self.kubectl("apply", "-f", "-", input_text=json.dumps(service), quiet=True)
+
+    def _take_node_port(self, node_port: int) -> None:
+        """A NodePort is cluster-wide. An earlier run's access Service may still hold it: its
+        namespace is being deleted in the background, or the run was killed before tearing
+        down. Such a Service (the harness's label, another namespace) is deleted first."""
+        listed = kubectl(self.kubeconfig, "get", "services", "--all-namespaces", "-l",
+                         "=".join(CREATED_BY), "-o", "json", capture=True, quiet=True)  # fmt: skip
+        for held in json.loads(listed.stdout)["items"]:
+            where = held["metadata"]["namespace"]
+            ports = [p.get("nodePort") for p in held["spec"].get("ports", [])]
+            if where != self.namespace and node_port in ports:
+                name = held["metadata"]["name"]
+                print(f"[harness] NodePort {node_port} is held by {where}/{name}, left by an "
+                      "earlier run: deleting that Service", flush=True)  # fmt: skip
+                kubectl(self.kubeconfig, "-n", where, "delete", "service", name,
+                        "--ignore-not-found", "--wait=true", quiet=True)  # fmt: skip
 
 
 def create_namespace(kubeconfig: Path, name: str, *, pod_security: str = "restricted") -> None:
