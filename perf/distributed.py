@@ -140,11 +140,15 @@ class InCluster:
             "networkPolicy:\n  mcpServerExtraFrom:\n    - podSelector:\n        matchLabels:\n"
             f"          app.kubernetes.io/name: {NAME}\n"
         )
-        self.release.upgrade(extra_values=[self._values], timeout="4m")
+        # Part of the release's values until close(), so the phases' own upgrades (HPA on,
+        # replicas pinned) keep Locust's pods let through to the MCP server.
+        self.release.values_files = [*self.release.values_files, self._values]
+        self.release.upgrade(timeout="4m")
 
     def close(self) -> None:
         self._kubectl("delete", "job,service,configmap", "-l", f"app.kubernetes.io/name={NAME}",
                       "--ignore-not-found", "--wait=false", check=False, quiet=True)  # fmt: skip
+        self.release.values_files = [p for p in self.release.values_files if p != self._values]
         self.release.upgrade(timeout="4m", check=False)
 
     def run(self, name: str, env: dict[str, str], duration: float, out: Path) -> Path:
@@ -158,9 +162,10 @@ class InCluster:
             f"--csv {RESULTS}/{name} --csv-full-history --html {RESULTS}/{name}.html "
             f"--only-summary; echo $? > {RESULTS}/exit; sleep 3600"
         )
+        # A worker is done once its samples file exists (written whole when it quits): the
+        # process itself may linger after that, held by threads its libraries left behind.
         worker = (
-            f"{locust} --worker --master-host {NAME}-master --master-port {MASTER_PORT}; "
-            f"touch {RESULTS}/exit; sleep 3600"
+            f"{locust} --worker --master-host {NAME}-master --master-port {MASTER_PORT}; sleep 3600"
         )
         jobs = [_job(f"{NAME}-master", "master", master, common, 1),
                 _job(f"{NAME}-worker", "worker", worker, common, self.workers)]  # fmt: skip
@@ -180,7 +185,12 @@ class InCluster:
         merged = out / f"samples_{name}.csv"
         worker_pods = self._pods("worker")
         for pod in worker_pods:
-            wait_until(lambda pod=pod: self._done(pod), timeout=120, what=f"{pod} to finish")
+            try:
+                wait_until(lambda pod=pod: self._done(pod, "samples.csv"), timeout=120,
+                           what=f"{pod} to write its samples")  # fmt: skip
+            finally:  # each worker's log beside the master's, finished or not
+                log = self._kubectl("logs", pod, capture=True, quiet=True, check=False).stdout
+                (out / f"{name}-{pod}.log").write_text(log)
         merge_samples([self._cat(pod, f"{RESULTS}/samples.csv") for pod in worker_pods], merged)
         self._kubectl("delete", "job", "-l", f"app.kubernetes.io/name={NAME}", "--wait=false",
                       quiet=True)  # fmt: skip
@@ -193,8 +203,8 @@ class InCluster:
                             quiet=True)  # fmt: skip
         return got.stdout.split()
 
-    def _done(self, pod: str) -> bool:
-        got = self._kubectl("exec", pod, "--", "test", "-f", f"{RESULTS}/exit", check=False,
+    def _done(self, pod: str, marker: str = "exit") -> bool:
+        got = self._kubectl("exec", pod, "--", "test", "-f", f"{RESULTS}/{marker}", check=False,
                             capture=True, quiet=True)  # fmt: skip
         return got.returncode == 0
 

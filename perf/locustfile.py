@@ -263,6 +263,14 @@ class McpAgent(User):
         return None if error is not None else result
 
     def _tool(self, tool: str, **arguments):
+        # A session that failed to connect or dropped is opened again (each try reported as
+        # mcp:connect): in a cluster, a new pod may be let through a NetworkPolicy seconds
+        # after it starts.
+        if not self.session.is_open:
+            self.session.close()
+            self._timed("mcp:connect", self.session.open)
+            if not self.session.is_open:
+                return None
         return self._timed(f"mcp:{tool}", self.session.call, tool, arguments)
 
     @task(3)

@@ -163,6 +163,10 @@ class AgentSession:
         self._task: asyncio.Task[None] | None = None
         self._requests: asyncio.Queue[Any]
 
+    @property
+    def is_open(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def open(self) -> None:
         """Connect and negotiate; the connection stays open in one task on the loop."""
         self._loop.run(self._start, self.timeout)
@@ -206,7 +210,7 @@ class AgentSession:
             raise
 
     def _submit(self, method: Callable[[Any], Awaitable[Any]]) -> Any:
-        if self._task is None or self._task.done():
+        if not self.is_open:
             raise RuntimeError("MCP session is not open")
 
         async def go() -> Any:

@@ -60,11 +60,14 @@ class Recorder:
         )
 
     def write(self, **_kwargs) -> None:
+        """Written whole, then renamed into place: once the file exists, it is complete."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("w", newline="") as fh:
+        partial = self.path.with_name(self.path.name + ".partial")
+        with partial.open("w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(COLUMNS)
             writer.writerows(self.rows)
+        partial.replace(self.path)
 
 
 def install(events, path: str | None) -> Recorder | None:

@@ -47,3 +47,22 @@ def test_the_image_carries_the_modules_the_locustfile_imports() -> None:
     for module in ("samples", "shapes", "mcp_bridge"):
         assert f"{module}" in locustfile
         assert f"{module}.py" in distributed.PERF_MODULES
+
+
+def test_upgrades_while_open_keep_locust_let_through_to_the_mcp_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    kind_values = tmp_path / "kind.yaml"
+    release = distributed.Release("todo", "ns", tmp_path / "kubeconfig", None, [kind_values])
+    upgrades: list[list[Path]] = []
+    monkeypatch.setattr(
+        distributed.Release, "upgrade", lambda self, **_: upgrades.append(self.values_files)
+    )
+    monkeypatch.setattr(distributed, "kubectl", lambda *args, **kwargs: None)
+    in_cluster = distributed.InCluster(release, None, 2)
+    in_cluster.open()
+    release.upgrade(sets=["mcpServer.autoscaling.enabled=true"])  # a phase's own upgrade
+    in_cluster.close()
+    let_through = upgrades[0][-1]
+    assert "mcpServerExtraFrom" in let_through.read_text()
+    assert upgrades == [[kind_values, let_through], [kind_values, let_through], [kind_values]]

@@ -87,6 +87,7 @@ def test_recorder_writes_samples_that_read_back(tmp_path):
     ]
     assert got[0].ms == pytest.approx(12.35) and got[0].bytes == 99
     assert len(recorder.rows) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]  # written whole, then renamed
     assert samples.install(events, None) is None
 
 
