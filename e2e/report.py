@@ -106,14 +106,17 @@ def _resource_rows(data: dict[str, Any]) -> list[str]:
 
 def _step_table(steps: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| step | seconds | requests | failed | longest gap (s) | acknowledged | data kept | MCP |",
-        "|---|---|---|---|---|---|---|---|",
+        "| step | seconds | requests | failed | longest gap (s) | acknowledged | data kept | MCP "
+        "| MCP replicas (lowest) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for st in steps:
+        lowest = st.get("mcp_replicas_lowest")
         lines.append(
             f"| {st['step']} | {st['seconds']} | {st['requests']} | {st['failed']} | "
             f"{st['longest_gap_s']} | {st['acknowledged']} | {st.get('data_kept', 'yes')} | "
-            f"{'yes' if st.get('mcp_server', True) else 'no'} |"
+            f"{'yes' if st.get('mcp_server', True) else 'no'} | "
+            f"{'-' if lowest is None else lowest} |"
         )
     return [*lines, ""]
 

@@ -24,6 +24,8 @@ import secrets
 import subprocess
 import tarfile
 import tempfile
+import threading
+import time
 from io import BytesIO
 from pathlib import Path
 
@@ -113,17 +115,40 @@ def _mcp_deployed(kube: Kube) -> bool:
     return kube.deployment("mcp-server") is not None
 
 
-def _step(upgrade, name: str, action, results) -> None:
+def _mcp_replicas(kube: Kube) -> int | None:
+    deployment = kube.deployment("mcp-server")
+    return None if deployment is None else deployment.spec.replicas
+
+
+def _lowest_mcp_replicas(kube: Kube, stop: threading.Event, seen: list[int]) -> None:
+    """The MCP Deployment's desired replicas, sampled until `stop`; the lowest is kept."""
+    while not stop.is_set():
+        replicas = _mcp_replicas(kube)
+        if replicas is not None:
+            seen[:] = [min([*seen, replicas])]
+        time.sleep(0.5)
+
+
+def _step(upgrade, name: str, action, results) -> dict:
+    """Run one lifecycle action under the steady client; the step's figures, as recorded."""
     kube, release = upgrade["kube"], upgrade["release"]
     client = SteadyLoad(kube, release.images.app, upgrade["url"], *upgrade["user"])
+    lowest: list[int] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=_lowest_mcp_replicas, args=(kube, stop, lowest), daemon=True)
     client.start(name)
+    watcher.start()
     try:
         action()
     finally:
+        stop.set()
+        watcher.join(timeout=10)
         outcome = client.stop(name)
     lost = outcome.lost(upgrade["acked"])
-    upgrade["steps"].append({**outcome.summary(), "mcp_server": _mcp_deployed(kube),
-                             "data_kept": "yes" if not lost else f"{len(lost)} lost"})  # fmt: skip
+    step = {**outcome.summary(), "mcp_server": _mcp_deployed(kube),
+            "mcp_replicas_lowest": lowest[0] if lowest else None,
+            "data_kept": "yes" if not lost else f"{len(lost)} lost"}  # fmt: skip
+    upgrade["steps"].append(step)
     results.put("upgrade", {"from": upgrade["revision"], "chosen_by": upgrade["why"],
                             "steps": upgrade["steps"]})  # fmt: skip
     upgrade["acked"] |= set(outcome.acked)
@@ -133,6 +158,7 @@ def _step(upgrade, name: str, action, results) -> None:
     assert not bad, (
         f"{name}: server errors other than the documented outage answers: {outcome.codes}"
     )
+    return step
 
 
 def test_upgrade_to_the_working_tree_keeps_data_and_serves(upgrade, results):
@@ -157,8 +183,13 @@ def test_switch_to_production_values_keeps_data_and_serves(upgrade, results):
     if allocatable_millicpu(upgrade["kube"]) < ROOM_MILLICPU:
         extra.append(SMALL_NODES)  # production's CPU requests do not fit these nodes
     switched = Release(release.name, release.namespace, release.kubeconfig, release.images, [])
-    _step(upgrade, "default -> production values",
-          lambda: switched.upgrade(extra_values=extra, timeout="6m"), results)  # fmt: skip
+    running = _mcp_replicas(upgrade["kube"])
+    step = _step(upgrade, "default -> production values",
+                 lambda: switched.upgrade(extra_values=extra, timeout="6m"), results)  # fmt: skip
     upgrade["steps"][-1]["values"] = [str(p.relative_to(ROOT)) for p in extra]
     deployment = upgrade["kube"].deployment("backend")
     assert deployment.spec.replicas == 2, "production runs two backend pods"
+    if running is not None:  # switching the HPA on must not shrink the running MCP Deployment
+        assert step["mcp_replicas_lowest"] >= running, (
+            f"the MCP server's replicas dropped from {running} to {step['mcp_replicas_lowest']}"
+        )
