@@ -24,7 +24,7 @@ from chartlib import (
 )
 
 DEFAULT_RESOURCES = {
-    "requests": {"cpu": "250m", "memory": "256Mi"},
+    "requests": {"cpu": "100m", "memory": "256Mi"},
     "limits": {"cpu": "500m", "memory": "512Mi"},
 }
 STANDARD_LABELS = (
@@ -592,11 +592,14 @@ def test_postgresql_probes_use_pg_isready(default: Rendered) -> None:
 @pytest.mark.parametrize("case", [c for c in ALL_CASES if not c.startswith("e2e")])
 def test_default_resources(case: str, matrix: dict[str, Rendered]) -> None:
     r = matrix[case]
+    # Production reserves a quarter CPU per app pod and more again for PostgreSQL.
+    production_apps = {**DEFAULT_RESOURCES, "requests": {"cpu": "250m", "memory": "256Mi"}}
     for w in r.workloads():
         if case == "production" and w["kind"] == "StatefulSet":
-            continue  # production gives PostgreSQL more
+            continue
+        expected = production_apps if case == "production" else DEFAULT_RESOURCES
         for c in containers(w["spec"]["template"]["spec"]):
-            assert c["resources"] == DEFAULT_RESOURCES, (w["metadata"]["name"], c["name"])
+            assert c["resources"] == expected, (w["metadata"]["name"], c["name"])
     for _, _, spec in r.pod_specs():
         for c in containers(spec):
             assert c["resources"]["limits"] and c["resources"]["requests"]
