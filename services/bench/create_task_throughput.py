@@ -23,7 +23,7 @@ PostgreSQL is a throwaway cluster from Debian's binaries unless DATABASE_URL is
 set. Results go to stdout and to reports/bench-create-task.json.
 
 Run: `nox -s bench` (or `python services/bench/create_task_throughput.py --help`). Where the
-CPU goes: `python services/bench/profile_hop.py` (py-spy, same setup).
+CPU goes: `nox -s profile` (py-spy, same setup).
 """
 
 from __future__ import annotations

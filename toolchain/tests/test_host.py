@@ -5,8 +5,8 @@ Two readings of the code, not a second list:
   must be provided by a declared package;
 - every command the project's own code runs on the host (the first word of each
   literal argv handed to subprocess, `run()` or `shutil.which`) must be declared,
-  unless the project builds it, the README requires it beforehand, or a nox
-  session installs it from PyPI for the session that runs the code.
+  unless the project builds it, the README requires it beforehand, or some nox
+  session installs it from PyPI (`nox -s profile` installs py-spy, for example).
 """
 
 from __future__ import annotations
