@@ -5,7 +5,8 @@ listens there, or, given an HTTP path, once that path answers 200 through
 it. The process is stopped on exit. A forward is bound to one pod: with
 `follow=True` (the backend of a cluster without a published NodePort) a
 forward whose pod went away is started again on the same local port, so the
-URL stays valid across rollouts.
+URL stays usable across rollouts (the request that finds the old pod gone
+fails; kubectl exits on it and the next one goes through the new forward).
 """
 
 # ruff: noqa: S603 - runs the pinned kubectl with fixed arguments
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,11 +25,17 @@ from harness.proc import HarnessError, free_port, http_status, wait_until
 from toolchain.tools import tool
 
 
-def _start(kubeconfig: Path, namespace: str, target: str, port: int, remote: int):
+def _start(kubeconfig: Path, namespace: str, target: str, port: int, remote: int, errors):
     cmd = [str(tool("kubectl")), "--kubeconfig", str(kubeconfig), "-n", namespace,
            "port-forward", "--address", "127.0.0.1", target, f"{port}:{remote}"]  # fmt: skip
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors,
                             stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def _tail(errors) -> str:
+    errors.flush()
+    errors.seek(0)
+    return errors.read().decode(errors="replace")[-800:]
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -55,20 +62,20 @@ def port_forward(
     """Forward `target` (e.g. `svc/x`) port `remote_port`; yield `http://127.0.0.1:<port>`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    current = [_start(kubeconfig, namespace, target, port, remote_port)]
-    done = threading.Event()
+    # kubectl's messages (all of its restarts) go to one file: nothing to drain, and the
+    # last of them explain a forward that never answered.
+    with tempfile.TemporaryFile() as errors:
+        current = [_start(kubeconfig, namespace, target, port, remote_port, errors)]
+        done = threading.Event()
 
-    def keep_following() -> None:
-        while not done.wait(0.5):
-            if current[0].poll() is not None:
-                current[0] = _start(kubeconfig, namespace, target, port, remote_port)
-
-    try:
+        def keep_following() -> None:
+            while not done.wait(0.5):
+                if current[0].poll() is not None:
+                    current[0] = _start(kubeconfig, namespace, target, port, remote_port, errors)
 
         def answering() -> bool:
             if not follow and current[0].poll() is not None:
-                stderr = current[0].stderr.read() if current[0].stderr else ""
-                raise HarnessError(f"kubectl port-forward {target} exited: {stderr[-800:]}")
+                raise HarnessError(f"kubectl port-forward {target} exited: {_tail(errors)}")
             if ready_path:
                 return http_status(url + ready_path) == 200
             try:  # any protocol (PostgreSQL too): kubectl listening is enough
@@ -77,12 +84,19 @@ def port_forward(
                 return False
             return True
 
-        if follow:
-            threading.Thread(target=keep_following, daemon=True).start()
-        wait_until(answering, timeout=timeout, interval=0.3,
-                   what=f"the port-forward to {target} answering on {url}")  # fmt: skip
-        yield url
-    finally:
-        done.set()
-        time.sleep(0.1)
-        _stop(current[0])
+        follower = threading.Thread(target=keep_following, daemon=True)
+        try:
+            if follow:
+                follower.start()
+            try:
+                wait_until(answering, timeout=timeout, interval=0.3,
+                           what=f"the port-forward to {target} answering on {url}")  # fmt: skip
+            except HarnessError as exc:
+                said = _tail(errors) or "(nothing)"
+                raise HarnessError(f"{exc}; kubectl said: {said}") from exc
+            yield url
+        finally:
+            done.set()
+            if follower.is_alive():
+                follower.join(timeout=10)  # no restart may slip in after the stop below
+            _stop(current[0])

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.kube import kubectl
-from harness.proc import run
+from harness.proc import HarnessError, run, say
 from harness.settings import CHART_DIR
 from toolchain.decide import ImageSet
 from toolchain.tools import tool
@@ -129,20 +129,28 @@ class Release:
         self.kubectl("apply", "-f", "-", input_text=json.dumps(service), quiet=True)
 
     def _take_node_port(self, node_port: int) -> None:
-        """A NodePort is cluster-wide. An earlier run's access Service may still hold it: its
-        namespace is being deleted in the background, or the run was killed before tearing
-        down. Such a Service (the harness's label, another namespace) is deleted first."""
+        """A NodePort is cluster-wide. An earlier run's access Service whose namespace is being
+        deleted in the background still holds it: that Service is deleted first. One in a live
+        namespace (another run on this cluster, or a killed one) is named, not taken."""
         listed = kubectl(self.kubeconfig, "get", "services", "--all-namespaces", "-l",
                          "=".join(CREATED_BY), "-o", "json", capture=True, quiet=True)  # fmt: skip
         for held in json.loads(listed.stdout)["items"]:
-            where = held["metadata"]["namespace"]
+            where, name = held["metadata"]["namespace"], held["metadata"]["name"]
             ports = [p.get("nodePort") for p in held["spec"].get("ports", [])]
-            if where != self.namespace and node_port in ports:
-                name = held["metadata"]["name"]
-                print(f"[harness] NodePort {node_port} is held by {where}/{name}, left by an "
-                      "earlier run: deleting that Service", flush=True)  # fmt: skip
-                kubectl(self.kubeconfig, "-n", where, "delete", "service", name,
-                        "--ignore-not-found", "--wait=true", quiet=True)  # fmt: skip
+            if where == self.namespace or node_port not in ports:
+                continue
+            phase = kubectl(self.kubeconfig, "get", "namespace", where, "-o",
+                            "jsonpath={.status.phase}", capture=True, quiet=True,
+                            check=False).stdout.strip()  # fmt: skip
+            if phase and phase != "Terminating":
+                raise HarnessError(
+                    f"NodePort {node_port} is held by Service {where}/{name} of another run on "
+                    f"this cluster; if no run uses it any more: kubectl delete namespace {where}"
+                )
+            say(f"NodePort {node_port} is held by {where}/{name}, whose namespace is being "
+                "deleted: deleting that Service first")  # fmt: skip
+            kubectl(self.kubeconfig, "-n", where, "delete", "service", name,
+                    "--ignore-not-found", "--wait=true", quiet=True)  # fmt: skip
 
 
 def create_namespace(kubeconfig: Path, name: str, *, pod_security: str = "restricted") -> None:
