@@ -184,11 +184,12 @@ class InCluster:
         self._fetch(master_pod, out, name)
         merged = out / f"samples_{name}.csv"
         worker_pods = self._pods("worker")
-        for pod in worker_pods:
-            try:
+        try:
+            for pod in worker_pods:
                 wait_until(lambda pod=pod: self._done(pod, "samples.csv"), timeout=120,
                            what=f"{pod} to write its samples")  # fmt: skip
-            finally:  # each worker's log beside the master's, finished or not
+        finally:  # every worker's log beside the master's, finished or not
+            for pod in worker_pods:
                 log = self._kubectl("logs", pod, capture=True, quiet=True, check=False).stdout
                 (out / f"{name}-{pod}.log").write_text(log)
         merge_samples([self._cat(pod, f"{RESULTS}/samples.csv") for pod in worker_pods], merged)

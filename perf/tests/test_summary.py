@@ -87,8 +87,29 @@ def test_recorder_writes_samples_that_read_back(tmp_path):
     ]
     assert got[0].ms == pytest.approx(12.35) and got[0].bytes == 99
     assert len(recorder.rows) == 2
-    assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]  # written whole, then renamed
+    assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]
     assert samples.install(events, None) is None
+
+
+def test_samples_file_appears_only_once_complete(tmp_path, monkeypatch):
+    """A worker is judged done when its samples file exists: a write cut short leaves none."""
+    recorder = samples.Recorder(tmp_path / "s.csv")
+    recorder.rows = [[0.0, "POST", "x", 1.0, 0, 1, 1]]
+
+    class CutShort:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def writerow(self, row):
+            self.fh.write(",".join(map(str, row)) + "\n")
+
+        def writerows(self, rows):
+            raise OSError("disk full")
+
+    monkeypatch.setattr(samples.csv, "writer", CutShort)
+    with pytest.raises(OSError):
+        recorder.write()
+    assert not (tmp_path / "s.csv").exists()
 
 
 def test_parse_pgbench_summary():
