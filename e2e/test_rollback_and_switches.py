@@ -44,6 +44,20 @@ def _images(kube) -> set[str]:
     return {c.image for d in kube.deployments() for c in d.spec.template.spec.containers}
 
 
+IMAGE_MISSING = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull")
+
+
+def _waiting_for_image(kube) -> bool:
+    return any(
+        status.state and status.state.waiting and status.state.waiting.reason in IMAGE_MISSING
+        for pod in kube.all_pods()
+        for status in [
+            *(pod.status.init_container_statuses or []),
+            *(pod.status.container_statuses or []),
+        ]  # fmt: skip
+    )
+
+
 def test_broken_upgrade_fails_and_rollback_restores(release, kube, api, user):
     kept = api.post("/api/v1/tasks", json={"title": "survives the rollback"}, headers=user.headers)
     assert kept.status_code == 201, kept.text
@@ -55,6 +69,8 @@ def test_broken_upgrade_fails_and_rollback_restores(release, kube, api, user):
     )
     assert broken.returncode != 0, "an upgrade to a missing image must fail"
     assert _history(release)[-1]["status"] == "failed"
+    # Failed for the reason given: a new pod cannot get its image.
+    wait_for(lambda: _waiting_for_image(kube), timeout=60, what="a new pod stuck on its image")
     # The old pods keep serving while the broken rollout is stuck.
     assert api.get("/ready").status_code == 200
 

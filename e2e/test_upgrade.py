@@ -123,7 +123,10 @@ def _mcp_replicas(kube: Kube) -> int | None:
 def _lowest_mcp_replicas(kube: Kube, stop: threading.Event, seen: list[int]) -> None:
     """The MCP Deployment's desired replicas, sampled until `stop`; the lowest is kept."""
     while not stop.is_set():
-        replicas = _mcp_replicas(kube)
+        try:
+            replicas = _mcp_replicas(kube)
+        except Exception:  # one failed read (the API server is busy in a rollout): read again
+            replicas = None
         if replicas is not None:
             seen[:] = [min([*seen, replicas])]
         time.sleep(0.5)
@@ -183,13 +186,22 @@ def test_switch_to_production_values_keeps_data_and_serves(upgrade, results):
     if allocatable_millicpu(upgrade["kube"]) < ROOM_MILLICPU:
         extra.append(SMALL_NODES)  # production's CPU requests do not fit these nodes
     switched = Release(release.name, release.namespace, release.kubeconfig, release.images, [])
-    running = _mcp_replicas(upgrade["kube"])
+    kube = upgrade["kube"]
+    running = None
+    if kube.hpa() is None and _mcp_deployed(kube):
+        # HPA off -> on: where a `replicas` field dropped from the Deployment would shrink it
+        # to one pod until the HPA reacts. Two pods run before, so a drop shows.
+        running = 2
+        release.kubectl("scale", f"deployment/{kube.deployment('mcp-server').metadata.name}",
+                        f"--replicas={running}", quiet=True)  # fmt: skip
+        kube.wait_deployment_available("mcp-server", timeout=120)
     step = _step(upgrade, "default -> production values",
                  lambda: switched.upgrade(extra_values=extra, timeout="6m"), results)  # fmt: skip
     upgrade["steps"][-1]["values"] = [str(p.relative_to(ROOT)) for p in extra]
     deployment = upgrade["kube"].deployment("backend")
     assert deployment.spec.replicas == 2, "production runs two backend pods"
     if running is not None:  # switching the HPA on must not shrink the running MCP Deployment
+        assert step["mcp_replicas_lowest"] is not None, "the MCP Deployment was never read"
         assert step["mcp_replicas_lowest"] >= running, (
             f"the MCP server's replicas dropped from {running} to {step['mcp_replicas_lowest']}"
         )
