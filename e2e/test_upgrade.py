@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import tarfile
 import tempfile
 import threading
 import time
-from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -65,11 +63,12 @@ def earlier_revision(explicit: str | None) -> tuple[str, str]:
 
 
 def chart_at(revision: str, into: Path) -> Path:
-    """The chart as the revision has it, extracted from git."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "chart/todo-app"],
-                             capture_output=True, check=True).stdout  # fmt: skip
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
+    """The chart as the revision has it, read from git file by file."""
+    for path in _git("ls-tree", "-r", "--name-only", revision, "--", "chart/todo-app").split("\n"):
+        target = into / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:{path}"],
+                                          capture_output=True, check=True).stdout)  # fmt: skip
     return into / "chart" / "todo-app"
 
 
