@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.kube import Kube, ready_time
-from harness.proc import say
+from harness.proc import say, terminate
 
 SAMPLE_SECONDS = 2.0
 MAX_LOAD_SECONDS = float(os.environ.get("E2E_LOAD_MAX_SECONDS", "180"))
@@ -255,13 +254,7 @@ def run_hpa_load(release, kube: Kube, out_dir: Path) -> Timeline:
             time.sleep(SAMPLE_SECONDS)
     finally:
         timeline.load_seconds = time.monotonic() - t0
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, grace=30)
         log.close()
     say(f"load stopped after {timeline.load_seconds:.0f} s; waiting for scale-down")
     last_print = 0.0

@@ -20,7 +20,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.proc import free_port, http_status
+from harness.proc import free_port, http_status, terminate
 
 if TYPE_CHECKING:
     from pytest_postgresql.executors import PostgreSQLExecutor
@@ -142,13 +141,7 @@ def serve(target: str, env: dict[str, str], log_dir: Path, *, args: tuple[str, .
 
 
 def stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+    terminate(server.process, grace=10)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from harness.proc import HarnessError, free_port, http_status, wait_until
+from harness.proc import HarnessError, free_port, http_status, terminate, wait_until
 from toolchain.tools import tool
 
 
@@ -36,16 +36,6 @@ def _tail(errors) -> str:
     errors.flush()
     errors.seek(0)
     return errors.read().decode(errors="replace")[-800:]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @contextmanager
@@ -99,4 +89,4 @@ def port_forward(
             done.set()
             if follower.is_alive():
                 follower.join(timeout=10)  # no restart may slip in after the stop below
-            _stop(current[0])
+            terminate(current[0], grace=5)

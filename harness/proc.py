@@ -121,3 +121,14 @@ def wait_http(url: str, *, timeout: float = 120, expect: int = 200) -> float:
         what=f"{url} to answer {expect}",
     )
     return time.monotonic() - start
+
+
+def terminate(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after `grace` seconds; reaped either way."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
