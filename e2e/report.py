@@ -268,7 +268,8 @@ def write_report(out_dir: Path = REPORTS_DIR, promises: dict[int, str] | None = 
         lines += [
             "## Upgrade, rollback, switch of values (in-cluster client writing throughout)",
             "",
-            f"Earlier revision: `{upgrade['from'][:12]}` ({upgrade['chosen_by']}).",
+            f"Earlier revision: `{upgrade['from'][:12]}` ({upgrade['chosen_by']}), with values "
+            f"{', '.join(upgrade.get('values') or []) or 'as shipped'}.",
             "",
             *_step_table(upgrade["steps"]),
         ]
