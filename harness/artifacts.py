@@ -1,6 +1,6 @@
 """Diagnostics saved when something fails: events, describes, every pod's logs, helm state.
 
-`dump(target, kubeconfig, namespace, release)` writes one file per view under
+`dump(target, kubeconfig, namespace, others)` writes one file per view under
 `target`; nothing here raises (a failing diagnostic is written as its error).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from toolchain.tools import tool
@@ -26,8 +27,34 @@ def _save(target: Path, name: str, argv: list[str]) -> str:
     return result.stdout if result else ""
 
 
-def dump(target: Path, kubeconfig: Path, namespace: str, release: str) -> Path:
-    """Events, describe of non-ready objects, every pod's logs (and previous logs)."""
+def dump(target: Path, kubeconfig: Path, namespace: str, others: Sequence[str] = ()) -> Path:
+    """The cluster's events and nodes, then the namespace's views; each of `others` (more
+    namespaces of the run, an upgrade's release say) in a folder of its own under `target`."""
+    target.mkdir(parents=True, exist_ok=True)
+    kubectl = [str(tool("kubectl")), "--kubeconfig", str(kubeconfig)]
+    _save(target, "cluster-events.txt", [*kubectl, "get", "events", "-A",
+                                         "--sort-by=.lastTimestamp"])  # fmt: skip
+    _save(target, "nodes.txt", [*kubectl, "describe", "nodes"])
+    _save(target, "kube-system-pods.txt", [*kubectl, "-n", "kube-system", "get", "pods", "-o",
+                                           "wide"])  # fmt: skip
+    _namespace(target, kubeconfig, namespace)
+    for other in others:
+        if other != namespace and _exists(kubectl, other):
+            _namespace(target / other, kubeconfig, other)
+    return target
+
+
+def _exists(kubectl: list[str], namespace: str) -> bool:
+    try:
+        found = subprocess.run([*kubectl, "get", "namespace", namespace, "-o", "name"],
+                               capture_output=True, check=False, timeout=30)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return found.returncode == 0
+
+
+def _namespace(target: Path, kubeconfig: Path, namespace: str) -> None:
+    """Events, describe of non-ready objects, every pod's logs (and previous logs), helm state."""
     target.mkdir(parents=True, exist_ok=True)
     kubectl = [str(tool("kubectl")), "--kubeconfig", str(kubeconfig)]
     ns = ["-n", namespace]
@@ -37,9 +64,6 @@ def dump(target: Path, kubeconfig: Path, namespace: str, release: str) -> Path:
 
     save("events.txt", *ns, "get", "events", "--sort-by=.lastTimestamp", "-o", "wide")
     save("all.txt", *ns, "get", "all,pvc,networkpolicy,pdb,hpa,secret,configmap", "-o", "wide")
-    save("cluster-events.txt", "get", "events", "-A", "--sort-by=.lastTimestamp")
-    save("nodes.txt", "describe", "nodes")
-    save("kube-system-pods.txt", "-n", "kube-system", "get", "pods", "-o", "wide")
     try:
         pods = json.loads(save("pods.json", *ns, "get", "pods", "-o", "json"))["items"]
     except ValueError:
@@ -71,6 +95,6 @@ def dump(target: Path, kubeconfig: Path, namespace: str, release: str) -> Path:
                 save(f"describe-{kind}-{obj['metadata']['name']}.txt", *ns, "describe", kind,
                      obj["metadata"]["name"])  # fmt: skip
     helm = [str(tool("helm")), "--kubeconfig", str(kubeconfig)]
-    for verb in ("status", "history"):
-        _save(target, f"helm-{verb}.txt", [*helm, verb, release, *ns])
-    return target
+    for release in _save(target, "helm-list.txt", [*helm, "list", "--all", "-q", *ns]).split():
+        for verb in ("status", "history"):
+            _save(target, f"helm-{verb}-{release}.txt", [*helm, verb, release, *ns])

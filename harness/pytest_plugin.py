@@ -135,7 +135,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         safe = item.name.replace("/", "_").replace("[", "_").replace("]", "")
         target = ARTIFACTS_DIR / env.release.namespace / safe
         try:
-            dump(target, env.release.kubeconfig, env.release.namespace, env.release.name)
+            dump(target, env.release.kubeconfig, env.release.namespace, env.namespaces)
             report.sections.append(("artifacts", f"saved under {target}"))
             say(f"{item.name} failed: events, describes and logs saved under {target}")
             _state["failures"].append(str(target))
