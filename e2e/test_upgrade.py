@@ -100,7 +100,8 @@ def upgrade(environment, release, harness_settings, results):
     base_chart = chart_at(revision, workdir)
     kube = Kube(release.kubeconfig, namespace, RELEASE)
     values = list(release.values_files)
-    if allocatable_millicpu(kube) < ROOM_MILLICPU:
+    small_nodes = allocatable_millicpu(kube) < ROOM_MILLICPU
+    if small_nodes:
         # An earlier revision may ask more CPU per pod than these nodes hold while a rollout
         # runs old and new pods side by side (the switch to production values deadlocked on
         # a 2-core node: the recreated PostgreSQL pod found no room).
@@ -118,6 +119,7 @@ def upgrade(environment, release, harness_settings, results):
         "user": (f"upgrade-{secrets.token_hex(4)}", secrets.token_urlsafe(16)),
         "acked": set(),
         "steps": [],
+        "small_nodes": small_nodes,
     }
     _record(state, results)
     return state
@@ -201,12 +203,12 @@ def test_rollback_to_the_earlier_revision_keeps_data_and_serves(upgrade, results
 def test_switch_to_production_values_keeps_data_and_serves(upgrade, results):
     release = upgrade["release"]
     extra = [PRODUCTION]
-    if allocatable_millicpu(upgrade["kube"]) < ROOM_MILLICPU:
+    if upgrade["small_nodes"]:
         extra.append(SMALL_NODES)  # production's CPU requests do not fit these nodes
     switched = Release(release.name, release.namespace, release.kubeconfig, release.images, [])
     kube = upgrade["kube"]
     running = None
-    if kube.hpa() is None and _mcp_deployed(kube) and allocatable_millicpu(kube) >= ROOM_MILLICPU:
+    if kube.hpa() is None and _mcp_deployed(kube) and not upgrade["small_nodes"]:
         # HPA off -> on: where a `replicas` field dropped from the Deployment would shrink it
         # to one pod until the HPA reacts. Two pods run before, so a drop shows (where the
         # nodes have room for a second pod of the earlier revision; the render test covers
@@ -217,7 +219,7 @@ def test_switch_to_production_values_keeps_data_and_serves(upgrade, results):
         kube.wait_deployment_available("mcp-server", timeout=120)
     step = _step(upgrade, "default -> production values",
                  lambda: switched.upgrade(extra_values=extra, timeout="6m"), results)  # fmt: skip
-    upgrade["steps"][-1]["values"] = [str(p.relative_to(ROOT)) for p in extra]
+    upgrade["steps"][-1]["values"] = [_shown(p) for p in extra]
     deployment = upgrade["kube"].deployment("backend")
     assert deployment.spec.replicas == 2, "production runs two backend pods"
     if running is not None:  # switching the HPA on must not shrink the running MCP Deployment
