@@ -6,8 +6,8 @@ benchmarks. PostgreSQL comes from Debian's server binaries, driven by
 pytest-postgresql's executor (trust authentication on 127.0.0.1, a socket in
 its own folder); PostgreSQL refuses to run as root, so under root the
 cluster runs as the `postgres` system user in a folder that user owns.
-Servers run under uvicorn on free loopback ports and are polled until
-`/health` answers.
+Servers run under uvicorn (`python -m app.serve`, as in the image) on free
+loopback ports and are polled until `/health` answers.
 
     python -m harness.local      # start everything, print the URLs, wait for Ctrl-C
 """
@@ -117,12 +117,13 @@ class Server:
 
 def serve(target: str, env: dict[str, str], log_dir: Path, *, args: tuple[str, ...] = (),
           timeout: float = 30) -> Server:  # fmt: skip
-    """`uvicorn <target>` on a free loopback port (one worker), polled until /health is 200."""
+    """`python -m app.serve <target>` (uvicorn, one worker) on a free loopback port, polled
+    until /health is 200."""
     port = free_port()
     log_path = log_dir / f"{target.replace(':', '_')}-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
+            [sys.executable, "-m", "app.serve", target, "--host", "127.0.0.1", "--port", str(port),
              *args],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=log_dir,
         )  # fmt: skip

@@ -1312,10 +1312,11 @@ def test_images_per_component(helm: Path, render_dir: Path) -> None:
 
 def test_commands(default: Rendered) -> None:
     backend = container(default.get("Deployment", name("backend")), "backend")
-    assert backend["command"][:2] == ["uvicorn", "app.main:app"]
+    # app.serve: uvicorn with the port listening while the app imports (probes queue, not fail)
+    assert backend["command"][:4] == ["python", "-m", "app.serve", "app.main:app"]
     assert backend["command"][-1] == "8000" and backend["ports"][0]["containerPort"] == 8000
     mcp = container(default.get("Deployment", name("mcp-server")), "mcp-server")
-    assert mcp["command"][:2] == ["uvicorn", "app.mcp_server:app"]
+    assert mcp["command"][:4] == ["python", "-m", "app.serve", "app.mcp_server:app"]
     assert mcp["command"][-1] == "8001" and mcp["ports"][0]["containerPort"] == 8001
     migrate = container(default.get("Deployment", name("backend")), "migrate")
     assert "python -m app.migrate" in " ".join(migrate["command"])

@@ -1,6 +1,6 @@
 """The backend (port 8000): users, tokens, and the task API users call.
 
-Run: `uvicorn app.main:app --host 0.0.0.0 --port 8000`.
+Run: `python -m app.serve app.main:app --host 0.0.0.0 --port 8000` (app.serve: uvicorn).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Two doors onto the same task functions (app.services.tasks):
 - `/mcp`: Model Context Protocol, Streamable HTTP, for agents holding a user JWT
   (app.mcp_protocol), built on its first request (see LazyMCPEndpoint).
 
-Run: `uvicorn app.mcp_server:app --host 0.0.0.0 --port 8001`.
+Run: `python -m app.serve app.mcp_server:app --host 0.0.0.0 --port 8001` (app.serve: uvicorn).
 """
 
 from __future__ import annotations

@@ -26,9 +26,10 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+SERVE = ["python", "-m", "app.serve"]  # the chart's command for both apps
 PROCESSES = {
-    "backend": (["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"], 8000),
-    "mcp-server": (["uvicorn", "app.mcp_server:app", "--host", "0.0.0.0", "--port", "8001"], 8001),
+    "backend": ([*SERVE, "app.main:app", "--host", "0.0.0.0", "--port", "8000"], 8000),
+    "mcp-server": ([*SERVE, "app.mcp_server:app", "--host", "0.0.0.0", "--port", "8001"], 8001),
 }
 ENV = {"JWT_SECRET": "metrics-jwt-secret-" + "x" * 32, "MCP_SERVICE_TOKEN": "metrics-" + "y" * 32}
 

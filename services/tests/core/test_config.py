@@ -146,7 +146,7 @@ def test_start_up_stops_naming_the_setting_not_its_value(
         **bad,
     }
     result = subprocess.run(
-        [sys.executable, "-m", "uvicorn", target, "--port", "0"],
+        [sys.executable, "-m", "app.serve", target, "--port", "0"],
         env=env,
         capture_output=True,
         text=True,

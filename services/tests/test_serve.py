@@ -1,0 +1,96 @@
+"""`python -m app.serve`: uvicorn with the port listening before the app is imported."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness.proc import free_port, terminate
+
+from app import serve
+
+# An ASGI app whose import takes seconds, and says when it is over.
+SLOW_APP = """
+import os, pathlib, time
+
+time.sleep(float(os.environ["IMPORT_SECONDS"]))
+pathlib.Path(os.environ["IMPORTED_AT"]).write_text(repr(time.time()))
+
+
+async def app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"served"})
+"""
+
+
+@pytest.fixture
+def slow_app(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen]]:
+    """`python -m app.serve` of an app that takes 3 s to import, on a free loopback port."""
+    (tmp_path / "slow_app.py").write_text(SLOW_APP)
+    imported_at = tmp_path / "imported-at"
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-m", "app.serve", "slow_app:app", "--app-dir", str(tmp_path),
+         "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"],
+        env={**os.environ, "IMPORT_SECONDS": "3", "IMPORTED_AT": str(imported_at)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    yield port, imported_at, process
+    terminate(process, grace=5)
+
+
+def _connect_when_listening(port: int, process: subprocess.Popen) -> socket.socket:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=30)
+        except ConnectionRefusedError:
+            time.sleep(0.02)
+    raise AssertionError(f"nothing listened on port {port} within 30 s")
+
+
+def test_a_request_sent_while_the_app_imports_is_answered_once_it_serves(slow_app) -> None:
+    port, imported_at, process = slow_app
+    with _connect_when_listening(port, process) as connection:
+        connected_at = time.time()
+        assert not imported_at.exists(), "the port listened only after the app was imported"
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert b"\r\nserved\r\n" in answer
+    assert float(imported_at.read_text()) > connected_at
+
+
+def test_options_and_environment_are_read_as_the_uvicorn_command_reads_them(monkeypatch) -> None:
+    monkeypatch.setenv("UVICORN_TIMEOUT_KEEP_ALIVE", "7")
+    config = serve.config_from(["app.main:app", "--host", "127.0.0.1", "--port", "8123"])
+    assert (config.app, config.host, config.port) == ("app.main:app", "127.0.0.1", 8123)
+    assert config.timeout_keep_alive == 7
+    assert not config.loaded, "the app must not be imported before the port listens"
+
+
+@pytest.mark.parametrize("option", [["--workers", "2"], ["--reload"], ["--uds", "app.sock"]])
+def test_what_needs_more_than_one_tcp_process_is_refused_with_the_command_to_use(
+    option: list[str], capsys
+) -> None:
+    assert serve.main(["app.main:app", *option]) == 2
+    assert "need the `uvicorn` command" in capsys.readouterr().err
+
+
+def test_a_port_in_use_stops_start_up_naming_the_port(caplog) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = serve.main(["app.main:app", "--host", "127.0.0.1", "--port", str(port)])
+    assert code == serve.STARTUP_FAILURE
+    assert f"cannot listen on 127.0.0.1 port {port}" in caplog.text
