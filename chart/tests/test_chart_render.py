@@ -689,6 +689,9 @@ def test_postgresql_statefulset_is_governed_by_a_headless_service(
     # The apps keep connecting through the regular Service, which keeps its cluster IP.
     client = r.get("Service", f"{fullname}-postgresql")
     assert "clusterIP" not in client["spec"]
+    # ...and reach the server as soon as it listens, not a probe period and an endpoint
+    # update after (a server still starting answers "starting up" itself).
+    assert client["spec"]["publishNotReadyAddresses"] is True
 
 
 def earlier_statefulset(size: str = "1Gi", storage_class: str | None = None) -> dict[str, Any]:
