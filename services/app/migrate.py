@@ -68,14 +68,6 @@ def alembic_config(url: URL) -> Config:
     return config
 
 
-async def _reachable(url: URL) -> None:
-    engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 5})
-    try:
-        await ping(engine)
-    finally:
-        await engine.dispose()
-
-
 def _sqlstate(exc: BaseException) -> str | None:
     """The server's SQLSTATE, whether SQLAlchemy wrapped the driver's error or not."""
     for candidate in (exc, getattr(exc, "orig", None), exc.__cause__):
@@ -115,27 +107,38 @@ def wait_for_database(url: URL, *, timeout: float, interval: float = 0.5) -> Non
     Retries only while the server is unreachable or not accepting connections yet, for at
     most `timeout` seconds; any other error stops the wait on the first attempt.
     """
+    asyncio.run(_wait_for_database(url, timeout=timeout, interval=interval))
+
+
+async def _wait_for_database(url: URL, *, timeout: float, interval: float) -> None:
+    # One event loop and one engine for every attempt: building them anew each time cost
+    # more than the interval itself on a node busy starting the whole release.
+    engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 5})
     deadline = time.monotonic() + timeout
     attempt = 0
-    while True:
-        attempt += 1
-        try:
-            asyncio.run(_reachable(url))
-        except Exception as exc:  # classified below: wait, or stop with the cause
-            if not _not_reachable_yet(exc):
-                raise DatabaseUnusable(_refusal(url, exc)) from exc
-            reason = _NOT_YET.get(_sqlstate(exc) or "", type(exc).__name__)
-            if time.monotonic() >= deadline:
-                raise DatabaseUnusable(
-                    f"database {_where(url)} not reachable after {timeout:.0f}s "
-                    f"(last error: {reason}: {exc})"
-                ) from exc
-            log.info(
-                "waiting for database", extra={"fields": {"attempt": attempt, "reason": reason}}
-            )
-            time.sleep(interval)
-        else:
-            return
+    try:
+        while True:
+            attempt += 1
+            try:
+                await ping(engine)
+            except Exception as exc:  # classified below: wait, or stop with the cause
+                if not _not_reachable_yet(exc):
+                    raise DatabaseUnusable(_refusal(url, exc)) from exc
+                reason = _NOT_YET.get(_sqlstate(exc) or "", type(exc).__name__)
+                if time.monotonic() >= deadline:
+                    raise DatabaseUnusable(
+                        f"database {_where(url)} not reachable after {timeout:.0f}s "
+                        f"(last error: {reason}: {exc})"
+                    ) from exc
+                log.info(
+                    "waiting for database",
+                    extra={"fields": {"attempt": attempt, "reason": reason}},
+                )
+                await asyncio.sleep(interval)
+            else:
+                return
+    finally:
+        await engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
