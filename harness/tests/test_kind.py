@@ -41,6 +41,16 @@ def test_config_has_one_control_plane_publishing_the_nodeport_and_workers() -> N
                        "listenAddress": "127.0.0.1", "protocol": "TCP"}  # fmt: skip
 
 
+def test_config_makes_the_hpa_controller_sync_every_few_seconds() -> None:
+    import yaml
+
+    config = yaml.safe_load(kind.kind_config(1, 30080))
+    (patch,) = [yaml.safe_load(p) for p in config["kubeadmConfigPatches"]]
+    assert patch["kind"] == "ClusterConfiguration"
+    args = patch["controllerManager"]["extraArgs"]
+    assert args == {"horizontal-pod-autoscaler-sync-period": kind.HPA_SYNC_PERIOD}
+
+
 def test_a_cluster_needs_a_node() -> None:
     with pytest.raises(kind.HarnessError):
         kind.kind_config(0, 30080)
