@@ -55,6 +55,9 @@ def _pod(name: str, image: str, command: list[str], **container) -> dict:
         "metadata": {"name": name, "labels": {"app": name}},
         "spec": {
             "restartPolicy": "Never",
+            # Throwaway: killed at once when the namespace goes (a shell as PID 1 ignores
+            # SIGTERM, so the default 30 s grace period held the namespace's deletion).
+            "terminationGracePeriodSeconds": 0,
             "containers": [{"name": name, "image": image, "imagePullPolicy": "IfNotPresent",
                             "command": command, **container}],
         },
@@ -90,6 +93,14 @@ def test_a_service_is_reached_by_dns_through_its_clusterip(release, checks_ns):
         "echo hello-from-the-cluster > /tmp/index.html && cd /tmp && "
         "exec python -m http.server 8080"
     )
+    web = {
+        "name": "web",
+        "image": release.images.app,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["sh", "-c", serve],
+        "ports": [{"containerPort": 8080}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
+    }
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -97,13 +108,13 @@ def test_a_service_is_reached_by_dns_through_its_clusterip(release, checks_ns):
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
-                "name": "web", "image": release.images.app, "imagePullPolicy": "IfNotPresent",
-                "command": ["sh", "-c", serve], "ports": [{"containerPort": 8080}],
-                "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
-            }]}},
+            "template": {
+                "metadata": {"labels": labels},
+                # Throwaway, as _pod's: python as PID 1 ignores SIGTERM.
+                "spec": {"terminationGracePeriodSeconds": 0, "containers": [web]},
+            },
         },
-    }  # fmt: skip
+    }
     service = {
         "apiVersion": "v1",
         "kind": "Service",
