@@ -126,6 +126,13 @@ def test_mcp_pod_kill_under_load_loses_no_acknowledged_write(release, kube, api,
     assert not writer.bad, f"unclear answers during the fault: {writer.bad[:10]}"
 
 
+def _readiness_window(kube, component: str) -> float:
+    """Seconds a failing readiness probe takes to pull a pod, plus one period: an outage
+    probed that long has outlasted any decision the probe could make."""
+    probe = kube.deployment(component).spec.template.spec.containers[0].readiness_probe
+    return probe.period_seconds * (probe.failure_threshold + 1)
+
+
 def test_mcp_outage_is_a_clear_503_and_recovers(release, kube, api, user, results):
     dep = kube.deployment("mcp-server")
     replicas = dep.spec.replicas
@@ -137,7 +144,7 @@ def test_mcp_outage_is_a_clear_503_and_recovers(release, kube, api, user, result
     try:
         # Gone, terminating ones too: they keep serving through their preStop delay.
         wait_for(lambda: not kube.all_pods("mcp-server"), timeout=90, what="MCP pods gone")
-        deadline = time.monotonic() + 20  # longer than the backend's readiness window
+        deadline = time.monotonic() + _readiness_window(kube, "backend")
         while time.monotonic() < deadline:
             try:
                 r = api.get("/api/v1/tasks", headers=user.headers)
