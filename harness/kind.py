@@ -36,6 +36,9 @@ NODE_PORT = 30080  # the backend's NodePort inside the cluster (see harness/rele
 # The HPA controller's period (Kubernetes' default is 15 s). The scaling promise waits for
 # it on the way up and down; what it proves is the chart's HPA, not the controller's pace.
 HPA_SYNC_PERIOD = "5s"
+# How often the kubelet's cAdvisor reads container CPU and memory (10 s by default):
+# metrics-server, and so the HPA, see a load's start and end this much sooner.
+KUBELET_HOUSEKEEPING = "5s"
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ def kubeconfig_path(name: str) -> Path:
 
 def kind_config(nodes: int, host_port: int) -> str:
     """A kind cluster config: the control plane publishing the NodePort, N-1 workers, the
-    HPA controller syncing every HPA_SYNC_PERIOD."""
+    HPA controller syncing every HPA_SYNC_PERIOD, every kubelet reading container stats
+    every KUBELET_HOUSEKEEPING."""
     if nodes < 1:
         raise HarnessError(f"a cluster needs at least one node, not {nodes}")
     lines = [
@@ -67,6 +71,16 @@ def kind_config(nodes: int, host_port: int) -> str:
         "    controllerManager:",
         "      extraArgs:",
         f'        horizontal-pod-autoscaler-sync-period: "{HPA_SYNC_PERIOD}"',
+    ]
+    for node_kind in ("InitConfiguration", "JoinConfiguration"):
+        lines += [
+            "  - |",
+            f"    kind: {node_kind}",
+            "    nodeRegistration:",
+            "      kubeletExtraArgs:",
+            f'        housekeeping-interval: "{KUBELET_HOUSEKEEPING}"',
+        ]
+    lines += [
         "nodes:",
         "  - role: control-plane",
         "    extraPortMappings:",

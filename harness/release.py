@@ -26,7 +26,7 @@ from toolchain.tools import tool
 
 NODE_PORT = 30080
 CREATED_BY = ("app.kubernetes.io/created-by", "todo-harness")
-SCALE_DOWN_WINDOW = "mcpServer.autoscaling.behavior.scaleDown.stabilizationWindowSeconds=20"
+SCALE_DOWN_WINDOW = "mcpServer.autoscaling.behavior.scaleDown.stabilizationWindowSeconds=10"
 
 
 @dataclass

@@ -45,10 +45,20 @@ def test_config_makes_the_hpa_controller_sync_every_few_seconds() -> None:
     import yaml
 
     config = yaml.safe_load(kind.kind_config(1, 30080))
-    (patch,) = [yaml.safe_load(p) for p in config["kubeadmConfigPatches"]]
-    assert patch["kind"] == "ClusterConfiguration"
-    args = patch["controllerManager"]["extraArgs"]
+    patches = {p["kind"]: p for p in map(yaml.safe_load, config["kubeadmConfigPatches"])}
+    args = patches["ClusterConfiguration"]["controllerManager"]["extraArgs"]
     assert args == {"horizontal-pod-autoscaler-sync-period": kind.HPA_SYNC_PERIOD}
+
+
+def test_config_makes_every_kubelet_read_container_stats_every_few_seconds() -> None:
+    import yaml
+
+    config = yaml.safe_load(kind.kind_config(2, 30080))
+    patches = {p["kind"]: p for p in map(yaml.safe_load, config["kubeadmConfigPatches"])}
+    # The control plane is set up by kubeadm init, the workers by kubeadm join.
+    for node_kind in ("InitConfiguration", "JoinConfiguration"):
+        args = patches[node_kind]["nodeRegistration"]["kubeletExtraArgs"]
+        assert args == {"housekeeping-interval": kind.KUBELET_HOUSEKEEPING}
 
 
 def test_a_cluster_needs_a_node() -> None:
