@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
             kept = replace(chosen, reuse_cluster=True)
             cluster = stand_up.cluster_up(kept, choice)
-            stand_up.load_images(cluster, choice)
+            stand_up.images_on_ready_cluster(cluster, choice)
             wanted = stand_up.wanted_addons(cluster, choice, kept)
             stand_up.apply_addons(cluster, choice, wanted)
             stand_up.finish_addons(cluster, choice, wanted)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
             kept = replace(chosen, reuse_cluster=True, namespace=chosen.namespace or "todo-dev")
             cluster = stand_up.cluster_up(kept, choice)
-            stand_up.load_images(cluster, choice)
+            stand_up.images_on_ready_cluster(cluster, choice)
             env = stand_up.Environment(settings=kept, choice=choice, cluster=cluster)
             release = stand_up.deploy(env, kept.namespace or "todo-dev")
             say(f"release {release.name!r} in namespace {release.namespace!r}: backend at "
