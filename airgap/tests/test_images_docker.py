@@ -146,6 +146,10 @@ def test_postgres_accepts_its_credentials_read_only_root(containers: list[str]) 
     assert docker("exec", name, "id", "-u").stdout.strip() == "999"
     settings = _psql(host, PASSWORD, "show password_encryption").stdout.strip()
     assert settings == "scram-sha-256"
+    # Built without the LLVM JIT: a query costly enough to ask for it runs without it.
+    jit = _psql(host, PASSWORD, "set jit_above_cost = 0; "
+                "select pg_jit_available(), sum(i) from generate_series(1, 1000) i")  # fmt: skip
+    assert (jit.returncode, jit.stdout.split()) == (0, ["SET", "f|500500"]), jit.stderr
 
 
 def test_postgres_keeps_data_and_stops_cleanly(containers: list[str]) -> None:
