@@ -65,7 +65,7 @@ def test_broken_upgrade_fails_and_rollback_restores(release, kube, api, user):
     good_images = _images(kube)
 
     broken = release.upgrade(
-        sets=["image.tag=e2e-broken-does-not-exist"], timeout="10s", check=False
+        sets=["image.tag=e2e-broken-does-not-exist"], timeout="5s", check=False
     )
     assert broken.returncode != 0, "an upgrade to a missing image must fail"
     assert _history(release)[-1]["status"] == "failed"
