@@ -1,6 +1,9 @@
-"""The bring-up's guards on clusters it did not create."""
+"""The bring-up's guards on clusters it did not create, and its images step."""
 
 from __future__ import annotations
+
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -24,3 +27,52 @@ def test_only_kind_contexts_name_a_kind_cluster(monkeypatch: pytest.MonkeyPatch)
     assert stand_up.existing_kind_name("gke_acme") is None
     monkeypatch.setattr(stand_up.kind, "node_containers", lambda name: [])
     assert stand_up.existing_kind_name("kind-gone") is None
+
+
+def _cluster(is_kind: bool) -> stand_up.kind.Cluster:
+    return stand_up.kind.Cluster("c", Path("/nonexistent/kubeconfig"), is_kind=is_kind)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The images step's calls, with loading and waiting each needing the other started."""
+    seen: list[str] = []
+    load_started, wait_started = threading.Event(), threading.Event()
+
+    def load(name: str, images: list[str]) -> None:
+        load_started.set()
+        assert wait_started.wait(5), "the load waited for the nodes to be ready"
+        seen.append(f"load {name} {' '.join(images)}")
+
+    def wait_ready(kubeconfig: Path) -> None:
+        wait_started.set()
+        if load_started.wait(0.5):
+            seen.append("ready while loading")
+        else:
+            seen.append("ready")
+
+    monkeypatch.setattr(stand_up, "cluster_images", lambda choice: ["app:1", "pg:1"])
+    monkeypatch.setattr(stand_up.kind, "load", load)
+    monkeypatch.setattr(stand_up, "wait_cluster_ready", wait_ready)
+    monkeypatch.setattr(stand_up, "say", lambda message: seen.append(message))
+    return seen
+
+
+def test_kind_nodes_get_the_images_while_they_become_ready(calls: list[str]) -> None:
+    stand_up.images_on_ready_cluster(_cluster(is_kind=True), choice=None)
+    assert sorted(calls) == ["load c app:1 pg:1", "ready while loading"]
+
+
+def test_other_clusters_are_only_waited_for(calls: list[str]) -> None:
+    stand_up.images_on_ready_cluster(_cluster(is_kind=False), choice=None)
+    assert calls[0].startswith("not a kind cluster: its nodes must be able to pull app:1")
+    assert calls[1:] == ["ready"]
+
+
+def test_a_failed_load_fails_the_step(monkeypatch: pytest.MonkeyPatch, calls: list[str]) -> None:
+    def load(name: str, images: list[str]) -> None:
+        raise stand_up.HarnessError("kind load failed")
+
+    monkeypatch.setattr(stand_up.kind, "load", load)
+    with pytest.raises(stand_up.HarnessError, match="kind load failed"):
+        stand_up.images_on_ready_cluster(_cluster(is_kind=True), choice=None)
