@@ -15,6 +15,7 @@ from app.api.routes import auth, health, tasks, users
 from app.core.config import Settings, load_settings
 from app.core.gc_tuning import tune_for_serving
 from app.core.lazy_app import lazy_app
+from app.core.malloc_tuning import unmap_large_blocks_on_free
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import configure_logging
 from app.mcp_client import MCPClient
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.mcp_client = MCPClient(settings)
+        unmap_large_blocks_on_free()
         tune_for_serving()
         try:
             yield
