@@ -26,6 +26,18 @@ SERVICE_TOKEN = "test-service-token-" + "y" * 32
 SERVICES_DIR = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def offline_settings():
+    """Settings an app starts with while reaching nothing: the pool connects on first use."""
+    from app.core.config import Settings
+
+    return Settings(
+        DATABASE_URL="postgresql://nobody@127.0.0.1:1/none",
+        JWT_SECRET=JWT_SECRET,
+        MCP_SERVICE_TOKEN=SERVICE_TOKEN,
+    )
+
+
 @pytest.fixture(scope="session")
 def pg_executor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgreSQLExecutor]:
     try:

@@ -26,15 +26,9 @@ def pristine_gc() -> Iterator[None]:
 
 @pytest.mark.parametrize("create_app", [main.create_app, mcp_server.create_app])
 def test_started_app_has_frozen_its_start_up_objects(
-    pristine_gc: None, create_app: Callable[[Settings], FastAPI]
+    pristine_gc: None, create_app: Callable[[Settings], FastAPI], offline_settings: Settings
 ) -> None:
-    # Start-up connects to nothing: the pool opens connections on first use.
-    settings = Settings(
-        DATABASE_URL="postgresql://nobody@127.0.0.1:1/none",
-        JWT_SECRET="j" * 40,
-        MCP_SERVICE_TOKEN="s" * 40,
-    )
-    app = create_app(settings)
+    app = create_app(offline_settings)
 
     async def start_and_stop() -> tuple[int, int]:
         async with app.router.lifespan_context(app):

@@ -51,16 +51,13 @@ def test_parallel_password_hashes_leave_no_memory_behind() -> None:
     assert _growth_mib("fixed") < 4
 
 
-def test_backend_start_up_fixes_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backend_start_up_fixes_the_threshold(
+    monkeypatch: pytest.MonkeyPatch, offline_settings: Settings
+) -> None:
     calls: list[str] = []
     monkeypatch.setattr(main, "unmap_large_blocks_on_free", lambda: calls.append("set"))
     monkeypatch.setattr(main, "tune_for_serving", lambda: None)  # the test process's GC stays
-    settings = Settings(
-        DATABASE_URL="postgresql://nobody@127.0.0.1:1/none",
-        JWT_SECRET="j" * 40,
-        MCP_SERVICE_TOKEN="s" * 40,
-    )
-    app = main.create_app(settings)
+    app = main.create_app(offline_settings)
 
     async def start_and_stop() -> None:
         async with app.router.lifespan_context(app):
