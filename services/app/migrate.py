@@ -101,6 +101,15 @@ def _refusal(url: URL, exc: BaseException) -> str:
     return f"database {_where(url)} refused the connection ({kind}: {detail})"
 
 
+# Seconds one attempt may take before it is given up and retried: the first attempts are
+# short, because a connection whose packets are dropped (a network policy that does not yet
+# know the database pod's new address) gets no answer at all and would otherwise hold the
+# wait for the whole limit after the server is there. Each unanswered attempt doubles the
+# next one's time, up to the limit, so a slow but working link still gets through.
+FIRST_ATTEMPT_SECONDS = 1.0
+ATTEMPT_LIMIT_SECONDS = 5.0
+
+
 def wait_for_database(url: URL, *, timeout: float, interval: float = 0.5) -> None:
     """Return once the database answers `SELECT 1`; raise DatabaseUnusable otherwise.
 
@@ -113,22 +122,28 @@ def wait_for_database(url: URL, *, timeout: float, interval: float = 0.5) -> Non
 async def _wait_for_database(url: URL, *, timeout: float, interval: float) -> None:
     # One event loop and one engine for every attempt: building them anew each time cost
     # more than the interval itself on a node busy starting the whole release.
-    engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 5})
+    engine = create_async_engine(url, poolclass=NullPool)
     deadline = time.monotonic() + timeout
     attempt = 0
+    attempt_seconds = FIRST_ATTEMPT_SECONDS
     try:
         while True:
             attempt += 1
             try:
-                await ping(engine)
+                async with asyncio.timeout(attempt_seconds):
+                    await ping(engine)
             except Exception as exc:  # classified below: wait, or stop with the cause
                 if not _not_reachable_yet(exc):
                     raise DatabaseUnusable(_refusal(url, exc)) from exc
-                reason = _NOT_YET.get(_sqlstate(exc) or "", type(exc).__name__)
+                if isinstance(exc, TimeoutError):
+                    reason = f"no answer within {attempt_seconds:g}s"
+                    attempt_seconds = min(2 * attempt_seconds, ATTEMPT_LIMIT_SECONDS)
+                else:
+                    reason = _NOT_YET.get(_sqlstate(exc) or "", type(exc).__name__)
                 if time.monotonic() >= deadline:
                     raise DatabaseUnusable(
                         f"database {_where(url)} not reachable after {timeout:.0f}s "
-                        f"(last error: {reason}: {exc})"
+                        f"(last error: {reason}{f': {exc}' if str(exc) else ''})"
                     ) from exc
                 log.info(
                     "waiting for database",

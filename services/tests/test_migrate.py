@@ -4,6 +4,7 @@ unreachable database, and stops at once when the database refuses the connection
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -62,6 +63,17 @@ def test_gives_up_clearly_when_db_unreachable() -> None:
     assert "ConnectionRefusedError" in result.stderr
     assert '"waiting for database"' in result.stderr  # it retried before giving up
     assert time.monotonic() - started < 20
+
+
+def test_an_unanswered_attempt_is_given_up_within_a_second_and_retried() -> None:
+    """A listener that never answers (as when a network policy drops the packets): the first
+    attempt ends after 1 s, the next after 2 s, not after one long attempt."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # queues, never accepts
+        url = f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/postgres"
+        result = run_migrate(url, "--wait", "2")
+    assert result.returncode == 1
+    assert '"reason": "no answer within 1s"' in result.stderr
+    assert "not reachable after 2s (last error: no answer within 2s)" in result.stderr
 
 
 def test_waits_for_a_database_that_comes_up_late(tmp_path: Path) -> None:
