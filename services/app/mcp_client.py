@@ -37,7 +37,10 @@ _RETRY_DELAYS = (0.05, 0.2)  # two retries, idempotent calls only
 # balances connections, not requests: without this, pooled keep-alive connections stay
 # on the pods that existed when they opened, and replicas the HPA adds get no traffic.
 RECYCLE_EVERY = 25
-_READY_TIMEOUT = httpx2.Timeout(2.0).as_dict()
+# The MCP server's /ready answers in milliseconds when it is there. The backend's /ready
+# reports this check but never fails on it, so a longer wait would only hold back the
+# backend's own readiness answer, e.g. at install while the MCP Service has no endpoint yet.
+_READY_TIMEOUT = httpx2.Timeout(0.5).as_dict()
 
 
 class TaskServiceError(Exception):

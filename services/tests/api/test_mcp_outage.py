@@ -107,6 +107,17 @@ def test_mcp_down_reports_backend_degraded_but_still_ready(backend_mcp_down: Ser
     assert httpx.get(f"{backend_mcp_down.url}/health").status_code == 200
 
 
+def test_mcp_hanging_does_not_hold_back_the_backends_readiness(
+    backend_mcp_hangs: Server,
+) -> None:
+    started = time.monotonic()
+    response = httpx.get(f"{backend_mcp_hangs.url}/ready", timeout=10)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "mcp": "unavailable"}
+    assert elapsed < 1.2, f"took {elapsed:.1f}s"
+
+
 def test_mcp_hanging_is_504_within_the_read_timeout(backend_mcp_hangs: Server) -> None:
     auth = signed_up(backend_mcp_hangs)
     started = time.monotonic()
