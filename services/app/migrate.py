@@ -105,7 +105,8 @@ def _refusal(url: URL, exc: BaseException) -> str:
 # short, because a connection whose packets are dropped (a network policy that does not yet
 # know the database pod's new address) gets no answer at all and would otherwise hold the
 # wait for the whole limit after the server is there. Each unanswered attempt doubles the
-# next one's time, up to the limit, so a slow but working link still gets through.
+# next one's time, up to the limit, so a slow but working link still gets through; any
+# answer (a refusal too) shows the network answers quickly, and the time starts over.
 FIRST_ATTEMPT_SECONDS = 1.0
 ATTEMPT_LIMIT_SECONDS = 5.0
 
@@ -140,6 +141,7 @@ async def _wait_for_database(url: URL, *, timeout: float, interval: float) -> No
                     attempt_seconds = min(2 * attempt_seconds, ATTEMPT_LIMIT_SECONDS)
                 else:
                     reason = _NOT_YET.get(_sqlstate(exc) or "", type(exc).__name__)
+                    attempt_seconds = FIRST_ATTEMPT_SECONDS
                 if time.monotonic() >= deadline:
                     raise DatabaseUnusable(
                         f"database {_where(url)} not reachable after {timeout:.0f}s "

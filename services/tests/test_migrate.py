@@ -3,6 +3,8 @@ unreachable database, and stops at once when the database refuses the connection
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import socket
 import subprocess
@@ -16,7 +18,9 @@ import pytest
 from harness.local import postgres_server
 from harness.proc import free_port
 from pytest_postgresql.executors import PostgreSQLExecutor
+from sqlalchemy.engine import URL
 
+from app import migrate
 from tests.conftest import run_migrate
 
 # The init container's promise: a refused connection surfaces well within this bound,
@@ -74,6 +78,31 @@ def test_an_unanswered_attempt_is_given_up_within_a_second_and_retried() -> None
     assert result.returncode == 1
     assert '"reason": "no answer within 1s"' in result.stderr
     assert "not reachable after 2s (last error: no answer within 2s)" in result.stderr
+
+
+def test_any_answer_starts_the_attempt_time_over(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Unanswered, refused, unanswered: the second unanswered attempt gets 1 s again, since
+    the refusal showed that the network answers."""
+    outcomes = ["silent", "refused", "silent", "answers"]
+
+    async def ping(_engine: object) -> None:
+        outcome = outcomes.pop(0)
+        if outcome == "silent":
+            await asyncio.sleep(30)
+        elif outcome == "refused":
+            raise ConnectionRefusedError("refused")
+
+    monkeypatch.setattr(migrate, "ping", ping)
+    with caplog.at_level(logging.INFO, logger="app.migrate"):
+        migrate.wait_for_database(
+            URL.create("postgresql+asyncpg", host="127.0.0.1", database="x"),
+            timeout=60,
+            interval=0,
+        )
+    reasons = [r.fields["reason"] for r in caplog.records if r.msg == "waiting for database"]
+    assert reasons == ["no answer within 1s", "ConnectionRefusedError", "no answer within 1s"]
 
 
 def test_waits_for_a_database_that_comes_up_late(tmp_path: Path) -> None:
