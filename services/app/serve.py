@@ -8,6 +8,12 @@ refused and retried a probe period later. Here the port listens first: the kerne
 that probe's connection and the server answers it as soon as the app serves, so a pod
 turns Ready when its app does, not up to a period after.
 
+`--migrate` (this module's own option, first or anywhere) runs `python -m app.migrate` in a
+child process while the app imports, and serves only once it has succeeded. The schema is
+at head before the first request, as with a separate migration step, but the app's import
+overlaps the wait for the database instead of following it. A failed migration ends the
+start-up with the child's exit code, its reason in the log lines above; nothing is served.
+
 One process on a TCP port only: `--reload`, `--workers`, `--uds` and `--fd` are refused
 (use the `uvicorn` command for those).
 """
@@ -15,8 +21,11 @@ One process on a TCP port only: `--reload`, `--workers`, `--uds` and `--fd` are 
 from __future__ import annotations
 
 import logging
+import signal
 import socket
+import subprocess
 import sys
+from types import FrameType
 
 import click
 import uvicorn
@@ -24,6 +33,8 @@ from uvicorn.main import STARTUP_FAILURE
 from uvicorn.main import main as uvicorn_command
 
 PROG = "python -m app.serve"
+MIGRATE_FIRST = "--migrate"
+log = logging.getLogger("uvicorn.error")
 
 
 def config_from(argv: list[str]) -> uvicorn.Config:
@@ -53,9 +64,34 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
     return listening
 
 
-def main(argv: list[str] | None = None) -> int:
+def migrate_while_loading(config: uvicorn.Config) -> int:
+    """Import the app while `python -m app.migrate` runs; its exit code once both are done.
+
+    SIGTERM (a pod deleted meanwhile) stops the child too: PID 1 of a container has no
+    default action for it, and the wait for the database can last minutes.
+    """
+    migration = subprocess.Popen([sys.executable, "-m", "app.migrate"])  # noqa: S603
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        migration.terminate()
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        config = config_from(sys.argv[1:] if argv is None else argv)
+        config.load()
+        return migration.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if migration.poll() is None:  # the import failed: no use migrating for it
+            migration.terminate()
+            migration.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    migrate_first = MIGRATE_FIRST in args
+    try:
+        config = config_from([arg for arg in args if arg != MIGRATE_FIRST])
     except click.exceptions.Exit as done:  # --help, --version
         return done.exit_code
     except click.ClickException as bad:
@@ -64,12 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         listening = listening_socket(config)
     except OSError as exc:
-        logging.getLogger("uvicorn.error").error(
-            "cannot listen on %s port %d: %s", config.host, config.port, exc
-        )
+        log.error("cannot listen on %s port %d: %s", config.host, config.port, exc)
         return STARTUP_FAILURE
+    if migrate_first:
+        code = migrate_while_loading(config)
+        if code != 0:
+            log.error("migrations failed (exit code %d): not serving", code)
+            listening.close()
+            return code
     server = uvicorn.Server(config)
-    server.run(sockets=[listening])  # imports the app now, then serves the queued requests
+    server.run(sockets=[listening])  # imports the app now if not yet, then serves the queue
     return 0 if server.started else STARTUP_FAILURE
 
 

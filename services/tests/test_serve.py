@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from harness.local import postgres_server
 from harness.proc import free_port, terminate
 
 from app import serve
@@ -29,18 +31,27 @@ async def app(scope, receive, send):
 """
 
 
-@pytest.fixture
-def slow_app(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen]]:
-    """`python -m app.serve` of an app that takes 3 s to import, on a free loopback port."""
+def _serve_slow_app(
+    tmp_path: Path, *options: str, import_seconds: float = 3, **env: str
+) -> tuple[int, Path, subprocess.Popen]:
+    """`python -m app.serve [options] slow_app:app` on a free loopback port."""
     (tmp_path / "slow_app.py").write_text(SLOW_APP)
     imported_at = tmp_path / "imported-at"
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, "-m", "app.serve", "slow_app:app", "--app-dir", str(tmp_path),
+        [sys.executable, "-m", "app.serve", *options, "slow_app:app", "--app-dir", str(tmp_path),
          "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"],
-        env={**os.environ, "IMPORT_SECONDS": "3", "IMPORTED_AT": str(imported_at)},
+        env={**os.environ, "IMPORT_SECONDS": str(import_seconds),
+             "IMPORTED_AT": str(imported_at), **env},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    return port, imported_at, process
+
+
+@pytest.fixture
+def slow_app(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen]]:
+    """`python -m app.serve` of an app that takes 3 s to import."""
+    port, imported_at, process = _serve_slow_app(tmp_path)
     yield port, imported_at, process
     terminate(process, grace=5)
 
@@ -68,6 +79,53 @@ def test_a_request_sent_while_the_app_imports_is_answered_once_it_serves(slow_ap
     assert answer.startswith(b"HTTP/1.1 200"), answer
     assert b"\r\nserved\r\n" in answer
     assert float(imported_at.read_text()) > connected_at
+
+
+def test_migrate_imports_the_app_while_the_database_is_not_there_and_serves_once_migrated(
+    tmp_path: Path,
+) -> None:
+    db_port = free_port()
+    database_url = f"postgresql://postgres@127.0.0.1:{db_port}/postgres"
+    port, imported_at, process = _serve_slow_app(
+        tmp_path, "--migrate", import_seconds=0.5, DATABASE_URL=database_url
+    )
+    try:
+        with _connect_when_listening(port, process) as connection:
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            deadline = time.monotonic() + 30
+            while not imported_at.exists():
+                assert time.monotonic() < deadline, "the app was not imported during the wait"
+                time.sleep(0.05)
+            connection.settimeout(1.5)
+            with pytest.raises(TimeoutError):
+                connection.recv(4096)  # imported, but no schema yet: nothing is served
+            with postgres_server(tmp_path / "pg", port=db_port):
+                connection.settimeout(60)
+                answer = connection.recv(4096)
+                with psycopg.connect(database_url) as db:
+                    revision = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    finally:
+        terminate(process, grace=5)
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert revision is not None, "served before the migrations had run"
+
+
+def test_a_failed_migration_ends_start_up_with_its_exit_code_serving_nothing(
+    tmp_path: Path, make_database
+) -> None:
+    missing = make_database().rsplit("/", 1)[0] + "/no_such_database"
+    port, _, process = _serve_slow_app(
+        tmp_path, "--migrate", import_seconds=0, DATABASE_URL=missing
+    )
+    try:
+        output, _ = process.communicate(timeout=60)
+    finally:
+        terminate(process, grace=5)
+    assert process.returncode == 1, output
+    assert b"database 'no_such_database' does not exist" in output
+    assert b"migrations failed (exit code 1): not serving" in output
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
 
 
 def test_options_and_environment_are_read_as_the_uvicorn_command_reads_them(monkeypatch) -> None:
