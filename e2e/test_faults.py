@@ -267,8 +267,8 @@ def test_a_client_retrying_a_create_after_a_timeout_leaves_one_task(
 
 
 def test_a_wrong_database_password_is_named_within_15_seconds(release, kube, api, user, results):
-    """A database Secret rotated to a wrong password: the backend's new pods stop in their
-    migrate step with the real reason, fast, while the old pods keep serving."""
+    """A database Secret rotated to a wrong password: the backend's new pods stop before
+    serving, their migration naming the real reason, fast, while the old pods keep serving."""
     import base64
 
     secret = next(
@@ -284,10 +284,10 @@ def test_a_wrong_database_password_is_named_within_15_seconds(release, kube, api
         for pod in kube.pods("backend"):
             if pod.metadata.name in old_pods:
                 continue
-            for status in pod.status.init_container_statuses or []:
+            for status in pod.status.container_statuses or []:
                 last = status.last_state.terminated if status.last_state else None
                 done = status.state.terminated or last
-                if status.name == "migrate" and done and done.exit_code != 0:
+                if status.name == "backend" and done and done.exit_code != 0:
                     return done
         return None
 
@@ -297,7 +297,7 @@ def test_a_wrong_database_password_is_named_within_15_seconds(release, kube, api
     )
     try:
         release.kubectl("rollout", "restart", f"deployment/{deployment}", quiet=True)
-        done = wait_for(failed_migration, timeout=180, what="a new pod's migrate step to fail")
+        done = wait_for(failed_migration, timeout=180, what="a new pod's migration to fail")
         seconds = (done.finished_at - done.started_at).total_seconds()
         serving = api.get("/api/v1/tasks", headers=user.headers).status_code
     finally:
@@ -310,7 +310,7 @@ def test_a_wrong_database_password_is_named_within_15_seconds(release, kube, api
     message = done.message or ""
     results.append("faults", {"test": "wrong database password", "seconds_to_error": seconds,
                               "message": message[-300:], "old_pods_answered": serving})  # fmt: skip
-    assert seconds <= 15, f"the migrate step took {seconds:.1f} s to give up"
+    assert seconds <= 15, f"the migration took {seconds:.1f} s to give up"
     assert "password authentication failed" in message, message
     assert wrong_password not in message
     assert serving == 200, "the old pods stopped serving while the new ones could not start"

@@ -259,9 +259,8 @@ def test_networkpolicy_postgresql(case: str, matrix: dict[str, Rendered]) -> Non
     assert admitted == want, admitted
     ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
     assert ports == [5432]
-    # The migrations run as the backend's init container, inside an admitted pod.
-    w = r.get("Deployment", name("backend"))
-    assert "migrate" in [c["name"] for c in w["spec"]["template"]["spec"]["initContainers"]]
+    # The migrations run in the backend's pods, which are admitted.
+    assert "--migrate" in container(r.get("Deployment", name("backend")), "backend")["command"]
 
 
 def test_networkpolicy_extra_peers(helm: Path, render_dir: Path) -> None:
@@ -404,15 +403,11 @@ def test_database_env(case: str, matrix: dict[str, Rendered]) -> None:
         if case in EXTERNAL_DB
         else (f"{fullname}-postgresql", "5432")
     )
-    backend = r.get("Deployment", f"{fullname}-backend")
-    app_containers = [container(backend, "backend")]
-    if case != "overrides":
-        app_containers.append(container(backend, "migrate"))
-    for c in app_containers:
-        assert {"secretRef": {"name": db_secret}} in c["envFrom"], c["name"]
-        env = env_of(c)
-        assert env["POSTGRES_HOST"]["value"] == host
-        assert env["POSTGRES_PORT"]["value"] == port
+    backend = container(r.get("Deployment", f"{fullname}-backend"), "backend")
+    assert {"secretRef": {"name": db_secret}} in backend["envFrom"]
+    env = env_of(backend)
+    assert env["POSTGRES_HOST"]["value"] == host
+    assert env["POSTGRES_PORT"]["value"] == port
     if case != "mcp-disabled":
         mcp = r.get("Deployment", f"{fullname}-mcp-server")
         c = container(mcp, "mcp-server")
@@ -1316,13 +1311,11 @@ def test_images_per_component(helm: Path, render_dir: Path) -> None:
 def test_commands(default: Rendered) -> None:
     backend = container(default.get("Deployment", name("backend")), "backend")
     # app.serve: uvicorn with the port listening while the app imports (probes queue, not fail)
-    assert backend["command"][:4] == ["python", "-m", "app.serve", "app.main:app"]
+    assert backend["command"][:5] == ["python", "-m", "app.serve", "--migrate", "app.main:app"]
     assert backend["command"][-1] == "8000" and backend["ports"][0]["containerPort"] == 8000
     mcp = container(default.get("Deployment", name("mcp-server")), "mcp-server")
     assert mcp["command"][:4] == ["python", "-m", "app.serve", "app.mcp_server:app"]
     assert mcp["command"][-1] == "8001" and mcp["ports"][0]["containerPort"] == 8001
-    migrate = container(default.get("Deployment", name("backend")), "migrate")
-    assert "python -m app.migrate" in " ".join(migrate["command"])
 
 
 def test_only_the_backend_migrates_and_the_mcp_server_waits_for_the_schema(
@@ -1332,6 +1325,7 @@ def test_only_the_backend_migrates_and_the_mcp_server_waits_for_the_schema(
     for the schema the backend's pods migrate."""
     mcp = default.get("Deployment", name("mcp-server"))["spec"]["template"]["spec"]
     assert not mcp.get("initContainers")
+    assert "--migrate" not in mcp["containers"][0]["command"]
     assert (
         container(default.get("Deployment", name("mcp-server")), "mcp-server")["readinessProbe"][
             "httpGet"
@@ -1340,21 +1334,21 @@ def test_only_the_backend_migrates_and_the_mcp_server_waits_for_the_schema(
     )
 
 
-@pytest.mark.parametrize("component", ["backend"])
-def test_migration_failure_surfaces_in_the_pod_status(component: str, default: Rendered) -> None:
-    """No retry loop around `python -m app.migrate`: its exit code reaches the kubelet (the pod
-    shows Init:Error within seconds of a refused login) and its last log line, naming the
-    cause, becomes the container's termination message."""
-    migrate = container(default.get("Deployment", name(component)), "migrate")
-    assert migrate["command"] == ["python", "-m", "app.migrate"]
-    assert migrate["terminationMessagePolicy"] == "FallbackToLogsOnError"
-    init = default.get("Deployment", name(component))["spec"]["template"]["spec"]
-    assert [c["name"] for c in init["initContainers"]] == ["migrate"]
+def test_migration_failure_surfaces_in_the_pod_status(default: Rendered) -> None:
+    """The backend container migrates before it serves, with no retry loop around it: a
+    failed migration's exit code reaches the kubelet (the container stops within seconds of
+    a refused login) and its last log line, naming the cause, becomes the container's
+    termination message. No init container: the app's import overlaps the migration."""
+    pod = default.get("Deployment", name("backend"))["spec"]["template"]["spec"]
+    assert "initContainers" not in pod
+    backend = container(default.get("Deployment", name("backend")), "backend")
+    assert "--migrate" in backend["command"]
+    assert backend["terminationMessagePolicy"] == "FallbackToLogsOnError"
 
 
 def test_migrations_switch(matrix: dict[str, Rendered]) -> None:
-    for w in matrix["overrides"].workloads():
-        assert "initContainers" not in w["spec"]["template"]["spec"]
+    backend = container(matrix["overrides"].get("Deployment", "todo-backend"), "backend")
+    assert "--migrate" not in backend["command"]
 
 
 # --- helm test pods, NOTES -------------------------------------------------------------------

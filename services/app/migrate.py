@@ -1,12 +1,13 @@
 """Schema migrations: `python -m app.migrate [upgrade head | downgrade <rev>]`.
 
-Waits for PostgreSQL first (it may still be starting when an app pod's init container
-runs), then runs Alembic and exits 0 when the schema is at the target revision.
+Waits for PostgreSQL first (it may still be starting when a backend pod starts; the pod
+runs this through `python -m app.serve --migrate`), then runs Alembic and exits 0 when the
+schema is at the target revision.
 
 It waits only while the server cannot be reached or is not accepting connections yet.
 A server that answers and refuses (wrong password, unknown user, missing database) is a
 configuration error that waiting cannot fix: it stops at once, exit code 1, with one log
-line naming the cause and what to check, so the pod shows Init:Error within seconds.
+line naming the cause and what to check, so the pod's container stops within seconds.
 """
 
 from __future__ import annotations

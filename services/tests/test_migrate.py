@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL
 from app import migrate
 from tests.conftest import run_migrate
 
-# The init container's promise: a refused connection surfaces well within this bound,
+# The migration's promise: a refused connection surfaces well within this bound,
 # against the 120 s it waits for a database that cannot be reached at all.
 REFUSAL_BOUND_SECONDS = 15
 WRONG_PASSWORD = "not-the-Password-42"
@@ -192,7 +192,7 @@ def test_refused_connection_stops_at_once_naming_the_cause(
 
 
 def test_concurrent_runs_all_succeed(make_database: Callable[[], str]) -> None:
-    # The chart runs `python -m app.migrate` as an init container of every app pod, so a
+    # The chart runs `python -m app.migrate` in every backend pod as it starts, so a
     # fresh install starts several at once: each must exit 0 on its first attempt. To make
     # them collide for sure, an open transaction of ours creates alembic_version first:
     # every run blocks behind it until we roll back, then they all race for the same tables.

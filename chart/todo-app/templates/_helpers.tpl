@@ -191,37 +191,6 @@ seccompProfile:
   value: {{ include "todo-app.database.port" . | quote }}
 {{- end }}
 
-{{/* The migration init container (python -m app.migrate); call with (dict "ctx" $ "image" <component image> "resources" <resources>). */}}
-{{- define "todo-app.migrateInitContainer" -}}
-- name: migrate
-  image: {{ include "todo-app.image" (dict "ctx" .ctx "image" .image "app" true) }}
-  imagePullPolicy: {{ include "todo-app.imagePullPolicy" (dict "ctx" .ctx "image" .image "app" true) }}
-  # `python -m app.migrate` waits while the database is unreachable or starting (up to 120 s),
-  # then runs `alembic upgrade head` in one transaction under a PostgreSQL advisory lock (pods
-  # that migrate at once wait for the first). A database that refuses the connection (wrong
-  # password, unknown user, missing database) ends it at once with exit code 1: the pod shows
-  # Init:Error, then Init:CrashLoopBackOff, and the cause is its last log line, which
-  # FallbackToLogsOnError also puts in the container status (`kubectl describe pod`).
-  command: ["python", "-m", "app.migrate"]
-  terminationMessagePolicy: FallbackToLogsOnError
-  envFrom:
-    - secretRef:
-        name: {{ include "todo-app.database.secretName" .ctx }}
-  env:
-    {{- include "todo-app.databaseEnv" .ctx | nindent 4 }}
-    - name: ENVIRONMENT
-      value: {{ .ctx.Values.app.environment | quote }}
-    - name: LOG_LEVEL
-      value: {{ .ctx.Values.app.logLevel | quote }}
-  securityContext:
-    {{- include "todo-app.containerSecurityContext" .ctx | nindent 4 }}
-  resources:
-    {{- toYaml .resources | nindent 4 }}
-  volumeMounts:
-    - name: tmp
-      mountPath: /tmp
-{{- end }}
-
 {{/* Checksum of the credentials in the Secrets the chart creates, so new credentials roll the app pods. It hashes the values only, not the rendered Secrets, whose chart-version labels would roll every pod on a chart bump. */}}
 {{- define "todo-app.secretChecksum" -}}
 {{- include "todo-app.generated" . }}

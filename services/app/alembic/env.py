@@ -37,7 +37,7 @@ def run_migrations_offline() -> None:
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata)
     with context.begin_transaction():
-        # Every app pod runs migrations as an init container: serialise them, so the others
+        # Every backend pod runs migrations as it starts: serialise them, so the others
         # wait for the first to commit and then find the schema at head, instead of failing
         # on "duplicate key" while creating the same tables. Released at commit/rollback.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
