@@ -8,11 +8,12 @@ refused and retried a probe period later. Here the port listens first: the kerne
 that probe's connection and the server answers it as soon as the app serves, so a pod
 turns Ready when its app does, not up to a period after.
 
-`--migrate` (this module's own option, first or anywhere) runs `python -m app.migrate` in a
-child process while the app imports, and serves only once it has succeeded. The schema is
-at head before the first request, as with a separate migration step, but the app's import
-overlaps the wait for the database instead of following it. A failed migration ends the
-start-up with the child's exit code, its reason in the log lines above; nothing is served.
+`--migrate` (this module's own option, anywhere among the arguments) runs
+`python -m app.migrate` in a child process while the app imports, and serves only once it
+has succeeded. The schema is at head before the first request, as with a separate migration
+step, but the app's import overlaps the wait for the database instead of following it. A
+failed migration ends the start-up with the child's exit code, its reason in the log lines
+above; nothing is served.
 
 One process on a TCP port only: `--reload`, `--workers`, `--uds` and `--fd` are refused
 (use the `uvicorn` command for those).
@@ -82,7 +83,7 @@ def migrate_while_loading(config: uvicorn.Config) -> int:
         return migration.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if migration.poll() is None:  # the import failed: no use migrating for it
+        if migration.poll() is None:  # the import failed, or SIGTERM: it must not outlive us
             migration.terminate()
             migration.wait()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -126,6 +127,35 @@ def test_a_failed_migration_ends_start_up_with_its_exit_code_serving_nothing(
     assert b"migrations failed (exit code 1): not serving" in output
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+def _children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    found: list[int] = []
+    for task in tasks.iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_sigterm_while_migrating_stops_the_migration_too(tmp_path: Path) -> None:
+    """A pod deleted while its migration waits for the database: nothing is left running."""
+    unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    _, _, process = _serve_slow_app(
+        tmp_path, "--migrate", import_seconds=0, DATABASE_URL=unreachable
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (children := _children(process.pid)):
+            assert time.monotonic() < deadline, "no migration was started"
+            time.sleep(0.05)
+        time.sleep(1)  # the migration is waiting for the database by now
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=10)
+    finally:
+        terminate(process, grace=5)
+    assert code == 128 + signal.SIGTERM
+    for child in children:
+        assert not Path(f"/proc/{child}").exists(), "the migration outlived app.serve"
 
 
 def test_options_and_environment_are_read_as_the_uvicorn_command_reads_them(monkeypatch) -> None:
