@@ -59,8 +59,6 @@ def configure_logging(*, service: str, level: str) -> None:
         logger.propagate = True
     # Our middleware writes one access line with the request id; uvicorn's would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
-    for name in ("httpx", "httpx2"):  # one INFO line per outgoing request otherwise
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class RequestIdMiddleware:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
 
 import anyio
-import httpx2
+import httpcore2
 import pytest
 
 from app.core.config import Settings
@@ -88,7 +89,7 @@ def call(url: str, method: str, idempotency_key: str | None = None) -> object:
             response = await client.request(
                 method, "/tasks", user_id=1, json=None, idempotency_key=idempotency_key
             )
-            return response.json()
+            return json.loads(response.content)
         finally:
             await client.aclose()
 
@@ -133,14 +134,14 @@ def test_delete_is_retried_when_the_connection_never_opened() -> None:
     )
     attempts = 0
 
-    class CountingTransport(httpx2.AsyncHTTPTransport):
+    class CountingPool(httpcore2.AsyncConnectionPool):
         async def handle_async_request(self, request):
             nonlocal attempts
             attempts += 1
             return await super().handle_async_request(request)
 
     async def main() -> None:
-        client = MCPClient(settings, transport=CountingTransport())
+        client = MCPClient(settings, pool=CountingPool())
         try:
             await client.request("DELETE", "/tasks/1", user_id=1)
         finally:

@@ -44,8 +44,9 @@ JSON = "application/json"
 _PASSED_ON = (REPLAYED, "Retry-After")
 
 
-def _passed_on(headers: Any) -> dict[str, str]:
-    return {name: headers[name] for name in _PASSED_ON if name in headers}
+def _passed_on(headers: dict[str, str]) -> dict[str, str]:
+    """`headers` has lower-case names (see app.mcp_client)."""
+    return {name: headers[name.lower()] for name in _PASSED_ON if name.lower() in headers}
 
 
 async def _call(
