@@ -26,9 +26,13 @@ MIN_RUNS = 3
 
 
 def lower_is_better(key: str) -> bool:
-    """Latencies (`*_ms`), durations (`*_s`) and error rates: bigger is worse."""
+    """Latencies (`*_ms`), durations (`*_s`) and errors: bigger is worse.
+
+    Other rates (`*_per_s`) end like durations but are throughputs: bigger is better."""
     figure = key.split("[", 1)[0].rsplit(".", 1)[-1]
-    return figure.endswith(("_ms", "_s")) or "error_rate" in figure
+    if "error" in figure:
+        return True
+    return figure.endswith(("_ms", "_s")) and not figure.endswith("_per_s")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ def test_direction_of_each_kind_of_figure():
     assert not baseline.lower_is_better("main.rps")
     assert not baseline.lower_is_better("capacity_1.sustained_rps")
     assert not baseline.lower_is_better("ceiling.ratio_create_vs_db_insert")
+    assert not baseline.lower_is_better("ceiling.pgbench_insert_ops_per_s")
+    assert not baseline.lower_is_better("ceiling.db_select_ops_per_s")
     # an endpoint name inside brackets does not change the figure's direction
     assert not baseline.lower_is_better("main.rps[GET /api/v1/tasks_ms]")
 
