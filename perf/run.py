@@ -440,12 +440,18 @@ def phase_ceiling(args, out: Path, target: Target) -> dict:
 # --- summary, checks, outputs --------------------------------------------------------------
 
 
-def flat_figures(phases: dict) -> dict[str, float | None]:
-    """The figures a baseline compares: "phase.figure[endpoint]" -> number."""
+def flat_figures(phases: dict, *, min_samples: int) -> dict[str, float | None]:
+    """The figures a baseline compares: "phase.figure[endpoint]" -> number.
+
+    An endpoint called fewer than `min_samples` times (the SLO's own limit) has no
+    latency figures: its p95 and p99 are its slowest few calls, and three runs' spread
+    of them says nothing about the next run."""
     figs: dict[str, float | None] = {}
     main = phases.get("main")
     if main:
         for name, f in main["endpoints"].items():
+            if f["requests"] < min_samples:
+                continue
             for key in ("p95_ms", "p99_ms"):
                 figs[f"main.{key}[{name}]"] = f[key]
         total = main["steady_endpoints"][summary.AGGREGATED]
@@ -583,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     except (RunError, HarnessError, subprocess.SubprocessError, OSError) as exc:
         say(f"error: {exc}")
         return 2
-    figures = flat_figures(phases)
+    figures = flat_figures(phases, min_samples=rules.min_samples)
     result = {
         "meta": {
             "timestamp": stamp,
