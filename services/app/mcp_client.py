@@ -86,10 +86,10 @@ class MCPClient:
         self._host = (base.hostname or "").encode()
         self._port = base.port
         self._prefix = base.path
-        self._auth = (
-            b"Authorization",
-            f"Bearer {settings.MCP_SERVICE_TOKEN.get_secret_value()}".encode(),
-        )
+        # As the URL spells it, so an IPv6 address keeps its brackets.
+        host_header = (b"Host", base.netloc.rpartition("@")[2].encode())
+        auth = f"Bearer {settings.MCP_SERVICE_TOKEN.get_secret_value()}".encode()
+        self._fixed_headers = [host_header, (b"Authorization", auth)]
         self._timeout = dict.fromkeys(("read", "write", "pool"), settings.MCP_TIMEOUT_SECONDS)
         self._timeout["connect"] = settings.MCP_CONNECT_TIMEOUT_SECONDS
         # TLS, for an https URL, gets the default verification. Idle connections are dropped
@@ -121,7 +121,7 @@ class MCPClient:
         return await self._pool.request(
             method,
             url,
-            headers=[self._auth, *headers],
+            headers=[*self._fixed_headers, *headers],
             content=body,
             extensions={"timeout": timeout or self._timeout},
         )

@@ -153,6 +153,36 @@ def test_delete_is_retried_when_the_connection_never_opened() -> None:
     assert attempts == 3
 
 
+def test_the_host_header_is_spelled_as_in_the_url_ipv6_in_brackets() -> None:
+    sent: list[httpcore2.Request] = []
+
+    class RecordingPool(httpcore2.AsyncConnectionPool):
+        async def handle_async_request(self, request):
+            sent.append(request)
+            raise httpcore2.ConnectError("not sent anywhere")
+
+    async def main(url: str) -> bool:
+        settings = Settings(JWT_SECRET="j" * 40, MCP_SERVICE_TOKEN="s" * 40, MCP_SERVER_URL=url)
+        client = MCPClient(settings, pool=RecordingPool())
+        try:
+            return await client.ready()
+        finally:
+            await client.aclose()
+
+    for url in ("http://[::1]:8001", "http://mcp-server:8001/", "https://mcp.example"):
+        assert anyio.run(main, url) is False
+    assert [dict(r.headers)[b"Host"] for r in sent] == [
+        b"[::1]:8001",
+        b"mcp-server:8001",
+        b"mcp.example",
+    ]
+    assert [(r.url.host, r.url.target) for r in sent] == [
+        (b"::1", b"/ready"),
+        (b"mcp-server", b"/ready"),
+        (b"mcp.example", b"/ready"),
+    ]
+
+
 def test_connect_timeout_is_an_outage_503_not_a_504() -> None:
     # A listener whose accept queue is full drops new SYNs: connects hang, like a Service
     # whose packets go nowhere. That is "unavailable", not "slow".
