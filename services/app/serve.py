@@ -74,8 +74,7 @@ def migrate_while_loading(config: uvicorn.Config) -> int:
     migration = subprocess.Popen([sys.executable, "-m", "app.migrate"])  # noqa: S603
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        migration.terminate()
-        raise SystemExit(128 + signum)
+        raise SystemExit(128 + signum)  # the `finally` below stops the child
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
