@@ -25,7 +25,7 @@ ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))  # toolchain and harness.settings are stdlib-only
 
 from harness import settings as harness_settings  # noqa: E402
-from toolchain import decide, progress  # noqa: E402
+from toolchain import browser, decide, progress  # noqa: E402
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -88,14 +88,34 @@ def _settings(prefix: str, posargs: list[str], defaults: dict | None = None):
     return harness_settings.from_mapping(given, prefix, defaults)
 
 
+def _browser_purposes(browser_kind: str) -> list[str]:
+    """The host check's purposes for the run's browser: Debian's Chromium is a package."""
+    return ["browser"] if browser_kind == "system" else []
+
+
+def _ensure_browser(session: nox.Session, browser_kind: str, env: dict[str, str]) -> None:
+    """Playwright's own Chromium, downloaded once, when the run drives it (internet)."""
+    if browser_kind == "playwright":
+        session.run("python", "-m", "playwright", "install", "chromium", env=env)
+
+
 def _prepare_cluster_run(
-    session: nox.Session, settings: harness_settings.Settings, env: dict[str, str]
+    session: nox.Session,
+    settings: harness_settings.Settings,
+    env: dict[str, str],
+    *,
+    browser_tests: bool = False,
 ) -> dict[str, str]:
-    """Host, engine, tools, every image: all before any test starts."""
+    """Host, engine, tools, every image (and the browser, for browser tests): all before
+    any test starts."""
     env = {**env, **_decide(session, settings)}
     choice = decide.RunChoice.from_json(env[decide.ENV_CHOICE])
-    purposes = "cluster,offline" if choice.source == "local" else "cluster"
-    _toolchain(session, "host", "docker", "tools", purposes=purposes, env=env)
+    purposes = ["cluster", "offline"] if choice.source == "local" else ["cluster"]
+    if browser_tests:
+        purposes += _browser_purposes(choice.browser)
+    _toolchain(session, "host", "docker", "tools", purposes=",".join(purposes), env=env)
+    if browser_tests:
+        _ensure_browser(session, choice.browser, env)
     images = ["python", "-m", "harness", "images"]
     if settings.existing_cluster:
         images.append("--no-node")
@@ -120,9 +140,16 @@ def tests(session: nox.Session) -> None:
     started = time.monotonic()
     env = _phases(session, "tests")
     try:
-        _toolchain(session, "host", purposes="tests", env=env)
+        # The report's page is opened in a real browser: decided once, like a cluster run's.
+        source, _ = decide.image_source(dict(os.environ))
+        browser_kind, why = browser.decide(dict(os.environ), source)
+        session.log(f"browser: {browser_kind} ({why})")
+        env[browser.ENV_BROWSER] = browser_kind
+        purposes = ["tests", *_browser_purposes(browser_kind)]
+        _toolchain(session, "host", purposes=",".join(purposes), env=env)
         session.run("python", "-m", "toolchain", "tools", "--tools", "helm,actionlint", env=env)
         session.install(*TEST_REQUIREMENTS)
+        _ensure_browser(session, browser_kind, env)
         # The unit tests exercise the step timer themselves: keep them out of the phase table.
         no_phases = {**env, progress.PHASES_ENV: ""}
         session.run("pytest", "-m", "not docker and not cluster", *session.posargs, env=no_phases)
@@ -139,7 +166,8 @@ def e2e(session: nox.Session) -> None:
         with progress.step("python deps"):
             # Every suite's: pytest collects all testpaths and picks the docker/cluster tests.
             session.install(*TEST_REQUIREMENTS)
-        env = _prepare_cluster_run(session, _settings("E2E", session.posargs), env)
+        settings = _settings("E2E", session.posargs)
+        env = _prepare_cluster_run(session, settings, env, browser_tests=True)
         session.run(
             "pytest", "-m", "docker or cluster", "-s",
             "--junitxml=reports/e2e-junit.xml", "-o", "junit_family=xunit2",

@@ -8,6 +8,8 @@ Fixtures (session scope unless noted): `harness_settings`, `run_choice` (the
 run's decisions, handed down by the noxfile), `environment` (stand_up once,
 tear_down at the end), `cluster`, `release`, `kube`, `capabilities`, and
 `port_forward` (function scope: a factory of forwards stopped after the test).
+pytest-playwright's `browser_type_launch_args` gains the run's browser
+(`toolchain.browser`), so its `browser` and `page` fixtures drive that one.
 
 Markers: `cluster` (needs the stood-up release), `requires(*needs)` (the
 promise needs "metrics", "netpol", "pod-security" or "storage" from the
@@ -111,6 +113,18 @@ def port_forward(release):
             yield url
 
     return open_forward
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's launch arguments plus the run's browser (decided once)."""
+    from toolchain import browser, decide
+
+    chosen = decide.current_browser()
+    problem = browser.missing(chosen)
+    if problem:
+        pytest.fail(f"the run's browser ({chosen}) cannot start: {problem}", pytrace=False)
+    return {**browser_type_launch_args, **browser.launch_args(chosen)}
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,8 @@
   kernel has the nft `queue` expression, and the offline kindnetd enforces
   none; elsewhere kube-router (firewall only) is installed.
   `TODO_NETPOL_ENFORCER=kindnet|kube-router` skips the probe.
+- Browser of the browser tests: Debian's Chromium offline, Playwright's own
+  build with internet (`toolchain.browser`; `TODO_BROWSER` overrides).
 
 The noxfile decides once per session and passes the result to every process
 it starts in `TODO_RUN_CHOICE` (JSON); `current()` reads it back, so no
@@ -29,7 +31,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from toolchain import versions
+from toolchain import browser, versions
 from toolchain.progress import note
 
 SOURCES = ("upstream", "local")
@@ -82,6 +84,8 @@ class RunChoice:
     images: ImageSet
     enforcer: str
     enforcer_reason: str
+    browser: str
+    browser_reason: str
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -98,7 +102,8 @@ class RunChoice:
     def describe(self) -> str:
         return (
             f"image source {self.source} ({self.source_reason}); node {self.images.node}; "
-            f"NetworkPolicy enforcer {self.enforcer} ({self.enforcer_reason})"
+            f"NetworkPolicy enforcer {self.enforcer} ({self.enforcer_reason}); "
+            f"browser {self.browser} ({self.browser_reason})"
         )
 
 
@@ -285,12 +290,26 @@ def decide(
         chosen, reason = "cluster", "existing cluster: its own network plugin decides"
     else:
         chosen, reason = enforcer(env, source)
-    choice = RunChoice(source, why, images, chosen, reason)
+    try:
+        browser_kind, browser_why = browser.decide(env, source)
+    except browser.BrowserError as exc:
+        raise DecisionError(str(exc)) from None
+    choice = RunChoice(source, why, images, chosen, reason, browser_kind, browser_why)
     note(f"decided once for this run: {choice.describe()}")
     return choice
 
 
 _current: RunChoice | None = None
+
+
+def current_browser(environ: dict[str, str] | None = None) -> str:
+    """The run's browser: from the run's choice, else TODO_BROWSER, else decided now."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_CHOICE):
+        return RunChoice.from_json(env[ENV_CHOICE]).browser
+    if env.get(browser.ENV_BROWSER, "").strip():
+        return browser.decide(dict(env), "")[0]
+    return current(env).browser
 
 
 def current(environ: dict[str, str] | None = None, **kwargs) -> RunChoice:

@@ -7,6 +7,7 @@ the Docker engine. Each belongs to one or more purposes:
   tests    `nox -s tests`: the services suite's PostgreSQL, helm and actionlint builds
   cluster  anything that builds images or runs kind (e2e, perf, the step sessions)
   offline  building kind's images here, without a registry (airgap/)
+  browser  the browser tests when the run drives Debian's Chromium (toolchain.browser)
 
 `check(purposes)` runs before any build: it finds what is missing and, as
 root on Debian, installs every missing package with a single apt-get call,
@@ -29,10 +30,10 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from toolchain import versions
+from toolchain import browser, versions
 from toolchain.progress import note, step
 
-PURPOSES = ("tests", "cluster", "offline")
+PURPOSES = ("tests", "cluster", "offline", "browser")
 PKG_CONFIG_DIRS = (
     "/usr/lib/pkgconfig",
     "/usr/lib/*/pkgconfig",
@@ -105,6 +106,13 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         package="docker.io",
         commands=("docker", "dockerd", "runc"),
         how="install Docker Engine (https://docs.docker.com/engine/install/) and start it",
+    ),
+    Requirement(
+        "Chromium",
+        "the browser tests (the front end's promise, the report's page) offline",
+        _set("browser"),
+        package="chromium",
+        files=(str(browser.SYSTEM_CHROMIUM),),
     ),
     Requirement(
         "git",
