@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -238,15 +239,30 @@ def _version_findings() -> list[Finding]:
         )
     ]
     python = f"python{versions.PYTHON_VERSION}"
+    python_ok = python_present()
     findings.append(
         Finding(
             f"Python {versions.PYTHON_VERSION}",
             "the nox sessions' virtualenvs",
-            "present" if shutil.which(python) else "missing",
-            "" if shutil.which(python) else f"put {python} on PATH (pyenv, or Debian's python3)",
+            "present" if python_ok else "missing",
+            "" if python_ok else f"put {python} on PATH (pyenv, or Debian's python3)",
         )
     )
     return findings
+
+
+def python_present() -> bool:
+    """Python of the pinned minor is the interpreter running this check, or on PATH.
+
+    The interpreter running the check counts: under `sudo` PATH is sudo's secure_path,
+    which leaves out the user's own interpreters (setup-python's tool cache, pyenv), so
+    `sudo "$(command -v python)" -m toolchain host` finds no python3.11 on PATH although
+    the user's nox will run on exactly that interpreter.
+    """
+    running = ".".join(map(str, sys.version_info[:2]))
+    return running == versions.PYTHON_VERSION or bool(
+        shutil.which(f"python{versions.PYTHON_VERSION}")
+    )
 
 
 def required(purposes: Iterable[str]) -> list[Requirement]:

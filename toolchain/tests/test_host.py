@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,18 @@ def test_installing_is_one_apt_call_for_everything_missing(monkeypatch) -> None:
     assert len(installed) == 1
     assert {"debootstrap", "libseccomp-dev", "gcc"} <= set(installed[0])
     assert {f.status for f in report.findings if f.name == "libseccomp"} == {"installed"}
+
+
+def test_python_is_found_under_sudo_whose_path_lacks_the_users_interpreter(
+    monkeypatch, tmp_path
+) -> None:
+    """`sudo "$(command -v python)" -m toolchain host`: sudo's secure_path holds no
+    python3.11 (a runner's setup-python interpreter lives in its tool cache), but the
+    interpreter running the check is the one nox will use."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # like secure_path: no python3.11 on it
+    monkeypatch.setattr(host.versions, "PYTHON_VERSION", ".".join(map(str, sys.version_info[:2])))
+    found = {f.name: f.status for f in host._version_findings()}
+    assert found[f"Python {host.versions.PYTHON_VERSION}"] == "present"
+    monkeypatch.setattr(host.versions, "PYTHON_VERSION", "3.99")
+    found = {f.name: f.status for f in host._version_findings()}
+    assert found["Python 3.99"] == "missing"
