@@ -252,18 +252,32 @@ class Capabilities:
         return reasons[need]
 
 
-def probe_capabilities(kubeconfig: Path) -> Capabilities:
-    """Look, without changing anything, at what the cluster offers."""
+def netpol_enforcer(daemonsets: Sequence[str], decided: str | None) -> tuple[str | None, str]:
+    """(the enforcing DaemonSet or None, a note) among the DaemonSets a cluster runs.
+
+    kindnet enforces NetworkPolicy only where the kernel has nft `queue`; the run's
+    decision (toolchain.decide, `decided`) is what found that out, so kindnet counts
+    exactly when the run decided it enforces."""
+    for name in daemonsets:
+        if any(name == e or name.endswith("-" + e) or name.startswith(e) for e in KNOWN_ENFORCERS):
+            return name, ""
+    if "kindnet" in daemonsets:
+        if decided == "kindnet":
+            return "kindnet", ""
+        return None, "kindnet runs: it enforces NetworkPolicy only with nft queue"
+    return None, ""
+
+
+def probe_capabilities(kubeconfig: Path, enforcer: str | None = None) -> Capabilities:
+    """Look, without changing anything, at what the cluster offers; `enforcer` is the
+    run's decided NetworkPolicy enforcer."""
     caps = Capabilities(metrics_api=metrics_api_served(kubeconfig))
     got = kubectl(kubeconfig, "get", "daemonsets", "-A", "-o", "json", check=False, capture=True,
                   quiet=True)  # fmt: skip
     names = [d["metadata"]["name"] for d in json.loads(got.stdout or '{"items": []}')["items"]]
-    for name in names:
-        if any(name == e or name.endswith("-" + e) or name.startswith(e) for e in KNOWN_ENFORCERS):
-            caps.netpol_enforcer = name
-            break
-    if caps.netpol_enforcer is None and any(n == "kindnet" for n in names):
-        caps.notes["netpol"] = "kindnet runs: it enforces NetworkPolicy only with nft queue"
+    caps.netpol_enforcer, note = netpol_enforcer(names, enforcer)
+    if note:
+        caps.notes["netpol"] = note
     classes = kubectl(kubeconfig, "get", "storageclass", "-o", "json", check=False, capture=True,
                       quiet=True)  # fmt: skip
     for sc in json.loads(classes.stdout or '{"items": []}')["items"]:

@@ -159,7 +159,7 @@ def finish_addons(
             choice.images.metrics_server,
             kind_cluster=cluster.name if cluster.is_kind else None,
         )
-    caps = addons.probe_capabilities(cluster.kubeconfig)
+    caps = addons.probe_capabilities(cluster.kubeconfig, choice.enforcer)
     for need in ("metrics", "netpol", "pod-security", "storage"):
         reason = caps.missing(need)
         say(f"cluster offers {need}: {'yes' if reason is None else 'no, ' + reason}")

@@ -146,3 +146,17 @@ def test_a_missing_capability_says_why_a_promise_is_not_provable(need, caps):
 def test_a_cluster_with_everything_proves_everything():
     caps = addons.Capabilities(True, "calico-node", True, "standard")
     assert [caps.missing(n) for n in ("metrics", "netpol", "pod-security", "storage")] == [None] * 4
+
+
+@pytest.mark.parametrize(
+    ("daemonsets", "decided", "expected"),
+    [
+        (["kindnet", "kube-proxy"], "kindnet", "kindnet"),  # the run found nft queue
+        (["kindnet", "kube-proxy"], "kube-router", None),  # kube-router never came up
+        (["kindnet", "todo-kube-router", "kube-proxy"], "kube-router", "todo-kube-router"),
+        (["calico-node", "kube-proxy"], "cluster", "calico-node"),
+        (["kube-proxy"], "kindnet", None),  # decided, but no kindnet runs
+    ],
+)
+def test_the_enforcer_is_the_one_the_run_decided_where_it_runs(daemonsets, decided, expected):
+    assert addons.netpol_enforcer(daemonsets, decided)[0] == expected
