@@ -18,7 +18,6 @@ from toolchain.progress import phases_file, read_phases
 
 REPORTS_DIR = Path(__file__).resolve().parents[1] / "reports"
 PHASES_FILE = REPORTS_DIR / "e2e-phases.jsonl"
-NOT_PROVABLE = "not provable on this cluster"
 
 DEFAULT_PROMISES = {
     0: "cluster",
@@ -131,7 +130,7 @@ def _verdict(tests: dict[str, str]) -> str:
         return "FAIL"
     if all(v.startswith("not applicable") for v in tests.values()):
         return "N/A"
-    if all(v == "passed" or v.startswith(NOT_PROVABLE) for v in tests.values()):
+    if all(v == "passed" or v.startswith("not provable") for v in tests.values()):
         return "NOT PROVABLE" if all(v != "passed" for v in tests.values()) else "PASS (part)"
     return "FAIL"
 

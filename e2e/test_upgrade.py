@@ -44,24 +44,66 @@ SMALL_NODES = ROOT / "harness" / "values-small-nodes.yaml"
 ROOM_MILLICPU = 4000  # below this much allocatable CPU, production's requests do not fit
 
 
-def _git(*args: str) -> str:
-    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+# Reported when the checkout holds no revision of the chart before the working tree's.
+NO_EARLIER = "not provable in this checkout: no earlier chart revision"
+
+
+class NoEarlierRevision(Exception):
+    """The checkout has no earlier chart revision; the message says how to get one."""
+
+
+def _git(*args: str, repo: Path = ROOT) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
                           check=True).stdout.strip()  # fmt: skip
 
 
-def earlier_revision(explicit: str | None) -> tuple[str, str]:
+def fetch_history(repo: Path = ROOT) -> str | None:
+    """In a shallow clone (CI's default: depth 1, no tags), fetch the rest of the history
+    and the tags from origin, since the earlier chart lives there. Returns what was done,
+    None when the clone is whole; raises NoEarlierRevision when the fetch fails."""
+    if _git("rev-parse", "--is-shallow-repository", repo=repo) != "true":
+        return None
+    fetch = subprocess.run(["git", "-C", str(repo), "fetch", "--quiet", "--unshallow", "--tags",
+                            "origin"], capture_output=True, text=True, check=False,
+                           timeout=300)  # fmt: skip
+    if fetch.returncode != 0:
+        raise NoEarlierRevision(
+            f"{NO_EARLIER} (a shallow clone, and `git fetch --unshallow origin` failed: "
+            f"{fetch.stderr.strip()[:200]}); clone with the history (actions/checkout: "
+            "fetch-depth: 0) or pass --upgrade-from REF"
+        )
+    return "the shallow clone's history fetched from origin"
+
+
+def earlier_revision(explicit: str | None, repo: Path = ROOT) -> tuple[str, str]:
     """(git revision, how it was chosen) of the chart the upgrade starts from."""
     if explicit:
-        return _git("rev-parse", "--verify", f"{explicit}^{{commit}}"), f"--upgrade-from {explicit}"
-    tags = _git("tag", "--list", "todo-app-*", "--sort=-v:refname").splitlines()
+        return (_git("rev-parse", "--verify", f"{explicit}^{{commit}}", repo=repo),
+                f"--upgrade-from {explicit}")  # fmt: skip
+    fetched = fetch_history(repo)
+    revision, why = _default_revision(repo)
+    return revision, f"{why}; {fetched}" if fetched else why
+
+
+def _default_revision(repo: Path) -> tuple[str, str]:
+    tags = _git("tag", "--list", "todo-app-*", "--sort=-v:refname", repo=repo).splitlines()
     if tags:
-        return _git("rev-parse", f"{tags[0]}^{{commit}}"), f"newest released chart tag {tags[0]}"
-    changed = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--",
+        return (_git("rev-parse", f"{tags[0]}^{{commit}}", repo=repo),
+                f"newest released chart tag {tags[0]}")  # fmt: skip
+    changed = subprocess.run(["git", "-C", str(repo), "diff", "--quiet", "HEAD", "--",
                               "chart/todo-app"], check=False).returncode != 0  # fmt: skip
     if changed:
-        return _git("rev-parse", "HEAD"), "HEAD (the working tree changes the chart)"
-    last = _git("log", "-n", "1", "--format=%H", "--", "chart/todo-app")
-    return _git("rev-parse", f"{last}^"), f"the commit before the last chart change {last[:10]}"
+        return _git("rev-parse", "HEAD", repo=repo), "HEAD (the working tree changes the chart)"
+    last = _git("log", "-n", "1", "--format=%H", "--", "chart/todo-app", repo=repo)
+    parent = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
+                             f"{last}^"], capture_output=True, text=True,
+                            check=False)  # fmt: skip
+    if parent.returncode != 0:
+        raise NoEarlierRevision(
+            f"{NO_EARLIER} (the chart's last change {last[:10]} is the oldest commit here); "
+            "pass --upgrade-from REF"
+        )
+    return parent.stdout.strip(), f"the commit before the last chart change {last[:10]}"
 
 
 def chart_at(revision: str, into: Path) -> Path:
@@ -90,12 +132,15 @@ def allocatable_millicpu(kube: Kube) -> int:
 @pytest.fixture(scope="module")
 def upgrade(environment, release, harness_settings, results):
     """The main release uninstalled; an earlier revision's release in a namespace of its own."""
+    try:
+        revision, why = earlier_revision(harness_settings.upgrade_from)
+    except NoEarlierRevision as exc:
+        pytest.skip(str(exc))
     release.helm("uninstall", release.name, "--wait", "--timeout", "3m", capture=True)
     namespace = f"{release.namespace}-up"
     create_namespace(release.kubeconfig, namespace)
     environment.namespaces.append(namespace)
     environment.created.append(f"namespace {namespace}")
-    revision, why = earlier_revision(harness_settings.upgrade_from)
     workdir = Path(tempfile.mkdtemp(prefix="todo-upgrade-"))
     base_chart = chart_at(revision, workdir)
     kube = Kube(release.kubeconfig, namespace, RELEASE)

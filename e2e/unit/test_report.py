@@ -17,6 +17,7 @@ def test_report_marks_each_promise(tmp_path, monkeypatch):
             "2": {"test_b": "failed"},
             "5": {"test_c": "not provable on this cluster: no metrics API"},
             "6": {"test_d": "not applicable: these values leave autoscaling off"},
+            "12": {"test_e": "not provable in this checkout: no earlier chart revision"},
         },
         "startup": {
             "pods": [{"pod": "p", "component": "backend", "seconds": 2.0}],
@@ -32,6 +33,7 @@ def test_report_marks_each_promise(tmp_path, monkeypatch):
         "| 5 | resources | NOT PROVABLE | 1 run; test_c: not provable on this cluster: no" in text
     )
     assert "| 6 | HPA | N/A |" in text
+    assert "| 12 | upgrade | NOT PROVABLE | 1 run; test_e: not provable in this checkout" in text
     assert "| p | backend | 2.0 |" in text
 
 
