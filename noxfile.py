@@ -190,13 +190,11 @@ def perf(session: nox.Session) -> None:
             session.install("-e", "./services")
             _toolchain(session, "host", purposes="tests", env=env)
         else:
-            from perf import PERF_DEFAULTS
+            from perf import PERF_DEFAULTS, workers_wanted
 
             settings = _settings("PERF", session.posargs, PERF_DEFAULTS)
             env = _prepare_cluster_run(session, settings, env)
-            if any(a.startswith("--workers") for a in session.posargs) or os.environ.get(
-                "PERF_WORKERS"
-            ):
+            if workers_wanted(session.posargs, dict(os.environ)) > 0:
                 # Locust inside the cluster: its image too, before the run starts.
                 session.run("python", "-m", "perf.distributed", "image", env=env)
         session.run("python", "-m", "perf", *session.posargs, env=env)

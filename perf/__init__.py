@@ -8,3 +8,19 @@
 # never take each other's cluster. Each run deploys into a fresh namespace.
 PERF_DEFAULTS = {"cluster_name": "todo-perf", "host_port": 30081, "keep_cluster": True,
                  "reuse_cluster": True}  # fmt: skip
+
+
+def workers_wanted(args: list[str], environ: dict[str, str]) -> int:
+    """How many in-cluster Locust workers a run asks for (`--workers N`, else PERF_WORKERS;
+    0 runs Locust in one local process), read the way `python -m perf` reads it."""
+    value = environ.get("PERF_WORKERS") or "0"
+    for i, arg in enumerate(args):
+        if arg == "--workers" and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--workers="):
+            value = arg.split("=", 1)[1]
+    try:
+        return int(value)
+    except ValueError:
+        message = f"--workers / PERF_WORKERS must be a whole number, not {value!r}"
+        raise ValueError(message) from None

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.proc import HarnessError
-from perf import distributed
+from perf import distributed, workers_wanted
+
+NOXFILE = Path(__file__).resolve().parents[2] / "noxfile.py"
 
 
 def test_the_master_log_says_how_many_workers_connected() -> None:
@@ -66,3 +68,30 @@ def test_upgrades_while_open_keep_locust_let_through_to_the_mcp_server(
     let_through = upgrades[0][-1]
     assert "mcpServerExtraFrom" in let_through.read_text()
     assert upgrades == [[kind_values, let_through], [kind_values, let_through], [kind_values]]
+
+
+@pytest.mark.parametrize(
+    ("args", "environ", "expected"),
+    [
+        ([], {"PERF_WORKERS": "0"}, 0),  # perf.yml's default: Locust on the runner, no image
+        ([], {}, 0),
+        ([], {"PERF_WORKERS": "2"}, 2),
+        (["--workers", "3"], {"PERF_WORKERS": "0"}, 3),
+        (["--phases", "main", "--workers=0"], {"PERF_WORKERS": "2"}, 0),
+    ],
+)
+def test_the_in_cluster_locust_image_is_wanted_only_for_workers(args, environ, expected):
+    assert workers_wanted(args, environ) == expected
+
+
+def test_a_workers_count_that_is_not_a_number_is_refused_by_name():
+    with pytest.raises(ValueError, match="--workers / PERF_WORKERS"):
+        workers_wanted([], {"PERF_WORKERS": "two"})
+
+
+def test_the_perf_session_builds_the_locust_image_only_when_workers_are_wanted():
+    """The noxfile asks workers_wanted (PERF_WORKERS=0 is a non-empty string, and was
+    taken as "workers wanted")."""
+    session = NOXFILE.read_text().split("def perf(")[1].split("\n@nox.session")[0]
+    build = session.index('"perf.distributed", "image"')
+    assert "if workers_wanted(session.posargs" in session[:build]
