@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from harness.__main__ import matrix
 from toolchain import cache, versions
 
@@ -83,3 +85,44 @@ def test_e2e_matrix_comes_from_versions():
     assert "nox -s e2e" in e2e
     assert "E2E_NODES: ${{ matrix.nodes }}" in e2e
     assert "E2E_VALUES: ${{ matrix.values_files }}" in e2e
+
+
+def _jobs() -> list[tuple[str, str, dict]]:
+    """(workflow file, job id, job) for every job of every workflow."""
+    out = []
+    for path in WORKFLOWS:
+        for job_id, job in yaml.safe_load(path.read_text())["jobs"].items():
+            out.append((path.name, job_id, job))
+    return out
+
+
+def test_each_job_keeps_its_own_tools_cache_keyed_by_its_go_and_pins():
+    """Jobs that build different tools must not share a cache entry: with one key for all,
+    the first job to save (ci's helm + actionlint) fixed its contents, and e2e's legs
+    restored it and built kind and kubectl again every time. The Go version is in the key
+    (tools built by another Go), and the Go module cache is kept with the tools."""
+    keys = {}
+    for workflow, job_id, job in _jobs():
+        steps = job.get("steps", [])
+        caches = [s for s in steps if s.get("uses", "").startswith("actions/cache@")]
+        if not caches:
+            continue
+        go = [i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/setup-go@")]
+        assert go and steps[go[0]].get("id") == "go", f"{workflow}/{job_id}: setup-go needs id go"
+        for cache_step in caches:
+            assert steps.index(cache_step) > go[0], f"{workflow}/{job_id}: cache before setup-go"
+            key = cache_step["with"]["key"]
+            assert "${{ github.job }}" in key, f"{workflow}/{job_id}: key is not per job"
+            assert "${{ steps.go.outputs.go-version }}" in key, f"{workflow}/{job_id}: no Go"
+            assert "~/go/pkg/mod" in cache_step["with"]["path"], f"{workflow}/{job_id}"
+            rendered = key.replace("${{ github.job }}", job_id)
+            assert rendered not in keys, f"{workflow}/{job_id} shares a key with {keys[rendered]}"
+            keys[rendered] = f"{workflow}/{job_id}"
+    assert len(keys) >= 3, keys
+
+
+def test_the_e2e_legs_check_out_the_history_the_upgrade_promise_needs():
+    e2e = yaml.safe_load((ROOT / ".github" / "workflows" / "e2e.yml").read_text())
+    checkout = next(s for s in e2e["jobs"]["e2e"]["steps"]
+                    if s.get("uses", "").startswith("actions/checkout@"))  # fmt: skip
+    assert checkout["with"]["fetch-depth"] == 0
