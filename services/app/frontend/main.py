@@ -1,0 +1,63 @@
+"""The web front end (port 8080): the pages people use, over the backend's REST API.
+
+Run: `python -m app.serve app.frontend.main:app --host 0.0.0.0 --port 8080`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.core.lazy_app import lazy_app
+from app.frontend import pages
+from app.frontend.backend_client import BackendClient
+from app.frontend.config import FrontendSettings, load_frontend_settings
+from app.frontend.headers import SecurityHeadersMiddleware
+from app.frontend.session import SealedSessionMiddleware
+from app.logging import RequestIdMiddleware, configure_logging
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: FrontendSettings | None = None) -> FastAPI:
+    settings = settings or load_frontend_settings()
+    configure_logging(service="frontend", level=settings.LOG_LEVEL)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.backend = BackendClient(settings)
+        try:
+            yield
+        finally:
+            await app.state.backend.aclose()
+
+    app = FastAPI(
+        title="todo-app front end",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    pages.install_error_pages(app)
+    # Added innermost first: a request meets the request id, then the headers, then the session.
+    app.add_middleware(
+        SealedSessionMiddleware,
+        key=settings.session_key,
+        lifetime_seconds=settings.SESSION_LIFETIME_SECONDS,
+        always_secure=settings.SESSION_COOKIE_SECURE == "always",
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+__getattr__ = lazy_app(create_app)

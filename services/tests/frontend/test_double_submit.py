@@ -1,0 +1,50 @@
+"""The add form's Idempotency-Key: a double click or a browser retry creates one task."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.frontend.conftest import Visitor, stored_tasks
+
+
+def _form(visitor: Visitor, title: str) -> dict[str, str]:
+    html = visitor.page("/tasks").text
+    return {
+        "csrf_token": visitor.hidden(html, "csrf_token"),
+        "idempotency_key": visitor.hidden(html, "idempotency_key"),
+        "title": title,
+    }
+
+
+def test_the_same_form_sent_twice_creates_one_task(member: Visitor, api: httpx.Client) -> None:
+    form = _form(member, "only once")
+    first = member.http.post("/tasks", data=form)
+    retry = member.http.post("/tasks", data=form)  # the browser's retry, or "resubmit form?"
+    assert first.status_code == retry.status_code == 303
+    assert [t["title"] for t in stored_tasks(api, member.username)] == ["only once"]
+
+
+def test_a_double_click_sends_both_at_once_and_creates_one_task(
+    member: Visitor, api: httpx.Client
+) -> None:
+    form = _form(member, "clicked twice")
+    cookies = dict(member.http.cookies)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(
+                lambda _: httpx.post(
+                    member.http.base_url.join("/tasks"), data=form, cookies=cookies, timeout=20
+                ),
+                range(2),
+            )
+        )
+    assert [a.status_code for a in answers] == [303, 303]
+    assert [t["title"] for t in stored_tasks(api, member.username)] == ["clicked twice"]
+
+
+def test_each_rendered_form_adds_its_own_task(member: Visitor, api: httpx.Client) -> None:
+    member.add("same title")
+    member.add("same title")  # two forms, two keys: the user meant two tasks
+    assert len(stored_tasks(api, member.username)) == 2
