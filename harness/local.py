@@ -1,4 +1,4 @@
-"""The app on loopback, without a cluster: a throwaway PostgreSQL and both servers.
+"""The app on loopback, without a cluster: a throwaway PostgreSQL and the three servers.
 
 The one place the suites start them: the services suite (a PostgreSQL per
 session, servers per test), perf's local target and its tests, the
@@ -151,6 +151,11 @@ class LocalStack:
     mcp: Server
     database_url: str
     executor: PostgreSQLExecutor | None  # None when the database was given
+    frontend: Server
+
+    @property
+    def frontend_url(self) -> str:
+        return self.frontend.url
 
     @property
     def backend_url(self) -> str:
@@ -179,8 +184,9 @@ class LocalStack:
 def stack(
     *, database_url: str | None = None, settings: dict[str, str] | None = None
 ) -> Iterator[LocalStack]:
-    """A migrated database (a throwaway PostgreSQL unless one is given), the MCP server and
-    the backend on loopback; all stopped after. `settings` override the apps' environment."""
+    """A migrated database (a throwaway PostgreSQL unless one is given), the MCP server, the
+    backend and the web front end on loopback; all stopped after. `settings` override the
+    apps' environment."""
     import secrets as token
 
     with contextlib.ExitStack() as cleanup:
@@ -194,6 +200,7 @@ def stack(
             "DATABASE_URL": database_url,
             "JWT_SECRET": token.token_hex(32),
             "MCP_SERVICE_TOKEN": token.token_hex(32),
+            "SESSION_SECRET": token.token_hex(32),
             "ENVIRONMENT": "production",
             "LOG_LEVEL": "WARNING",
             "MCP_ALLOWED_HOSTS": "localhost,127.0.0.1",
@@ -206,13 +213,16 @@ def stack(
         cleanup.callback(stop, mcp)
         backend = serve("app.main:app", {**env, "MCP_SERVER_URL": mcp.url}, log_dir)
         cleanup.callback(stop, backend)
-        yield LocalStack(backend, mcp, database_url, executor)
+        frontend = serve("app.frontend.main:app", {**env, "BACKEND_URL": backend.url}, log_dir)
+        cleanup.callback(stop, frontend)
+        yield LocalStack(backend, mcp, database_url, executor, frontend)
 
 
 def main() -> None:
     with stack() as s:
         print(f"backend   {s.backend_url}")
         print(f"mcp       {s.mcp_url}")
+        print(f"frontend  {s.frontend_url}")
         print(f"database  {s.database_url}")
         print("Ctrl-C to stop", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
