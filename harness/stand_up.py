@@ -19,8 +19,10 @@ and refuses a context whose name suggests production unless forced.
 from __future__ import annotations
 
 import json
+import platform
 import re
 import secrets
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -32,11 +34,13 @@ from harness import addons, kind
 from harness.images import cluster_images
 from harness.kube import kubectl, wait_cluster_ready
 from harness.portforward import port_forward
-from harness.proc import HarnessError, say, wait_http
+from harness.proc import HarnessError, run, say, wait_http
 from harness.release import NODE_PORT, Release, create_namespace, delete_namespace
-from harness.settings import Settings
+from harness.settings import CHART_DIR, ROOT, Settings
+from toolchain import versions as pins
 from toolchain.decide import RunChoice
 from toolchain.progress import step
+from toolchain.tools import ToolError
 
 PRODUCTION_LIKE = re.compile(r"(^|[^a-z])(prod|production|prd|live)([^a-z]|$)", re.IGNORECASE)
 
@@ -241,6 +245,66 @@ def tear_down(env: Environment) -> None:
         say(f"keeping kind cluster {cluster.name!r}: KUBECONFIG={cluster.kubeconfig}")
 
 
+def commit() -> dict:
+    """The checkout the run tested: its commit, and whether tracked files differ from it."""
+
+    def git(*args: str) -> str:
+        return run(["git", "-C", ROOT, *args], capture=True, quiet=True, timeout=30).stdout.strip()
+
+    try:
+        return {"sha": git("rev-parse", "HEAD"),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}  # fmt: skip
+    except (HarnessError, OSError, subprocess.SubprocessError) as exc:
+        return {"sha": None, "error": f"git: {exc}"[:200]}
+
+
+def _package_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def versions(env: Environment) -> dict:
+    """What ran: Kubernetes (server and kubectl), the pinned tools, the chart, the Python
+    packages that drive load and browser, and the app image's digest as the container
+    runtime of each app pod reports it. A failed read is recorded, never raised."""
+    import yaml
+
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    out: dict = {
+        "chart": f"{chart['name']} {chart['version']} (app {chart.get('appVersion')})",
+        "kind": pins.KIND_VERSION,
+        "helm": pins.HELM_VERSION,
+        "python": platform.python_version(),
+        "locust": _package_version("locust"),
+        "playwright": _package_version("playwright"),
+    }
+    kubeconfig = env.cluster.kubeconfig
+    try:
+        asked = kubectl(kubeconfig, "version", "-o", "json", capture=True, quiet=True, check=False)
+        got = json.loads(asked.stdout or "{}")
+        out["kubectl"] = (got.get("clientVersion") or {}).get("gitVersion")
+        out["kubernetes_server"] = (got.get("serverVersion") or {}).get("gitVersion")
+        if out["kubernetes_server"] is None:
+            raise HarnessError(asked.stderr.strip()[-200:] or "no server version")
+        if env.release is not None:
+            listed = kubectl(kubeconfig, "-n", env.release.namespace, "get", "pods", "-o", "json",
+                             capture=True, quiet=True)  # fmt: skip
+            pods = json.loads(listed.stdout)["items"]
+            app = env.choice.images.app
+            out["app_image_ids"] = {
+                f"{p['metadata']['name']}/{c['name']}": c.get("imageID")
+                for p in pods for c in (p.get("status") or {}).get("containerStatuses") or []
+                if c.get("image") == app or c.get("image", "").endswith("/" + app)
+            }  # fmt: skip
+    except (HarnessError, ToolError, ValueError, KeyError, OSError) as exc:
+        out["error"] = f"could not read the cluster's versions: {exc}"[:300]
+    return out
+
+
 def summary(env: Environment) -> dict:
     """The facts of the bring-up, for the report."""
     return {
@@ -257,4 +321,6 @@ def summary(env: Environment) -> dict:
         "created": env.created,
         "deleted": env.deleted,
         "node_port": NODE_PORT,
+        "versions": versions(env),
+        "commit": commit(),
     }  # fmt: skip

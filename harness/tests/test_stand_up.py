@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from pathlib import Path
 
@@ -76,3 +77,27 @@ def test_a_failed_load_fails_the_step(monkeypatch: pytest.MonkeyPatch, calls: li
     monkeypatch.setattr(stand_up.kind, "load", load)
     with pytest.raises(stand_up.HarnessError, match="kind load failed"):
         stand_up.images_on_ready_cluster(_cluster(is_kind=True), choice=None)
+
+
+def test_the_run_records_the_commit_it_tested() -> None:
+    asked = ["git", "-C", str(stand_up.ROOT), "rev-parse", "HEAD"]
+    head = subprocess.run(asked, capture_output=True, text=True, check=True)  # noqa: S603, S607
+    head = head.stdout.strip()
+    recorded = stand_up.commit()
+    assert recorded["sha"] == head
+    assert isinstance(recorded["dirty"], bool)
+
+
+def test_versions_of_an_unreachable_cluster_are_recorded_as_an_error(tmp_path: Path) -> None:
+    """The pinned tools and the chart are known without a cluster; what the cluster would
+    say is replaced by why it could not be read, and nothing raises."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n")
+    cluster = stand_up.kind.Cluster("c", kubeconfig, is_kind=True)
+    env = stand_up.Environment(settings=None, choice=None, cluster=cluster)
+    found = stand_up.versions(env)
+    assert found["chart"].startswith("todo-app ")
+    assert found["helm"] == stand_up.pins.HELM_VERSION
+    assert found["kind"] == stand_up.pins.KIND_VERSION
+    assert found.get("kubernetes_server") is None
+    assert "could not read the cluster's versions" in found["error"]
