@@ -20,6 +20,7 @@ from typing import Any
 from harness.kube import wait_for
 
 INTERVAL = 0.1
+MAX_TIMELINE = 6000  # requests kept per step for the report (10 minutes at INTERVAL)
 
 # Runs in the pod. Standard library only (the app image has no HTTP client of its own
 # besides the app's). Prints READY, then RESULT <json> when /tmp/stop appears.
@@ -28,6 +29,7 @@ import json, os, time, urllib.error, urllib.request
 
 BASE, USER, PASSWORD = os.environ["BASE"], os.environ["USERNAME"], os.environ["PASSWORD"]
 SEED, TAG, INTERVAL = int(os.environ["SEED"]), os.environ["TAG"], float(os.environ["INTERVAL"])
+KEEP = int(os.environ["KEEP"])
 
 def call(method, path, body=None, token=None, timeout=5.0):
     data = None if body is None else json.dumps(body).encode()
@@ -59,11 +61,15 @@ for i in range(SEED):
     acked.append(until_ok("POST", "/api/v1/tasks", {"title": f"{TAG} seed {i}"}, token)["id"])
 print("READY", flush=True)
 codes, failures, last_ok, max_gap, n = {}, [], time.time(), 0.0, 0
+began, timeline = time.time(), []
 while not os.path.exists("/tmp/stop"):
     n += 1
     started = time.time()
     status, doc = call("POST", "/api/v1/tasks", {"title": f"{TAG} {n}"}, token)
     codes[str(status)] = codes.get(str(status), 0) + 1
+    if len(timeline) < KEEP:
+        timeline.append([round(started - began, 2), str(status),
+                         round((time.time() - started) * 1000, 1)])
     if status == 201:
         acked.append(doc["id"])
         max_gap = max(max_gap, time.time() - last_ok)
@@ -81,7 +87,7 @@ while True:
         break
 print("RESULT " + json.dumps({"acked": acked, "stored": sorted(stored), "codes": codes,
       "failures": failures[:50], "failed": len(failures), "requests": n,
-      "longest_gap_s": round(max_gap, 2)}), flush=True)
+      "longest_gap_s": round(max_gap, 2), "timeline": timeline}), flush=True)
 """
 
 
@@ -98,6 +104,8 @@ class Outcome:
     acked: list[int]
     stored: set[int]
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # [seconds since writing began, status, milliseconds] per request, for the report's plot.
+    timeline: list[list] = field(default_factory=list)
 
     def lost(self, earlier: set[int] = frozenset()) -> set[int]:
         """Acknowledged writes (this step's and `earlier`) the database no longer has."""
@@ -113,6 +121,7 @@ class Outcome:
             "longest_gap_s": self.longest_gap_s,
             "acknowledged": len(self.acked),
             "first_failures": self.failures[:5],
+            "requests_over_time": self.timeline,
         }
 
 
@@ -129,7 +138,8 @@ class SteadyLoad:
     def _pod(self, tag: str) -> dict[str, Any]:
         """The client pod; pinned to `node` when given (a drain must not evict the client)."""
         env = {"BASE": self.base_url, "USERNAME": self.username, "PASSWORD": self.password,
-               "SEED": str(self.seed), "TAG": tag, "INTERVAL": str(INTERVAL)}  # fmt: skip
+               "SEED": str(self.seed), "TAG": tag, "INTERVAL": str(INTERVAL),
+               "KEEP": str(MAX_TIMELINE)}  # fmt: skip
         return {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -180,4 +190,4 @@ class SteadyLoad:
         data = json.loads(line[len("RESULT ") :])
         return Outcome(step, seconds, data["requests"], data["failed"], data["codes"],
                        data["longest_gap_s"], data["acked"], set(data["stored"]),
-                       data["failures"])  # fmt: skip
+                       data["failures"], data.get("timeline") or [])  # fmt: skip
