@@ -21,12 +21,12 @@ CPU_SLACK = 1.05
 VALUES_KEY = {"backend": "backend", "mcp-server": "mcpServer", "postgresql": "postgresql"}
 
 
-def _limits(release, kube) -> dict[str, dict[str, float | None]]:
-    """Limits per component, from the values the release was installed with."""
+def _from_values(release, kube, kind: str = "limits") -> dict[str, dict[str, float | None]]:
+    """Limits (or requests) per component, from the values the release was installed with."""
     values = release.values()
     out = {}
     for component, key in VALUES_KEY.items():
-        lim = (values[key].get("resources") or {}).get("limits") or {}
+        lim = (values[key].get("resources") or {}).get(kind) or {}
         out[component] = {
             "cpu_m": cpu_millicores(lim.get("cpu")),
             "mem_mi": mem_mib(lim.get("memory")),
@@ -93,7 +93,7 @@ def test_pod_specs_have_the_values_resources(release, kube):
 
 @pytest.mark.requires("metrics")
 def test_idle_usage_under_limits(release, kube, results):
-    limits = _limits(release, kube)
+    limits = _from_values(release, kube)
     expected = {p.metadata.name for p in kube.pods() if p.status.phase == "Running"}
     # metrics-server needs one or two scrapes of a new pod before it reports it.
     wait_for(
@@ -111,18 +111,20 @@ def test_idle_usage_under_limits(release, kube, results):
                 p = peaks.setdefault(f"{pod}/{container}", {"cpu_m": 0.0, "mem_mi": 0.0})
                 p["cpu_m"] = max(p["cpu_m"], cpu)
                 p["mem_mi"] = max(p["mem_mi"], mem)
-    results.put("resources_idle", {"peaks": peaks, "limits": limits})
+    requests = _from_values(release, kube, "requests")
+    results.put("resources_idle", {"peaks": peaks, "limits": limits, "requests": requests})
     assert not _check(peaks, limits, release), _check(peaks, limits, release)
 
 
 @pytest.mark.requires("metrics")
 def test_usage_under_load_under_limits(release, kube, load_run, results):
-    limits = _limits(release, kube)
+    limits = _from_values(release, kube)
     peaks = load_run.pod_peaks()
     assert any(k.startswith(f"{release.fullname}-mcp-server-") for k in peaks), (
         "no MCP server metrics were sampled during the load"
     )
-    results.put("resources_load", {"peaks": peaks, "limits": limits})
+    requests = _from_values(release, kube, "requests")
+    results.put("resources_load", {"peaks": peaks, "limits": limits, "requests": requests})
     problems = _check(peaks, limits, release)
     assert not problems, problems
 
