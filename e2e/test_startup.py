@@ -15,6 +15,7 @@ LIMIT_SECONDS = 30.0
 
 def test_pods_ready_within_30s(kube, results):
     rows = []
+    pulled = _images_pulled(kube)
     for pod in kube.pods():
         if pod.metadata.owner_references and pod.metadata.owner_references[0].kind == "Job":
             continue  # hooks/jobs complete instead of becoming Ready
@@ -27,9 +28,13 @@ def test_pods_ready_within_30s(kube, results):
                 "pod": pod.metadata.name,
                 "component": pod.metadata.labels.get("app.kubernetes.io/component"),
                 "seconds": seconds,
+                "created": created.isoformat(),
                 "ready_at": ready.isoformat(),
                 # Where the time went: created -> scheduled -> init done -> containers ready.
                 "steps_s": _condition_times(pod, created),
+                # ... and, between those, its images ready and its containers started.
+                "image_pulled_s": _after(pulled.get(pod.metadata.name), created),
+                "started_s": _after(_containers_started(pod), created),
             }
         )
     by_component: dict[str, list[float]] = {}
@@ -67,6 +72,29 @@ def _hindrances(kube, since) -> list[str]:
         for e in events
         if e.reason in HINDRANCES and (e.last_timestamp or e.event_time or since) >= since
     ]
+
+
+def _after(moment, created) -> float | None:
+    return None if moment is None else round((moment - created).total_seconds(), 1)
+
+
+def _images_pulled(kube) -> dict:
+    """pod -> when its last image was ready ("Pulled": pulled, or already on the node)."""
+    found: dict = {}
+    for event in kube.core.list_namespaced_event(kube.namespace).items:
+        at = event.event_time or event.first_timestamp
+        if event.reason != "Pulled" or event.involved_object.kind != "Pod" or at is None:
+            continue
+        name = event.involved_object.name
+        found[name] = max(found.get(name, at), at)
+    return found
+
+
+def _containers_started(pod):
+    """When the pod's last container started running."""
+    started = [cs.state.running.started_at for cs in pod.status.container_statuses or []
+               if cs.state and cs.state.running and cs.state.running.started_at]  # fmt: skip
+    return max(started) if started else None
 
 
 def _condition_times(pod, created) -> dict[str, float]:
