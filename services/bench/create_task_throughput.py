@@ -18,6 +18,9 @@ What it measures (loopback only, one uvicorn worker per app, fixed concurrency):
 - `cpu_ms_per_request` per process group (backend, MCP server, PostgreSQL, this
   load generator) and the 1-minute load average: on a shared 2-core machine
   the req/s depend on what else runs, the CPU cost per request much less.
+- `errors_by_kind`, in every run and in total: each failed request counted by what
+  it was, an HTTP status (with the first words of its body) or an exception type
+  (with the first words of its message), never only as a number.
 
 PostgreSQL is a throwaway cluster from Debian's binaries unless DATABASE_URL is
 set. Results go to stdout and to reports/bench-create-task.json.
@@ -38,6 +41,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -55,6 +59,37 @@ Operation = Callable[[], Awaitable[None]]
 SERVICE_TOKEN = "bench-service-token-" + "y" * 32
 
 
+class UnexpectedStatus(Exception):
+    """The server answered, but not 201."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(status, body)
+        self.status = status
+        self.body = body
+
+
+def first_words(text: str, count: int = 6) -> str:
+    return " ".join(text.split()[:count])
+
+
+def error_kind(exc: BaseException) -> str:
+    """What a failed request was, in a few words: `HTTP 503 {"detail":"task service
+    unavailable"}` or `IncompleteReadError: 0 bytes read on a total of`."""
+    if isinstance(exc, UnexpectedStatus):
+        body = first_words(exc.body[:200].decode("utf-8", "replace"))
+        return f"HTTP {exc.status} {body}".rstrip()
+    message = first_words(str(exc))
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def describe_errors(errors: dict[str, int]) -> str:
+    """`none`, or the total and each kind's count, most frequent first."""
+    if not errors:
+        return "none"
+    kinds = sorted(errors.items(), key=lambda item: (-item[1], item[0]))
+    return f"{sum(errors.values())} (" + "; ".join(f"{n} x {kind}" for kind, n in kinds) + ")"
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
@@ -66,22 +101,22 @@ async def closed_loop(
 ) -> dict[str, float]:
     """`concurrency` workers calling `op` back to back; stats for the timed window only."""
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()  # by kind, the warm-up's too
     completed = 0  # including the warm-up, for CPU per request
     start = time.perf_counter()
     measure_from = start + warmup
     stop_at = measure_from + duration
 
     async def worker() -> None:
-        nonlocal errors, completed
+        nonlocal completed
         while True:
             began = time.perf_counter()
             if began >= stop_at:
                 return
             try:
                 await op()
-            except Exception:
-                errors += 1
+            except Exception as exc:
+                errors[error_kind(exc)] += 1
                 continue
             completed += 1
             if began >= measure_from:
@@ -91,7 +126,8 @@ async def closed_loop(
     return {
         "requests": len(latencies),
         "completed_incl_warmup": completed,
-        "errors": errors,
+        "errors": errors.total(),
+        "errors_by_kind": dict(errors),
         "rps": len(latencies) / duration,
         "p50_ms": percentile(latencies, 50) * 1000,
         "p95_ms": percentile(latencies, 95) * 1000,
@@ -101,15 +137,14 @@ async def closed_loop(
 async def open_loop(op: Callable[[], Awaitable[None]], *, rate: float, duration: float) -> dict:
     """Start requests at a fixed rate (independent of responses); latency percentiles."""
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
 
     async def one() -> None:
-        nonlocal errors
         began = time.perf_counter()
         try:
             await op()
-        except Exception:
-            errors += 1
+        except Exception as exc:
+            errors[error_kind(exc)] += 1
             return
         latencies.append(time.perf_counter() - began)
 
@@ -124,7 +159,8 @@ async def open_loop(op: Callable[[], Awaitable[None]], *, rate: float, duration:
     return {
         "rate": rate,
         "requests": len(latencies),
-        "errors": errors,
+        "errors": errors.total(),
+        "errors_by_kind": dict(errors),
         "p50_ms": percentile(latencies, 50) * 1000,
         "p95_ms": percentile(latencies, 95) * 1000,
     }
@@ -179,6 +215,11 @@ class CpuMeter:
         return {name: round((after[name] - before[name]) * 1000 / max(n, 1), 3) for name in after}
 
 
+def total_errors(*runs: dict) -> dict[str, int]:
+    """Every run's errors, added up by kind."""
+    return dict(sum((Counter(run["errors_by_kind"]) for run in runs), Counter()))
+
+
 def summarize(runs: list[dict]) -> dict:
     ordered = sorted(runs, key=lambda r: r["rps"])
     median = ordered[len(ordered) // 2]
@@ -186,6 +227,7 @@ def summarize(runs: list[dict]) -> dict:
         "median_rps": median["rps"],
         "p95_ms_of_median_run": median["p95_ms"],
         "p95_ms_median": statistics.median(r["p95_ms"] for r in runs),
+        "errors_by_kind": total_errors(*runs),
         "runs": runs,
     }
 
@@ -272,7 +314,7 @@ async def create_task_ops(backend: str, client_kind: str) -> AsyncIterator[dict[
             else:
                 status, body = await poster.post(key_headers)
             if status != 201:
-                raise RuntimeError(status, body[:200])
+                raise UnexpectedStatus(status, body)
 
         async def op() -> None:
             await create({})
@@ -294,7 +336,10 @@ async def bench_hop(
         paced = await open_loop(
             ops["hop"], rate=0.7 * summarize(runs["hop"])["median_rps"], duration=args.duration
         )
-        print(f"  hop at 70% of peak ({paced['rate']:.0f} req/s): p95 {paced['p95_ms']:.1f} ms")
+        print(
+            f"  hop at 70% of peak ({paced['rate']:.0f} req/s): p95 {paced['p95_ms']:.1f} ms, "
+            f"errors {describe_errors(paced['errors_by_kind'])}"
+        )
         return summarize(runs["hop"]), summarize(runs["hop_idempotency_key"]), paced
 
 
@@ -316,7 +361,8 @@ async def measured_runs(
             run["loadavg_1m_after"] = os.getloadavg()[0]
             print(
                 f"  {label} run {n + 1}: {run['rps']:.0f} req/s, p95 {run['p95_ms']:.1f} ms, "
-                f"CPU ms/request {run['cpu_ms_per_request']}, load {run['loadavg_1m_after']:.1f}"
+                f"CPU ms/request {run['cpu_ms_per_request']}, load {run['loadavg_1m_after']:.1f}, "
+                f"errors {describe_errors(run['errors_by_kind'])}"
             )
             runs[label].append(run)
     return runs
@@ -404,6 +450,12 @@ def main() -> int:
         "ratio": hop["median_rps"] / direct["median_rps"],
         "idempotency_key_rps_ratio": keyed["median_rps"] / hop["median_rps"],
         "p95_at_70pct": paced,
+        "errors_by_kind": {
+            "hop": hop["errors_by_kind"],
+            "hop_idempotency_key": keyed["errors_by_kind"],
+            "hop_at_70pct": paced["errors_by_kind"],
+            "direct": direct["errors_by_kind"],
+        },
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
@@ -417,6 +469,9 @@ def main() -> int:
         f"(p95 {keyed['p95_ms_of_median_run']:.1f} ms) | "
         f"{result['idempotency_key_rps_ratio']:.2f} of hop without"
     )
+    print("errors:")
+    for label, errors in result["errors_by_kind"].items():
+        print(f"  {label}: {describe_errors(errors)}")
     print(f"written to {args.output}")
     return 0
 
