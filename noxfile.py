@@ -40,6 +40,7 @@ TEST_REQUIREMENTS = (
     "-r", "e2e/requirements.txt",
     "-r", "perf/requirements.txt",
     "-r", "chart/tests/requirements.txt",
+    "-r", ".ci/tests/requirements.txt",
 )  # fmt: skip
 
 

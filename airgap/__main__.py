@@ -59,14 +59,21 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("steps", nargs="*", default=["all"], choices=STEPS)
-    args = parser.parse_args(argv)
+    # Checked here, not by argparse's `choices`: Python 3.11 checks the default of a "*"
+    # positional against them as one value, so `python -m airgap` alone failed with
+    # "invalid choice: ['all']" (and with no default, "invalid choice: []").
+    parser.add_argument("steps", nargs="*", metavar="STEP",
+                        help=f"any of {', '.join(STEPS)} (default: all)")  # fmt: skip
+    steps = parser.parse_args(argv).steps or ["all"]
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        parser.error(f"unknown step(s) {', '.join(unknown)}: choose from {', '.join(STEPS)}")
     set_label("airgap")
-    if "status" in args.steps:
+    if "status" in steps:
         _status()
         return 0
     try:
-        build(args.steps)
+        build(steps)
     except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
         print(f"\nairgap: FAILED: {exc}", file=sys.stderr)
         summary()

@@ -1,0 +1,140 @@
+"""Every session `nox -l` lists starts with its defaults, from a clean checkout.
+
+Each session runs here with no posargs against a stand-in for nox's Session that
+records the commands instead of running them. Every project command it would
+run (`python -m <package>`, `python <script>.py`) is then started for real in a
+subprocess in which argparse stops the program right after parsing (and no
+child process can start), so a default the program's own parser refuses
+(`python -m airgap` once failed with "invalid choice: ['all']") fails here.
+"""
+
+# ruff: noqa: S603 - starts this repository's own entry points with recorded arguments
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nox
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# Runs the recorded command with argparse stopping the program once its arguments parsed.
+BOOTSTRAP = """
+import argparse, os, runpy, subprocess, sys
+
+real_known = argparse.ArgumentParser.parse_known_args
+
+def parsed():
+    print("PARSED", flush=True)
+    os._exit(0)
+
+def parse_args(self, args=None, namespace=None):
+    namespace, extra = real_known(self, args, namespace)
+    if extra:
+        self.error("unrecognized arguments: " + " ".join(extra))
+    parsed()
+
+def parse_known_args(self, args=None, namespace=None):
+    real_known(self, args, namespace)
+    parsed()
+
+def refuse(*args, **kwargs):
+    raise RuntimeError("started a process before parsing its arguments")
+
+argparse.ArgumentParser.parse_args = parse_args
+argparse.ArgumentParser.parse_known_args = parse_known_args
+subprocess.Popen.__init__ = refuse
+target, sys.argv = sys.argv[1], sys.argv[1:]
+if target.endswith(".py"):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(target)))  # as `python script.py` does
+    runpy.run_path(target, run_name="__main__")
+else:
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+print("NOT PARSED: the program ended without parsing its arguments with argparse")
+"""
+# Commands that are not this project's programs (their arguments are theirs to check).
+FOREIGN = {"pytest", "ruff", "playwright"}
+
+
+class RecordingSession:
+    """Enough of nox.Session for the noxfile's sessions to run without running anything."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.posargs: list[str] = []
+        self.commands: list[tuple[list[str], dict[str, str]]] = []
+
+    def run(self, *args: str, env: dict[str, str] | None = None, **_: object) -> None:
+        self.commands.append(([str(a) for a in args], dict(env or {})))
+
+    def install(self, *args: str, **_: object) -> None:
+        pass
+
+    def log(self, *args: object, **_: object) -> None:
+        pass
+
+
+def _record() -> dict[str, list[tuple[list[str], dict[str, str]]]]:
+    """{session: [(command, env)]} for every session of the noxfile, run with no posargs,
+    the run's decisions given up front so no session probes a registry or the kernel."""
+    saved = dict(os.environ)
+    os.environ.update({"TODO_IMAGE_SOURCE": "local", "TODO_NETPOL_ENFORCER": "kube-router",
+                       "TODO_BROWSER": "system"})  # fmt: skip
+    try:
+        spec = importlib.util.spec_from_file_location("noxfile_under_test", ROOT / "noxfile.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.REPORTS = Path(tempfile.mkdtemp(prefix="todo-sessions-"))  # phase files go here
+        out = {}
+        for name, func in nox.registry.get().items():
+            if func.__module__ == module.__name__:
+                session = RecordingSession(name)
+                func(session)
+                out[name] = session.commands
+        return out
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _project_commands(recorded) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(label, [module or script, args...], env) of every program of ours a session runs."""
+    found = []
+    for name, commands in recorded.items():
+        for args, env in commands:
+            if args[0] != "python" or len(args) < 2:
+                continue
+            target = args[2] if args[1] == "-m" else args[1]
+            rest = args[3:] if args[1] == "-m" else args[2:]
+            if target.split(".")[0] not in FOREIGN:
+                found.append((f"{name}: {' '.join(args)}", [target, *rest], env))
+    return found
+
+
+RECORDED = _record()
+COMMANDS = _project_commands(RECORDED)
+
+
+def test_every_session_nox_lists_is_recorded() -> None:
+    listed = subprocess.run([sys.executable, "-m", "nox", "-l"], capture_output=True,
+                            text=True, cwd=ROOT, check=True).stdout  # fmt: skip
+    sessions = set(re.findall(r"^[*-] ([\w-]+)", listed, re.MULTILINE))
+    assert {"tests", "e2e", "perf", "airgap", "fresh", "report", "bench"} <= sessions
+    assert sessions <= set(RECORDED), sessions - set(RECORDED)
+    assert len(COMMANDS) >= 10, COMMANDS
+
+
+@pytest.mark.parametrize(("label", "argv", "env"), COMMANDS, ids=[c[0] for c in COMMANDS])
+def test_each_program_a_session_starts_accepts_its_default_arguments(label, argv, env) -> None:
+    started = subprocess.run([sys.executable, "-c", BOOTSTRAP, *argv], capture_output=True,
+                             text=True, cwd=ROOT, timeout=60,
+                             env={**os.environ, **env})  # fmt: skip
+    assert "PARSED" in started.stdout and "NOT PARSED" not in started.stdout, (
+        f"{label}\n{started.stdout[-1500:]}\n{started.stderr[-1500:]}"
+    )
