@@ -203,9 +203,29 @@ MATRIX: dict[str, tuple[tuple[Path, ...], dict[str, Any]]] = {
         {
             "database": {"secret": {"create": False, "name": "my-db"}},
             "auth": {"secret": {"create": False, "name": "my-auth"}},
+            "frontend": {"secret": {"create": False, "name": "my-frontend"}},
         },
     ),
     "nodeport": ((), {"backend": {"service": {"type": "NodePort", "nodePort": 30080}}}),
+    "frontend-ingress": (
+        (),
+        {
+            "frontend": {
+                "ingress": {
+                    "enabled": True,
+                    "className": "nginx",
+                    "host": "todo.example.com",
+                    "tls": {"secretName": "todo-tls"},
+                },
+                "trustedProxies": ["10.244.0.0/16"],
+            },
+            "networkPolicy": {
+                "frontendFrom": [
+                    {"namespaceSelector": {"matchLabels": {"name": "ingress-nginx"}}}
+                ]
+            },
+        },
+    ),
     "egress": ((), {"networkPolicy": {"egress": {"enabled": True}}}),
     "egress-external-db": (
         (),

@@ -27,6 +27,11 @@ DEFAULT_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "256Mi"},
     "limits": {"cpu": "500m", "memory": "512Mi"},
 }
+# The front end holds no database pool and no password hashing: a smaller box.
+FRONTEND_RESOURCES = {
+    "requests": {"cpu": "50m", "memory": "128Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
 STANDARD_LABELS = (
     "app.kubernetes.io/name",
     "app.kubernetes.io/instance",
@@ -322,14 +327,18 @@ DNS_PEER = {
 DNS = {("dns", 53, "UDP"), ("dns", 53, "TCP")}
 
 
+TEST_PEERS = {("backend", 8000, "TCP"), ("mcp-server", 8001, "TCP"), ("frontend", 8080, "TCP")}
+
+
 def test_egress_policies_allow_only_what_each_pod_needs(matrix: dict[str, Rendered]) -> None:
     r = matrix["egress"]
     assert _egress_of(r) == {
         "backend": DNS | {("mcp-server", 8001, "TCP"), ("postgresql", 5432, "TCP")},
         "mcp-server": DNS | {("postgresql", 5432, "TCP")},
         "postgresql": set(),  # selected, and no rule: it may open no connection at all
-        "test": DNS | {("backend", 8000, "TCP"), ("mcp-server", 8001, "TCP")},
-        "mcp-client-test": DNS | {("backend", 8000, "TCP"), ("mcp-server", 8001, "TCP")},
+        "frontend": DNS | {("backend", 8000, "TCP")},
+        "test": DNS | TEST_PEERS,
+        "mcp-client-test": DNS | TEST_PEERS,
     }
     # The ingress policies are the same objects as without egress.
     for component in ("mcp-server", "postgresql"):
@@ -589,10 +598,13 @@ def test_default_resources(case: str, matrix: dict[str, Rendered]) -> None:
     r = matrix[case]
     # Production reserves a quarter CPU per app pod and more again for PostgreSQL.
     production_apps = {**DEFAULT_RESOURCES, "requests": {"cpu": "250m", "memory": "256Mi"}}
+    production_frontend = {**FRONTEND_RESOURCES, "requests": {"cpu": "100m", "memory": "128Mi"}}
     for w in r.workloads():
         if case == "production" and w["kind"] == "StatefulSet":
             continue
         expected = production_apps if case == "production" else DEFAULT_RESOURCES
+        if w["metadata"]["name"].endswith("-frontend"):
+            expected = production_frontend if case == "production" else FRONTEND_RESOURCES
         for c in containers(w["spec"]["template"]["spec"]):
             assert c["resources"] == expected, (w["metadata"]["name"], c["name"])
     for _, _, spec in r.pod_specs():
@@ -879,9 +891,15 @@ def test_render_without_cluster_refuses_to_invent_secrets(helm: Path, render_dir
     a random password on every render would lock the apps out of the kept data volume."""
     message = render_error(helm, render_dir, secrets=False)
     assert "cannot read the cluster" in message
-    for field in ("database.password", "auth.jwtSecret", "auth.mcpServiceToken"):
+    for field in (
+        "database.password",
+        "auth.jwtSecret",
+        "auth.mcpServiceToken",
+        "frontend.sessionSecret",
+    ):
         assert field in message
     assert "database.secret.create=false with database.secret.name" in message
+    assert "frontend.secret.create=false with frontend.secret.name" in message
     assert "--dry-run=server" in message
     # Only what is missing is asked for: the database Secret is the operator's here.
     own_db = {"database": {"secret": {"create": False, "name": "my-db"}}}
@@ -891,6 +909,7 @@ def test_render_without_cluster_refuses_to_invent_secrets(helm: Path, render_dir
     both_own = {
         "database": {"secret": {"create": False, "name": "my-db"}},
         "auth": {"secret": {"create": False, "name": "my-auth"}},
+        "frontend": {"secret": {"create": False, "name": "my-frontend"}},
     }
     first = render(helm, render_dir, both_own, secrets=False)
     assert first.docs == render(helm, render_dir, both_own, secrets=False).docs
@@ -1360,6 +1379,7 @@ def test_helm_test_pods(default: Rendered, matrix: dict[str, Rendered]) -> None:
         name("test-backend-ready"),
         name("test-mcp-reachable"),
         name("test-auth-refused"),
+        name("test-frontend-pages"),
     }
     for pod in pods.values():
         ann = pod["metadata"]["annotations"]
@@ -1369,7 +1389,11 @@ def test_helm_test_pods(default: Rendered, matrix: dict[str, Rendered]) -> None:
         script = pod["spec"]["containers"][0]["command"][-1]
         compile(script, pod["metadata"]["name"], "exec")  # valid Python
     disabled = {p["metadata"]["name"] for p in matrix["mcp-disabled"].of_kind("Pod")}
-    assert disabled == {name("test-backend-ready"), name("test-auth-refused")}
+    assert disabled == {
+        name("test-backend-ready"),
+        name("test-auth-refused"),
+        name("test-frontend-pages"),
+    }
     assert matrix["overrides"].of_kind("Pod") == []
 
 
@@ -1469,3 +1493,126 @@ def test_notes_tell_how_to_reach_the_app(helm: Path, tmp_path: Path) -> None:
     assert "NODE_PORT" in notes and "127.0.0.1:30080" in notes
     notes = _notes(helm, tmp_path, {"mcpServer": {"enabled": False}})
     assert "task service disabled" in notes
+
+
+# --- the web front end -------------------------------------------------------------------
+
+
+def test_frontend_runs_the_same_image_with_its_own_command(default: Rendered) -> None:
+    deployment = default.get("Deployment", name("frontend"))
+    c = container(deployment, "frontend")
+    backend = container(default.get("Deployment", name("backend")), "backend")
+    assert c["image"] == backend["image"]
+    assert c["command"][:4] == ["python", "-m", "app.serve", "app.frontend.main:app"]
+    env = env_of(c)
+    assert env["BACKEND_URL"]["value"] == f"http://{name('backend')}:8000"
+    assert env["SESSION_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": name("frontend"),
+        "key": "SESSION_SECRET",
+    }
+    assert env["SESSION_COOKIE_SECURE"]["value"] == "auto"
+    assert "FORWARDED_ALLOW_IPS" not in env  # uvicorn's default: 127.0.0.1 only
+    # No database or service credential reaches the front end.
+    assert not {"JWT_SECRET", "MCP_SERVICE_TOKEN", "POSTGRES_HOST"} & set(env)
+    assert "envFrom" not in c
+    assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/health"
+    service = default.get("Service", name("frontend"))
+    assert service["spec"]["ports"][0]["port"] == 8080
+    assert default.get("Secret", name("frontend"))["data"]["SESSION_SECRET"]
+
+
+def test_frontend_switch_removes_every_frontend_object(helm: Path, render_dir: Path) -> None:
+    off = render(helm, render_dir, {"frontend": {"enabled": False}})
+    leftovers = [
+        f"{d['kind']}/{d['metadata']['name']}"
+        for d in off.docs
+        if d["metadata"]["name"].startswith(name("frontend"))
+        or d["metadata"]["name"] == name("test-frontend-pages")
+    ]
+    assert leftovers == []
+    assert off.get("Deployment", name("backend"))
+
+
+def test_frontend_key_rolls_only_the_frontend(helm: Path, render_dir: Path) -> None:
+    def annotations(r: Rendered) -> dict[str, dict[str, str]]:
+        return {
+            component: r.get("Deployment", name(component))["spec"]["template"]["metadata"][
+                "annotations"
+            ]
+            for component in ("frontend", "backend", "mcp-server")
+        }
+
+    before = annotations(render(helm, render_dir))
+    after = annotations(
+        render(helm, render_dir, {"frontend": {"sessionSecret": "another-session-key-" + "9" * 20}})
+    )
+    assert before["frontend"] != after["frontend"]
+    assert before["backend"] == after["backend"] and before["mcp-server"] == after["mcp-server"]
+
+
+def test_frontend_ingress_with_tls(helm: Path, render_dir: Path) -> None:
+    values = {
+        "frontend": {
+            "ingress": {
+                "enabled": True,
+                "className": "nginx",
+                "host": "todo.example.com",
+                "tls": {"secretName": "todo-tls"},
+                "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "64k"},
+            },
+            "trustedProxies": ["10.244.0.0/16"],
+        }
+    }
+    r = render(helm, render_dir, values)
+    ingress = r.get("Ingress", name("frontend"))
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"secretName": "todo-tls", "hosts": ["todo.example.com"]}]
+    [rule] = ingress["spec"]["rules"]
+    assert rule["host"] == "todo.example.com"
+    [path] = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": name("frontend"), "port": {"name": "http"}}
+    env = env_of(container(r.get("Deployment", name("frontend")), "frontend"))
+    assert env["SESSION_COOKIE_SECURE"]["value"] == "always"  # TLS at the Ingress
+    assert env["FORWARDED_ALLOW_IPS"]["value"] == "10.244.0.0/16"
+
+
+def test_frontend_ingress_is_optional_and_may_answer_any_host(
+    default: Rendered, helm: Path, render_dir: Path
+) -> None:
+    assert default.of_kind("Ingress") == []
+    r = render(helm, render_dir, {"frontend": {"ingress": {"enabled": True}}})
+    ingress = r.get("Ingress", name("frontend"))
+    assert "tls" not in ingress["spec"] and "ingressClassName" not in ingress["spec"]
+    assert "host" not in ingress["spec"]["rules"][0]
+
+
+def test_frontend_ingress_policy_opens_only_its_port(
+    default: Rendered, helm: Path, render_dir: Path
+) -> None:
+    policy = default.get("NetworkPolicy", name("frontend"))
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+    controller = {"namespaceSelector": {"matchLabels": {"name": "ingress-nginx"}}}
+    r = render(helm, render_dir, {"networkPolicy": {"frontendFrom": [controller]}})
+    [rule] = r.get("NetworkPolicy", name("frontend"))["spec"]["ingress"]
+    assert rule["from"][0] == controller
+    pods = pods_by_component(r)
+    assert selects(rule["from"][1]["podSelector"]["matchLabels"], pods["test"])
+    assert not any(
+        selects(rule["from"][1]["podSelector"]["matchLabels"], pods[c])
+        for c in ("backend", "mcp-server")
+    )
+
+
+def test_production_spreads_two_frontend_pods_under_a_pdb(matrix: dict[str, Rendered]) -> None:
+    r = matrix["production"]
+    deployment = r.get("Deployment", name("frontend"))
+    assert deployment["spec"]["replicas"] == 2
+    [spread] = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "frontend"
+    assert r.get("PodDisruptionBudget", name("frontend"))["spec"]["maxUnavailable"] == 1
+    assert matrix["default"].of_kind("PodDisruptionBudget") == [] or all(
+        not p["metadata"]["name"].endswith("-frontend")
+        for p in matrix["default"].of_kind("PodDisruptionBudget")
+    )

@@ -62,6 +62,33 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-mcp-server" (include "todo-app.fullname" .) }}
 {{- end }}
 
+{{/* Name of the web front end's objects. */}}
+{{- define "todo-app.frontend.fullname" -}}
+{{- printf "%s-frontend" (include "todo-app.fullname" .) }}
+{{- end }}
+
+{{/* Name of the Secret holding the front end's SESSION_SECRET (frontend.secret.name, else "<fullname>-frontend"). */}}
+{{- define "todo-app.frontend.secretName" -}}
+{{- default (include "todo-app.frontend.fullname" .) .Values.frontend.secret.name }}
+{{- end }}
+
+{{/* SESSION_COOKIE_SECURE of the front end: "always" when asked, or when its Ingress terminates TLS; else "auto" (Secure when the request came over TLS). */}}
+{{- define "todo-app.frontend.cookieSecure" -}}
+{{- $ingress := .Values.frontend.ingress }}
+{{- if or (eq .Values.frontend.secureCookies "always") (and $ingress.enabled $ingress.tls.secretName) }}always{{ else }}auto{{ end }}
+{{- end }}
+
+{{/* Checksum of the front end's session key when the chart creates it, so a new key rolls the front end pods (and only them). */}}
+{{- define "todo-app.frontend.secretChecksum" -}}
+{{- include "todo-app.generated" . }}
+{{- .Values._generated.SESSION_SECRET | default "" | sha256sum }}
+{{- end }}
+
+{{/* In-cluster URL of the backend, given to the front end as BACKEND_URL. */}}
+{{- define "todo-app.backend.url" -}}
+{{- printf "http://%s:%d" (include "todo-app.backend.fullname" .) (int .Values.backend.service.port) }}
+{{- end }}
+
 {{/* Name of the PostgreSQL objects. */}}
 {{- define "todo-app.postgresql.fullname" -}}
 {{- printf "%s-postgresql" (include "todo-app.fullname" .) }}
@@ -194,7 +221,7 @@ seccompProfile:
 {{/* Checksum of the credentials in the Secrets the chart creates, so new credentials roll the app pods. It hashes the values only, not the rendered Secrets, whose chart-version labels would roll every pod on a chart bump. */}}
 {{- define "todo-app.secretChecksum" -}}
 {{- include "todo-app.generated" . }}
-{{- $data := dict "generated" .Values._generated }}
+{{- $data := dict "generated" (omit .Values._generated "SESSION_SECRET") }}
 {{- if .Values.database.secret.create }}
 {{- $_ := set $data "database" (list .Values.database.user .Values.database.name) }}
 {{- end }}
@@ -212,6 +239,17 @@ seccompProfile:
 {{- end }}
 {{- if and (not .Values.database.secret.create) (not .Values.database.secret.name) }}
 {{- fail "database.secret.name is required when database.secret.create is false (name of an existing Secret with POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB)" }}
+{{- end }}
+{{- if and .Values.frontend.enabled (not .Values.frontend.secret.create) (not .Values.frontend.secret.name) }}
+{{- fail "frontend.secret.name is required when frontend.secret.create is false (name of an existing Secret with SESSION_SECRET)" }}
+{{- end }}
+{{- with .Values.frontend.ingress }}
+{{- if and .enabled .tls.secretName (not .host) }}
+{{- fail "frontend.ingress.host is required when frontend.ingress.tls.secretName is set (the certificate is for a host name)" }}
+{{- end }}
+{{- end }}
+{{- if and (not (kindIs "invalid" .Values.frontend.service.nodePort)) (eq .Values.frontend.service.type "ClusterIP") }}
+{{- fail "frontend.service.nodePort is set but frontend.service.type is ClusterIP (use NodePort)" }}
 {{- end }}
 {{- if and (not .Values.auth.secret.create) (not .Values.auth.secret.name) }}
 {{- fail "auth.secret.name is required when auth.secret.create is false (name of an existing Secret with JWT_SECRET, MCP_SERVICE_TOKEN)" }}
@@ -337,7 +375,7 @@ seccompProfile:
 {{- if or (include "todo-app.live" (list . "v1" "ServiceAccount" "default") | fromYaml) (include "todo-app.live" (list . "v1" "Namespace" "kube-system") | fromYaml) }}true{{ end }}
 {{- end }}
 
-{{/* Credentials of the Secrets the chart creates, computed once per render (memoised in .Values._generated, so the checksum annotations hash the same values the Secrets hold). For each key, in order: the value given in values (database.password, auth.jwtSecret, auth.mcpServiceToken), else the existing Secret's (a new DB password would lock the apps out of the data volume, a new JWT_SECRET would log every user out), else a random one when this render can read the cluster (a first install). A render that cannot read the cluster and is given nothing is refused: a random value would change on every render. */}}
+{{/* Credentials of the Secrets the chart creates, computed once per render (memoised in .Values._generated, so the checksum annotations hash the same values the Secrets hold). For each key, in order: the value given in values (database.password, auth.jwtSecret, auth.mcpServiceToken, frontend.sessionSecret), else the existing Secret's (a new DB password would lock the apps out of the data volume, a new JWT_SECRET would log every user out), else a random one when this render can read the cluster (a first install). A render that cannot read the cluster and is given nothing is refused: a random value would change on every render. */}}
 {{- define "todo-app.generated" -}}
 {{- if not (hasKey .Values "_generated") }}
 {{- $gen := dict }}
@@ -349,6 +387,9 @@ seccompProfile:
 {{- $authName := include "todo-app.auth.secretName" . }}
 {{- $wanted = append $wanted (list "JWT_SECRET" .Values.auth.jwtSecret $authName "auth.jwtSecret" 48) }}
 {{- $wanted = append $wanted (list "MCP_SERVICE_TOKEN" .Values.auth.mcpServiceToken $authName "auth.mcpServiceToken" 48) }}
+{{- end }}
+{{- if and .Values.frontend.enabled .Values.frontend.secret.create }}
+{{- $wanted = append $wanted (list "SESSION_SECRET" .Values.frontend.sessionSecret (include "todo-app.frontend.secretName" .) "frontend.sessionSecret" 48) }}
 {{- end }}
 {{- $missing := list }}
 {{- range $wanted }}
@@ -368,6 +409,7 @@ seccompProfile:
 {{- $own := list }}
 {{- if has "database.password" $missing }}{{ $own = append $own "database.secret.create=false with database.secret.name" }}{{ end }}
 {{- if or (has "auth.jwtSecret" $missing) (has "auth.mcpServiceToken" $missing) }}{{ $own = append $own "auth.secret.create=false with auth.secret.name" }}{{ end }}
+{{- if has "frontend.sessionSecret" $missing }}{{ $own = append $own "frontend.secret.create=false with frontend.secret.name" }}{{ end }}
 {{- fail (printf "this render cannot read the cluster (helm template, a client-side --dry-run, a GitOps tool), so it cannot keep generated secrets: a random value would change on every render while the database volume keeps the first password. Set %s to values you keep, or create the Secrets yourself and set %s, or render with access to the cluster (helm install/upgrade, --dry-run=server)" (join ", " $missing) (join " and " $own)) }}
 {{- end }}
 {{- $_ := set .Values "_generated" $gen }}
