@@ -1,8 +1,9 @@
 """kind clusters: the one place they are created, loaded and deleted.
 
 A cluster has one control plane and `nodes - 1` workers. The control plane
-publishes the backend's NodePort (30080) on 127.0.0.1:<host_port>, so load
-tests reach kube-proxy directly and several clusters (e2e, perf) can coexist.
+publishes the backend's NodePort (30080) on 127.0.0.1:<host_port>, and the web
+front end's (30088) on 127.0.0.1:<host_port + 100>, so load tests and the
+browser reach kube-proxy directly and several clusters (e2e, perf) can coexist.
 `kind load docker-image` puts an image on every node.
 
 Offline (local images), nothing in a kind cluster needs to leave this host,
@@ -28,11 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.proc import HarnessError, run, say
+from harness.settings import FRONTEND_PORT_OFFSET
 from toolchain.progress import note
 from toolchain.tools import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_PORT = 30080  # the backend's NodePort inside the cluster (see harness/release.py)
+FRONTEND_NODE_PORT = 30088  # the web front end's (published on host_port + FRONTEND_PORT_OFFSET)
 # The HPA controller's period (Kubernetes' default is 15 s). The scaling promise waits for
 # it on the way up and down; what it proves is the chart's HPA, not the controller's pace.
 HPA_SYNC_PERIOD = "5s"
@@ -86,6 +89,10 @@ def kind_config(nodes: int, host_port: int) -> str:
         "    extraPortMappings:",
         f"      - containerPort: {NODE_PORT}",
         f"        hostPort: {host_port}",
+        '        listenAddress: "127.0.0.1"',
+        "        protocol: TCP",
+        f"      - containerPort: {FRONTEND_NODE_PORT}",
+        f"        hostPort: {host_port + FRONTEND_PORT_OFFSET}",
         '        listenAddress: "127.0.0.1"',
         "        protocol: TCP",
     ]

@@ -96,6 +96,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 BY_NAME = {o.name: o for o in OPTIONS}
+FRONTEND_PORT_OFFSET = 100  # the front end's loopback port, from the backend's (`host_port`)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,16 @@ class Settings:
     @property
     def backend_url(self) -> str:
         return f"http://127.0.0.1:{self.host_port}"
+
+    @property
+    def frontend_host_port(self) -> int:
+        """Loopback port where a kind cluster publishes the web front end: `host_port` + 100,
+        so e2e's and perf's clusters (30080, 30081) keep apart (30180, 30181)."""
+        return self.host_port + FRONTEND_PORT_OFFSET
+
+    @property
+    def frontend_url(self) -> str:
+        return f"http://127.0.0.1:{self.frontend_host_port}"
 
     def values_files(self) -> list[Path]:
         """The values files to layer, resolved against the repository; [] when shipped."""

@@ -30,15 +30,17 @@ def test_guard_is_off_when_egress_is_allowed(monkeypatch: pytest.MonkeyPatch) ->
     assert kind.guard_kind_network() is None
 
 
-def test_config_has_one_control_plane_publishing_the_nodeport_and_workers() -> None:
+def test_config_has_one_control_plane_publishing_the_nodeports_and_workers() -> None:
     import yaml
 
     config = yaml.safe_load(kind.kind_config(3, 30081))
     roles = [n["role"] for n in config["nodes"]]
     assert roles == ["control-plane", "worker", "worker"]
-    (mapping,) = config["nodes"][0]["extraPortMappings"]
-    assert mapping == {"containerPort": 30080, "hostPort": 30081,
+    backend, frontend = config["nodes"][0]["extraPortMappings"]
+    assert backend == {"containerPort": 30080, "hostPort": 30081,
                        "listenAddress": "127.0.0.1", "protocol": "TCP"}  # fmt: skip
+    assert frontend == {"containerPort": 30088, "hostPort": 30181,
+                        "listenAddress": "127.0.0.1", "protocol": "TCP"}  # fmt: skip
 
 
 def test_config_makes_the_hpa_controller_sync_every_few_seconds() -> None:
