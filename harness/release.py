@@ -25,6 +25,7 @@ from toolchain.decide import ImageSet
 from toolchain.tools import tool
 
 NODE_PORT = 30080
+FRONTEND_NODE_PORT = 30088
 CREATED_BY = ("app.kubernetes.io/created-by", "todo-harness")
 SCALE_DOWN_WINDOW = "mcpServer.autoscaling.behavior.scaleDown.stabilizationWindowSeconds=10"
 
@@ -39,6 +40,7 @@ class Release:
     images: ImageSet
     values_files: list[Path] = field(default_factory=list)
     backend_url: str = f"http://127.0.0.1:{NODE_PORT}"
+    frontend_url: str = f"http://127.0.0.1:{FRONTEND_NODE_PORT}"
 
     @property
     def fullname(self) -> str:
@@ -108,20 +110,27 @@ class Release:
 
     def expose_backend(self, node_port: int = NODE_PORT) -> None:
         """A NodePort Service of the harness's own in front of the release's backend pods."""
+        self._expose("e2e-access", "backend", 8000, node_port)
+
+    def expose_frontend(self, node_port: int = FRONTEND_NODE_PORT) -> None:
+        """The same for the web front end's pods (the browser's way in)."""
+        self._expose("e2e-frontend", "frontend", 8080, node_port)
+
+    def _expose(self, suffix: str, component: str, port: int, node_port: int) -> None:
         service = {
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {
-                "name": f"{self.name}-e2e-access",
+                "name": f"{self.name}-{suffix}",
                 "labels": {CREATED_BY[0]: CREATED_BY[1]},
             },
             "spec": {
                 "type": "NodePort",
                 "selector": {
                     "app.kubernetes.io/instance": self.name,
-                    "app.kubernetes.io/component": "backend",
+                    "app.kubernetes.io/component": component,
                 },
-                "ports": [{"name": "http", "port": 8000, "targetPort": 8000,
+                "ports": [{"name": "http", "port": port, "targetPort": port,
                            "nodePort": node_port}],
             },
         }  # fmt: skip

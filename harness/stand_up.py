@@ -183,12 +183,14 @@ def deploy(env: Environment, namespace: str) -> Release:
         images=env.choice.images,
         values_files=settings.values_files(),
         backend_url=settings.backend_url,
+        frontend_url=settings.frontend_url,
     )
     started = time.monotonic()
     release.install()
     env.install_seconds = time.monotonic() - started
     env.created.append(f"helm release {release.name} in {namespace}")
     release.expose_backend()
+    release.expose_frontend()
     if settings.kubeconfig:  # no NodePort published here: reach the backend through a forward
         url = env.stack.enter_context(
             port_forward(
@@ -196,6 +198,11 @@ def deploy(env: Environment, namespace: str) -> Release:
             )  # fmt: skip
         )
         release.backend_url = url
+        release.frontend_url = env.stack.enter_context(
+            port_forward(
+                cluster.kubeconfig, namespace, f"svc/{release.name}-e2e-frontend", 8080, follow=True
+            )  # fmt: skip
+        )
     env.ready_seconds = wait_http(f"{release.backend_url}/ready", timeout=120)
     env.release = release
     return release
