@@ -79,5 +79,16 @@ KUBE_ROUTER_LOCAL = f"todo-airgap/kube-router:{KUBE_ROUTER_VERSION}"
 # The application image every run builds from services/.
 APP_IMAGE = "todo-app:dev"
 
+# The local registry's image: FROM scratch, the registry binary built above.
+REGISTRY_IMAGE = f"todo-registry:{DISTRIBUTION_VERSION}"
+
 # Image recipes need no revision number: every local image is labelled with a hash of its
 # recipe folder, these pins and its base image, and rebuilt when that hash changes.
+
+# --- the browser promise's accessibility scan ------------------------------------------------
+# axe-core from the npm registry; the integrity is the registry's own `dist.integrity` (SHA-512
+# of the tarball), checked before the script is used (toolchain/axe.py).
+AXE_CORE_VERSION = "4.14.1"
+AXE_CORE_INTEGRITY = (
+    "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
+)
