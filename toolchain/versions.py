@@ -79,9 +79,6 @@ KUBE_ROUTER_LOCAL = f"todo-airgap/kube-router:{KUBE_ROUTER_VERSION}"
 # The application image every run builds from services/.
 APP_IMAGE = "todo-app:dev"
 
-# The local registry's image: FROM scratch, the registry binary built above.
-REGISTRY_IMAGE = f"todo-registry:{DISTRIBUTION_VERSION}"
-
 # Image recipes need no revision number: every local image is labelled with a hash of its
 # recipe folder, these pins and its base image, and rebuilt when that hash changes.
 
