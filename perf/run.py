@@ -69,6 +69,8 @@ class Target:
     mcp: Callable[[], contextlib.AbstractContextManager[str]]
     database: Callable[[], contextlib.AbstractContextManager[Any]]
     mcp_host_header: str | None = None
+    # The web front end (FrontendUser's pages); "" leaves that user out of the mix.
+    frontend_url: str = ""
     kind: str = "cluster"
     # Pin the MCP server at n replicas (HPA off), or n=None: HPA on (1..3).
     set_mcp_replicas: Callable[[int | None], None] | None = None
@@ -172,6 +174,7 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
     pg_pod = kube.pods("postgresql")[0].metadata.name
     target = Target(
         backend_url=release.backend_url,
+        frontend_url=release.frontend_url,
         mcp=mcp_forward,
         database=database,
         set_mcp_replicas=set_mcp_replicas,
@@ -227,6 +230,7 @@ def local_target(_: argparse.Namespace) -> Iterator[Target]:
         target = Target(
             pgbench=ceiling.run_pgbench([], stack.pg_env()),
             backend_url=stack.backend_url,
+            frontend_url=stack.frontend_url,
             mcp=lambda: contextlib.nullcontext(stack.mcp_url),
             database=lambda: contextlib.nullcontext(stack.database_url),
             kind="local",
@@ -265,6 +269,7 @@ def run_locust(
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "PERF_MCP_HOST_HEADER": target.mcp_host_header or "",
         "PERF_SAMPLES_FILE": str(samples_file),
+        "PERF_FRONTEND_URL": target.frontend_url,
         **env,
     }
     log = out / f"{name}.log"
