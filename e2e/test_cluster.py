@@ -169,15 +169,18 @@ def test_postgresql_takes_its_credentials_and_refuses_others(release, kube):
     db_user = kube.secret_value(name, "POSTGRES_USER")
     db_name = kube.secret_value(name, "POSTGRES_DB")
 
-    def psql(password: str):
+    def psql(password: str, *where: str):
         return release.kubectl(
             "exec", pod, "-c", "postgresql", "--", "env", f"PGPASSWORD={password}",
-            "psql", "-h", "127.0.0.1", "-U", db_user, "-d", db_name, "-tAc", "select 1",
+            "psql", *where, "-U", db_user, "-d", db_name, "-tAc", "select 1",
             capture=True, quiet=True, check=False,
         )  # fmt: skip
 
-    good = psql(kube.secret_value(name, "POSTGRES_PASSWORD"))
-    assert good.returncode == 0 and good.stdout.strip() == "1", good.stderr
-    wrong = psql(f"wrong-{uuid.uuid4().hex[:8]}")
-    assert wrong.returncode != 0
-    assert "password authentication failed" in wrong.stderr, wrong.stderr
+    # Inside the pod too, over loopback and the socket: the image's initdb would trust
+    # both unless the chart says otherwise.
+    for where in (("-h", "127.0.0.1"), ()):
+        good = psql(kube.secret_value(name, "POSTGRES_PASSWORD"), *where)
+        assert good.returncode == 0 and good.stdout.strip() == "1", (where, good.stderr)
+        wrong = psql(f"wrong-{uuid.uuid4().hex[:8]}", *where)
+        assert wrong.returncode != 0, f"a wrong password was accepted over {where or 'the socket'}"
+        assert "password authentication failed" in wrong.stderr, wrong.stderr

@@ -8,10 +8,12 @@ named `todo-airgap-test-*` and removed at the end.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,7 @@ from toolchain.kindmod import KindModule, docker_name
 
 pytestmark = pytest.mark.docker
 
+ROOT = Path(__file__).resolve().parents[2]
 LOCAL = decide.image_set("local")
 # A password with every character a hand-built URL or shell would trip over.
 PASSWORD = "p@ss w:rd/?#%'\"$x"  # noqa: S105 - a test credential
@@ -122,7 +125,9 @@ def _wait_ready(name: str, timeout: float = 60) -> None:
     while time.monotonic() < deadline:
         state = docker("inspect", "-f", "{{.State.Running}}", name).stdout.strip()
         assert state == "true", docker("logs", name, check=False).stderr
-        ready = docker("exec", name, "pg_isready", "-h", "127.0.0.1", "-q", check=False)
+        # -U as the chart's probes: a UID without a passwd entry has no user name of its own.
+        ready = docker("exec", name, "pg_isready", "-h", "127.0.0.1", "-U", "postgres", "-q",
+                       check=False)  # fmt: skip
         if ready.returncode == 0:
             return
         time.sleep(0.5)
@@ -150,6 +155,68 @@ def test_postgres_accepts_its_credentials_read_only_root(containers: list[str]) 
     jit = _psql(host, PASSWORD, "set jit_above_cost = 0; "
                 "select pg_jit_available(), sum(i) from generate_series(1, 1000) i")  # fmt: skip
     assert (jit.returncode, jit.stdout.split()) == (0, ["SET", "f|500500"]), jit.stderr
+
+
+def _chart_initdb_args() -> str:
+    """POSTGRES_INITDB_ARGS as the chart's StatefulSet sets it."""
+    template = (ROOT / "chart/todo-app/templates/postgresql/statefulset.yaml").read_text()
+    found = re.search(r"name: POSTGRES_INITDB_ARGS\s+value: \"([^\"]+)\"", template)
+    assert found, "the chart no longer sets POSTGRES_INITDB_ARGS"
+    return found.group(1)
+
+
+def _psql_inside(name: str, password: str, *where: str):
+    """psql inside the server's own container: over the socket, or -h 127.0.0.1."""
+    return docker("exec", "-e", f"PGPASSWORD={password}", name, "psql", *where, "-U", "todo",
+                  "-d", "todo_db", "-tAc", "select 1", check=False)  # fmt: skip
+
+
+def test_postgres_trusts_socket_and_loopback_unless_initdb_args_say_otherwise(
+    containers: list[str],
+) -> None:
+    """As the official image: initdb's own defaults (trust) for the socket and loopback,
+    the password for every other host."""
+    name = _name(containers, "pg")
+    _start_postgres(name)
+    _wait_ready(name)
+    for where in ((), ("-h", "127.0.0.1")):
+        trusted = _psql_inside(name, "not-the-password", *where)
+        assert (trusted.returncode, trusted.stdout.strip()) == (0, "1"), (where, trusted.stderr)
+    refused = _psql(_ip(name), "not-the-password", "select 1")
+    assert "password authentication failed" in refused.stderr
+
+
+def test_postgres_with_the_charts_initdb_args_asks_every_connection_for_the_password(
+    containers: list[str],
+) -> None:
+    name = _name(containers, "pg")
+    env = {"POSTGRES_PASSWORD": PASSWORD, "POSTGRES_USER": "todo", "POSTGRES_DB": "todo_db",
+           "POSTGRES_INITDB_ARGS": _chart_initdb_args()}  # fmt: skip
+    _start_postgres(name, "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/var/run/postgresql",
+                    env=env)  # fmt: skip
+    _wait_ready(name)
+    for where in ((), ("-h", "127.0.0.1")):
+        wrong = _psql_inside(name, "not-the-password", *where)
+        assert "password authentication failed" in wrong.stderr, (where, wrong.stdout)
+        right = _psql_inside(name, PASSWORD, *where)
+        assert right.stdout.strip() == "1", (where, right.stderr)
+    collation = _psql(_ip(name), PASSWORD, "select datcollate || ' ' || pg_encoding_to_char("
+                      "encoding) from pg_database where datname = 'todo_db'")  # fmt: skip
+    assert collation.stdout.strip() == "C.UTF-8 UTF8", collation.stderr
+
+
+def test_postgres_initialises_as_a_uid_without_a_passwd_entry(containers: list[str]) -> None:
+    """A pod's securityContext may pick any UID: initdb gets a passwd entry from
+    nss_wrapper, as in the official image."""
+    name = _name(containers, "pg")
+    _start_postgres(name, "--user", "4242:4242", "--read-only", "--tmpfs", "/tmp",
+                    "--tmpfs", "/var/run/postgresql:uid=4242,gid=4242",
+                    "--tmpfs", "/var/lib/postgresql/data:uid=4242,gid=4242",
+                    "-e", "PGDATA=/var/lib/postgresql/data/pgdata")  # fmt: skip
+    _wait_ready(name)
+    got = _psql(_ip(name), PASSWORD, "select current_user")
+    assert got.stdout.strip() == "todo", got.stderr
+    assert docker("exec", name, "stat", "-c", "%u", "/proc/1").stdout.strip() == "4242"
 
 
 def test_postgres_keeps_data_and_stops_cleanly(containers: list[str]) -> None:

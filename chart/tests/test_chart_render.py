@@ -680,6 +680,18 @@ def test_postgresql_pod(default: Rendered) -> None:
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
 
 
+def test_postgresql_authentication_and_locale_are_the_charts_not_the_images(
+    default: Rendered,
+) -> None:
+    """The postgres image's initdb trusts local and loopback connections unless told
+    otherwise; the chart tells it, so every image behaves the same under the chart."""
+    env = env_of(container(default.get("StatefulSet", name("postgresql")), "postgresql"))
+    args = env["POSTGRES_INITDB_ARGS"]["value"].split()
+    assert {"--auth-local=scram-sha-256", "--auth-host=scram-sha-256"} <= set(args)
+    assert {"--encoding=UTF8", "--locale=C.UTF-8"} <= set(args)
+    assert env["POSTGRES_HOST_AUTH_METHOD"]["value"] == "scram-sha-256"
+
+
 @pytest.mark.parametrize("case", [c for c in ALL_CASES if c not in EXTERNAL_DB])
 def test_postgresql_statefulset_is_governed_by_a_headless_service(
     case: str, matrix: dict[str, Rendered]

@@ -6,13 +6,22 @@
 #       unless POSTGRES_HOST_AUTH_METHOD=trust
 #   POSTGRES_USER (default postgres)               superuser name
 #   POSTGRES_DB   (default $POSTGRES_USER)         database created on first start
-#   POSTGRES_INITDB_ARGS, POSTGRES_HOST_AUTH_METHOD (default scram-sha-256)
+#   POSTGRES_INITDB_ARGS (words added to initdb's command line)
+#   POSTGRES_HOST_AUTH_METHOD (default scram-sha-256, PostgreSQL 15's password_encryption)
 #   PGDATA (default /var/lib/postgresql/data)
 #   /docker-entrypoint-initdb.d/*.sh|*.sql|*.sql.gz run once after initdb
 #
+# Like the official image, initdb gets no authentication flags of its own: its
+# defaults trust every local (socket) and loopback connection, and only
+# `host all all all <method>` is added. Whoever relies on passwords there says
+# so in POSTGRES_INITDB_ARGS (`--auth-local=... --auth-host=...`), and the
+# first-start setup then authenticates with POSTGRES_PASSWORD. PARITY.md lists
+# what this image shares with the official one and the tests that hold it.
+#
 # Writes only to $PGDATA, /var/run/postgresql and /tmp, so it runs with a
 # read-only root filesystem. Started as root it fixes ownership and drops to
-# postgres (UID 999); started as any other user it runs as that user.
+# postgres (UID 999); started as any other user it runs as that user, a user
+# without a passwd entry through nss_wrapper (initdb needs one).
 # `postgres` ends up as PID 1 (exec), so SIGINT/SIGTERM reach it directly.
 set -Eeuo pipefail
 
@@ -73,18 +82,28 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     fi
     rm -f "$PGDATA/.write-test"
 
-    # initdb needs the current UID in /etc/passwd; an arbitrary UID gets one via nss_wrapper
-    # upstream. Here: only 999 (postgres) and root are supported, which covers both paths.
+    # initdb needs the current UID in /etc/passwd: one without an entry (any UID a pod's
+    # securityContext picks) gets a temporary one through nss_wrapper, for initdb only.
     if ! getent passwd "$(id -u)" >/dev/null; then
-        die "UID $(id -u) has no passwd entry; run as 999 (postgres) or as root"
+        NSS_WRAPPER_PASSWD="$(mktemp)"
+        NSS_WRAPPER_GROUP="$(mktemp)"
+        printf 'postgres:x:%s:%s:PostgreSQL:%s:/bin/false\n' "$(id -u)" "$(id -g)" "$PGDATA" \
+            >"$NSS_WRAPPER_PASSWD"
+        printf 'postgres:x:%s:\n' "$(id -g)" >"$NSS_WRAPPER_GROUP"
+        wrapper=(/usr/lib/*/libnss_wrapper.so)
+        LD_PRELOAD="${wrapper[0]}"
+        export LD_PRELOAD NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
     fi
 
     log "initialising $PGDATA (superuser $POSTGRES_USER, database $POSTGRES_DB)"
     # The password reaches initdb through a pipe, never a file on disk or argv.
     # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a list of words
     initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
-        --auth-local=trust --auth-host="$POSTGRES_HOST_AUTH_METHOD" \
-        --encoding=UTF8 --locale=C.UTF-8 $POSTGRES_INITDB_ARGS >/dev/null
+        $POSTGRES_INITDB_ARGS >/dev/null
+    if [ -n "${NSS_WRAPPER_PASSWD:-}" ]; then
+        rm -f "$NSS_WRAPPER_PASSWD" "$NSS_WRAPPER_GROUP"
+        unset LD_PRELOAD NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
+    fi
 
     {
         echo
@@ -95,9 +114,12 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     grep -q "^listen_addresses = '\*'" "$PGDATA/postgresql.conf" \
         || die "could not set listen_addresses in postgresql.conf"
 
-    # A private server on the Unix socket only, for the first-start setup.
+    # A private server on the Unix socket only, for the first-start setup, which
+    # authenticates with the password where POSTGRES_INITDB_ARGS made the socket ask one.
+    export PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}"
     pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w -t 60 start
-    psql_cmd=(psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname postgres)
+    psql_cmd=(psql -v ON_ERROR_STOP=1 --no-psqlrc --no-password --username "$POSTGRES_USER"
+        --dbname postgres)
     if [ "$POSTGRES_DB" != 'postgres' ]; then
         "${psql_cmd[@]}" --set db="$POSTGRES_DB" -q <<'SQL'
 SELECT format('CREATE DATABASE %I', :'db')
@@ -115,6 +137,7 @@ SQL
     done
     shopt -u nullglob
     pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+    unset PGPASSWORD
     log "initialisation complete; starting PostgreSQL"
 fi
 
