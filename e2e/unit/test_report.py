@@ -1,53 +1,210 @@
-"""The e2e report from recorded results (no cluster)."""
+"""The e2e run read from its recorded files into the report's model (no cluster)."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
+
+import pytest
 
 from e2e import report
+from report.model import FAIL, INCOMPLETE, NOT_APPLICABLE, NOT_PROVABLE, NOT_RUN, PARTLY, PASS
+
+FIXTURES = Path(__file__).with_name("fixtures")
 
 
-def test_report_marks_each_promise(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "PHASES_FILE", tmp_path / "none.jsonl")
-    monkeypatch.delenv("TODO_PHASES_FILE", raising=False)
-    results = {
-        "run_id": "r1",
-        "outcomes": {
-            "1": {"test_a": "passed"},
-            "2": {"test_b": "failed"},
-            "5": {"test_c": "not provable on this cluster: no metrics API"},
-            "6": {"test_d": "not applicable: these values leave autoscaling off"},
-            "12": {"test_e": "not provable in this checkout: no earlier chart revision"},
+@pytest.fixture
+def recorded(tmp_path):
+    """A copy of a recorded run (reports/ and artifacts/), to read and write pages in."""
+
+    def copy(name: str) -> Path:
+        shutil.copytree(FIXTURES / name, tmp_path / name)
+        return tmp_path / name / "reports"
+
+    return copy
+
+
+def _results(reports: Path) -> dict:
+    return json.loads((reports / "e2e-results.json").read_text())
+
+
+def _save(reports: Path, data: dict) -> None:
+    (reports / "e2e-results.json").write_text(json.dumps(data))
+
+
+def test_each_promise_gets_its_verdict_from_its_tests_outcomes(tmp_path):
+    """Results recorded before per-test records (outcomes only) still read."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    _save(
+        reports,
+        {
+            "run_id": "r1",
+            "finished": {"exit_status": 1, "at": 1.0},
+            "outcomes": {
+                "1": {"test_a": "passed"},
+                "2": {"test_b": "failed"},
+                "5": {"test_c": "not provable on this cluster: no metrics API"},
+                "6": {"test_d": "not applicable: these values leave autoscaling off"},
+                "9": {"test_e": "passed", "test_f": "not provable on this cluster: no enforcer"},
+                "11": {"test_g": "passed", "test_h": "not applicable: one node"},
+                "12": {"test_i": "not provable in this checkout: no earlier chart revision"},
+            },
         },
-        "startup": {
-            "pods": [{"pod": "p", "component": "backend", "seconds": 2.0}],
-            "median_by_component": {"backend": 2.0},
-        },
-    }
-    (tmp_path / "e2e-results.json").write_text(json.dumps(results))
-    text = report.write_report(tmp_path).read_text()
-    assert "| 1 | install | PASS |" in text
-    assert "| 2 | startup | FAIL |" in text
-    assert "| 3 | health | not run |" in text
-    assert (
-        "| 5 | resources | NOT PROVABLE | 1 run; test_c: not provable on this cluster: no" in text
     )
-    assert "| 6 | HPA | N/A |" in text
-    assert "| 12 | upgrade | NOT PROVABLE | 1 run; test_e: not provable in this checkout" in text
-    assert "| p | backend | 2.0 |" in text
+    run = report.read_run(reports)
+    verdicts = {p.key: p.verdict for p in run.legs[0].promises}
+    assert verdicts == {
+        "0": NOT_RUN,
+        "1": PASS,
+        "2": FAIL,
+        "3": NOT_RUN,
+        "4": NOT_RUN,
+        "5": NOT_PROVABLE,
+        "6": NOT_APPLICABLE,
+        "7": NOT_RUN,
+        "8": NOT_RUN,
+        "9": PARTLY,
+        "10": NOT_RUN,
+        "11": PASS,
+        "12": NOT_PROVABLE,
+    }
+    assert run.verdict == FAIL
+    text = report.write(reports).markdown.read_text()
+    assert "| 5 | resources | **NOT PROVABLE** | 1 | - | test_c: not provable on this" in text
 
 
-def test_report_names_the_values_the_earlier_revision_ran_with(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "PHASES_FILE", tmp_path / "none.jsonl")
-    monkeypatch.delenv("TODO_PHASES_FILE", raising=False)
-    step = {"step": "upgrade", "seconds": 17.2, "requests": 65, "failed": 1,
-            "longest_gap_s": 5.83, "acknowledged": 74}  # fmt: skip
-    for values, shown in (([], "as shipped"), (["harness/values-small-nodes.yaml"],
-                                                "harness/values-small-nodes.yaml")):  # fmt: skip
-        results = {"run_id": "r1", "outcomes": {},
-                   "upgrade": {"from": "e42c7fe8b82fb3a2", "chosen_by": "--upgrade-from e42c7fe",
-                               "values": values, "steps": [step]}}  # fmt: skip
-        (tmp_path / "e2e-results.json").write_text(json.dumps(results))
-        text = report.write_report(tmp_path).read_text()
-        assert f"(--upgrade-from e42c7fe), with values {shown}." in text
-        assert "| upgrade | 17.2 | 65 | 1 | 5.83 | 74 | yes | yes | - |" in text
+def test_a_recorded_run_reads_with_its_facts_durations_and_pictures(recorded):
+    run = report.read_run(recorded("passing-run"))
+    assert run.verdict == PASS and run.complete
+    assert run.commit == "9e708d7c3f1b"
+    decided = {f.label: f for f in run.decided}
+    assert decided["Image source"].value == "local"
+    assert "no container registry" in decided["Image source"].why
+    assert decided["Cluster"].value == "kind cluster `todo-e2e`, made by this run"
+    versions = {f.label: f.value for f in run.versions}
+    assert versions["Kubernetes (server)"] == "v1.34.0"
+    assert "sha256:4f1c2a9d" in versions["App image"]
+    promises = {p.key: p for p in run.legs[0].promises}
+    assert promises["5"].seconds == pytest.approx(83.3, abs=0.1)
+    assert promises["11"].verdict == NOT_APPLICABLE
+    sections = {s.id: s for s in run.legs[0].sections}
+    assert list(sections) == [
+        "startup",
+        "hpa",
+        "resources",
+        "rollouts",
+        "frontend",
+        "faults",
+        "netpol",
+        "helm-test",
+    ]
+    figures = [b.name for s in sections.values() for b in s.blocks if hasattr(b, "svg")]
+    assert figures == ["startup", "hpa", "resources", "rollouts"]
+    stages = {p.stage for p in run.phases}
+    assert stages == {"prepare", "bring-up", "tests", "teardown", "report"}
+    assert {p.name: p.stage for p in run.phases}["load run (Locust)"] == "tests"
+
+
+def test_a_failed_test_shows_its_message_and_links_what_was_saved_for_it(recorded):
+    reports = recorded("failing-run")
+    run = report.read_run(reports)
+    assert run.verdict == FAIL
+    faults = next(p for p in run.legs[0].promises if p.key == "8")
+    failed = next(t for t in faults.tests if t.verdict == FAIL)
+    assert failed.message.startswith("AssertionError: acknowledged writes lost")
+    assert failed.where == "e2e/test_faults.py:124"
+    groups = {a.group for a in failed.artifacts}
+    assert groups == {"logs", "events", "describe", "helm", "objects"}
+    for artifact in failed.artifacts:
+        assert artifact.href.startswith("../artifacts/todo-e2e-")
+        assert (reports / artifact.href).is_file()
+    text = report.write(reports).markdown.read_text()
+    assert "### FAIL: promise 8, `test_mcp_pod_kill_under_load_loses_no_acknowledged_write`" in text
+
+
+def test_artifacts_recorded_on_another_machine_are_found_beside_the_reports(recorded):
+    reports = recorded("failing-run")
+    data = _results(reports)
+    test = data["tests"][
+        "e2e/test_faults.py::test_mcp_pod_kill_under_load_loses_no_acknowledged_write"
+    ]
+    test["artifacts"] = "/home/runner/work/todo-app/" + test["artifacts"]
+    _save(reports, data)
+    failed = next(
+        t for p in report.read_run(reports).legs[0].promises for t in p.tests if t.verdict == FAIL
+    )
+    assert len(failed.artifacts) == 13
+
+
+def test_a_run_that_stopped_before_the_tests_is_incomplete_and_names_the_step(tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "e2e-phases.jsonl").write_text(
+        '{"name": "python deps", "depth": 0, "seconds": 4.0, "status": "ok", "started": 100.0}\n'
+        '{"name": "images", "depth": 0, "seconds": 9.0, "status": "failed", "started": 105.0}\n'
+    )
+    run = report.read_run(reports)
+    assert run.verdict == INCOMPLETE
+    assert run.missing == [
+        "no promise was proven: the run stopped before the tests at `images` (failed)"
+    ]
+    assert run.legs == [] and run.timeline is not None
+    assert "> - no promise was proven" in report.write(reports).markdown.read_text()
+
+
+def test_results_of_an_earlier_run_are_not_shown_as_this_one(recorded):
+    reports = recorded("passing-run")
+    (reports / "e2e-phases.jsonl").write_text(
+        '{"name": "python deps", "depth": 0, "seconds": 4.0, "status": "failed", '
+        '"started": 1896520000.0}\n'
+    )
+    run = report.read_run(reports)
+    assert run.legs == []
+    assert "the results on disk are from an earlier run" in run.missing[0]
+
+
+@pytest.mark.parametrize(
+    ("finished", "missing"),
+    [
+        ({"exit_status": 2, "at": 1796520400.0}, "the run was interrupted (Ctrl-C or a signal)"),
+        (None, "the test session recorded no end: it was killed or is still running"),
+    ],
+)
+def test_an_interrupted_or_killed_session_is_marked_incomplete(recorded, finished, missing):
+    reports = recorded("passing-run")
+    data = _results(reports)
+    if finished is None:
+        del data["finished"]
+    else:
+        data["finished"] = finished
+    _save(reports, data)
+    run = report.read_run(reports)
+    assert run.verdict == INCOMPLETE
+    assert run.missing[0].startswith(missing)
+
+
+def test_the_rollout_legs_are_named_with_the_values_the_earlier_revision_ran_with(recorded):
+    reports = recorded("failing-run")
+    run = report.read_run(reports)
+    rollouts = next(s for s in run.legs[0].sections if s.id == "rollouts")
+    text = " ".join(getattr(b, "text", "") for b in rollouts.blocks)
+    assert "earlier revision `6dc5dac1a2b3` (the commit before the last chart change" in text
+    assert "with values harness/values-kind.yaml, harness/values-small-nodes.yaml" in text
+    table = next(b for b in rollouts.blocks if hasattr(b, "rows"))
+    assert [row[0] for row in table.rows] == ["upgrade", "rollback", "default -> production values"]
+    switch = table.rows[2]
+    assert switch[3].text == "16" and switch[3].verdict is None  # failed requests: no PASS badge
+
+
+def test_the_page_links_the_perf_runs_beside_it_newest_first(recorded):
+    reports = recorded("passing-run")
+    for stamp in ("20261201T100000Z", "20261205T100000Z"):
+        (reports / "perf" / stamp).mkdir(parents=True)
+        (reports / "perf" / stamp / "index.html").write_text("<!doctype html><title>x</title>")
+    section = report.read_run(reports).sections[-1]
+    assert [(link.text, link.href) for link in section.blocks[0].links] == [
+        ("20261205T100000Z (latest)", "perf/20261205T100000Z/index.html"),
+        ("20261201T100000Z", "perf/20261201T100000Z/index.html"),
+    ]
