@@ -5,13 +5,17 @@ up once and provides `environment`, `cluster`, `release`, `kube`,
 `capabilities` and `port_forward`. This file adds what the promises share:
 the promise numbers and their order, the results the report is made of,
 HTTP clients and users, and the one Locust load run of the HPA and resource
-promises. The report (`reports/e2e-summary.md`) is written at the end.
+promises. Each promise test's outcome, duration, failure message and saved
+artifacts are recorded as it ends; the report (`reports/index.html`,
+`reports/e2e-summary.md`) is written at the end, also when the run fails or is
+interrupted.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,7 +53,7 @@ PROMISES = {
     12: "upgrade: an earlier revision upgraded, rolled back and switched to production under load",
 }
 
-_STATE: dict[str, Any] = {"outcomes": {}}
+_STATE: dict[str, Any] = {"outcomes": {}, "tests": {}}
 
 
 # --- collection and markers ----------------------------------------------------------
@@ -99,11 +103,15 @@ class Results:
 
     def save(self) -> None:
         REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-        payload = {"run_id": self.run_id, **self.data, "outcomes": _STATE["outcomes"]}
+        payload = {"run_id": self.run_id, "promises": PROMISES, **self.data,
+                   "outcomes": _STATE["outcomes"], "tests": _STATE["tests"]}  # fmt: skip
         (REPORTS_DIR / "e2e-results.json").write_text(json.dumps(payload, indent=2, default=str))
 
 
 RESULTS = Results()
+# Loaded while pytest collects, before any bring-up: the report tells these results from an
+# earlier run's by this time.
+RESULTS.data["session_started"] = time.time()
 
 
 @pytest.fixture(scope="session")
@@ -203,10 +211,31 @@ def load_run(release, kube, capabilities, results: Results):
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest):
+    """How long the release's bring-up took inside the first test's setup: a phase of the
+    run's own, not part of that test's time."""
+    if fixturedef.argname != "environment":
+        return (yield)
+    started = time.monotonic()
+    try:
+        return (yield)
+    finally:
+        _STATE["bring_up_seconds"] = time.monotonic() - started
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     if item.get_closest_marker("promise") is None:
         return report
+    record = _STATE["tests"].setdefault(item.nodeid, {
+        "promise": str(_promise_of(item)), "name": item.name, "outcome": "running",
+        "seconds": 0.0, "started": report.start, "stopped": report.stop,
+    })  # fmt: skip
+    own = report.duration
+    if report.when == "setup" and "bring_up_seconds" in _STATE:
+        own = max(0.0, own - _STATE.pop("bring_up_seconds"))
+    record["seconds"] = round(record["seconds"] + own, 2)
     if report.when == "call" or (report.when == "setup" and not report.passed):
         if report.passed:
             outcome = "passed"
@@ -216,24 +245,52 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         else:
             outcome = "failed"
         _STATE["outcomes"].setdefault(str(_promise_of(item)), {})[item.name] = outcome
-        RESULTS.save()
+        # The timeline shows the test's own work (a setup's bring-up is a phase of its own).
+        record.update(outcome=outcome, started=report.start, stopped=report.stop)
+    if report.failed:
+        if record["outcome"] != "failed":  # a teardown that failed after a passed test
+            record["outcome"] = "failed"
+            _STATE["outcomes"].setdefault(str(_promise_of(item)), {})[item.name] = "failed"
+        crash = getattr(report.longrepr, "reprcrash", None)
+        record["message"] = (crash.message if crash else str(report.longrepr))[-4000:]
+        record["where"] = f"{crash.path}:{crash.lineno}" if crash else ""
+    RESULTS.save()
     return report
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """The folder of what the harness saved for a failure (known once its plugin has added
+    it to the report's sections)."""
+    record = _STATE["tests"].get(report.nodeid)
+    for name, text in report.sections if record is not None else ():
+        if name == "artifacts" and text.startswith("saved under "):
+            saved = Path(text.removeprefix("saved under "))
+            record["artifacts"] = str(saved.relative_to(ROOT) if saved.is_relative_to(ROOT)
+                                      else saved)  # fmt: skip
+            RESULTS.save()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if not _STATE["outcomes"]:
-        return
-    from e2e.report import write_report
+    """Write the report whatever happened: failed promises, Ctrl-C, a failed bring-up."""
+    promises = [i for i in getattr(session, "items", []) if i.get_closest_marker("promise")]
+    if not promises or session.config.option.collectonly:
+        return  # the unit tests, or a listing: no e2e run to report
+    from e2e.report import write
     from harness.proc import say
     from harness.pytest_plugin import environment_state
+    from toolchain.progress import step
 
     state = environment_state()
     if state.get("teardown"):
         RESULTS.data.setdefault("bring_up", {}).update(state["teardown"])
     RESULTS.data["failure_artifacts"] = sorted(set(state["failures"]))
+    RESULTS.data["finished"] = {"exit_status": int(exitstatus), "at": time.time()}
     RESULTS.save()
     try:
-        say(f"report written: {write_report(REPORTS_DIR, PROMISES)}")
+        with step("report"):
+            written = write(REPORTS_DIR)
+        say(f"report written: {written.page} ({written.page.stat().st_size // 1024} KiB), "
+            f"{written.markdown}")  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - the run's verdict stays pytest's
         say(f"could not write the report: {exc!r}")
     if state["failures"]:
