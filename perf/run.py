@@ -19,7 +19,9 @@ environment variables), the MCP server and PostgreSQL through
 started on loopback (no replicas to pin, no sampling).
 
 Outputs in reports/perf/<UTC timestamp>/: Locust CSV + HTML per phase,
-samples_<phase>.csv, summary.json, PNG plots, report.md.
+samples_<phase>.csv, summary.json, phases.jsonl, and the report (index.html,
+report.md, figures/), written also when the run fails or is interrupted (what
+was measured, marked incomplete); reports/index.html then links it.
 Exit status: 0 all SLOs met, 1 an SLO missed (or a regression with
 PERF_FAIL_ON_REGRESSION=1), 2 the run itself failed.
 """
@@ -28,9 +30,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -41,7 +45,8 @@ from typing import Any
 
 from harness import settings as harness_settings
 from harness.proc import HarnessError
-from perf import baseline, plots, report, sampler, samples, shapes, slo, summary
+from perf import baseline, report, sampler, samples, shapes, slo, summary
+from toolchain.progress import phases_file, step
 from toolchain.tools import tool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +87,8 @@ class Target:
     # Locust inside the cluster (`--workers N`): a perf.distributed.InCluster.
     in_cluster: Any = None
     notes: list[str] = field(default_factory=list)
+    # What stood the target up and what ran (harness.stand_up.summary), for the report.
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 def cpu_limits(kube) -> dict[str, float]:
@@ -200,6 +207,7 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
         f"cluster {env.cluster.name} ({chosen.nodes} node(s)), namespace {release.namespace}, "
         f"release {release.name}, values: {chosen.describe_values()}"
     )
+    target.facts = stand_up.summary(env)
     if args.workers:
         from perf.distributed import IMAGE, InCluster
 
@@ -223,7 +231,7 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
 
 @contextlib.contextmanager
 def local_target(_: argparse.Namespace) -> Iterator[Target]:
-    from harness import local
+    from harness import local, stand_up
     from perf import ceiling
 
     with local.stack() as stack:
@@ -234,6 +242,7 @@ def local_target(_: argparse.Namespace) -> Iterator[Target]:
             mcp=lambda: contextlib.nullcontext(stack.mcp_url),
             database=lambda: contextlib.nullcontext(stack.database_url),
             kind="local",
+            facts={"commit": stand_up.commit()},
         )
         target.notes.append(
             "local: PostgreSQL and both servers on loopback (one process each); "
@@ -481,23 +490,6 @@ def flat_figures(phases: dict, *, min_samples: int) -> dict[str, float | None]:
     return figs
 
 
-def make_plots(out: Path, phases: dict) -> list[str]:
-    made = []
-    main = phases.get("main")
-    if main and main["timeline"]:
-        made.append(plots.latency(main["timeline"], out / "latency.png", "main: latency").name)
-        made.append(plots.throughput(main["timeline"], out / "throughput.png", "main").name)
-        if main["cluster"]:
-            made.append(
-                plots.replicas_cpu(main["cluster"], out / "replicas_cpu.png", "main: HPA on").name
-            )
-    caps = phases.get("capacity") or {}
-    if caps:
-        runs = {f"{c['mcp_replicas']} MCP replica(s)": c["stages"] for c in caps.values()}
-        made.append(plots.capacity(runs, out / "capacity.png").name)
-    return made
-
-
 def git_revision() -> str | None:
     try:
         return subprocess.run(  # noqa: S603
@@ -577,48 +569,44 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # the run still counts: it may be one of those re-recording it
         base, unreadable = None, str(exc)
         say(f"warning: no comparison with the baseline: {exc}")
+    meta: dict[str, Any] = {
+        "timestamp": stamp,
+        "started": time.time(),
+        "git": git_revision(),
+        "target": "local" if args.local else "cluster",
+        "shape": args.shape,
+        "phases_asked": list(args.phases),
+        "backend_url": None,
+        "notes": [],
+    }
     started = time.monotonic()
     phases: dict[str, Any] = {}
     make_target = local_target if args.local else cluster_target
     try:
         with make_target(args) as target:
+            meta.update(backend_url=target.backend_url, notes=target.notes,
+                        bring_up=target.facts)  # fmt: skip
             if "main" in args.phases:
-                phases["main"] = phase_main(args, out, target, rules)
+                with step("phase main"):
+                    phases["main"] = phase_main(args, out, target, rules)
             if "capacity" in args.phases:
-                phases["capacity"] = phase_capacity(args, out, target, rules)
+                with step("phase capacity"):
+                    phases["capacity"] = phase_capacity(args, out, target, rules)
             if "ceiling" in args.phases:
-                if target.set_mcp_replicas:
-                    target.set_mcp_replicas(1)
-                phases["ceiling"] = phase_ceiling(args, out, target)
-            notes, backend_url = target.notes, target.backend_url
+                with step("phase ceiling"):
+                    if target.set_mcp_replicas:
+                        target.set_mcp_replicas(1)
+                    phases["ceiling"] = phase_ceiling(args, out, target)
     except (RunError, HarnessError, subprocess.SubprocessError, OSError) as exc:
         say(f"error: {exc}")
+        meta["incomplete"] = f"the run failed: {str(exc).splitlines()[0][:300]}"
+    except KeyboardInterrupt:
+        meta["incomplete"] = "the run was interrupted (Ctrl-C or a signal)"
+        write_outputs(out, meta, phases, rules, args, base, unreadable, started)
+        raise
+    comparisons = write_outputs(out, meta, phases, rules, args, base, unreadable, started)
+    if meta.get("incomplete"):
         return 2
-    figures = flat_figures(phases, min_samples=rules.min_samples)
-    result = {
-        "meta": {
-            "timestamp": stamp,
-            "git": git_revision(),
-            "target": "local" if args.local else "cluster",
-            "shape": args.shape,
-            "backend_url": backend_url,
-            "seconds": round(time.monotonic() - started, 1),
-            "notes": notes,
-        },
-        "phases": phases,
-        "figures": figures,
-    }
-    comparisons = baseline.compare(figures, base, rules.tolerance) if base else []
-    result["baseline"] = {
-        "file": str(args.baseline),
-        "unreadable": unreadable,
-        "tolerance": rules.tolerance,
-        "comparisons": [c.to_dict() for c in comparisons],
-    }
-    result["plots"] = make_plots(out, phases)
-    (out / "summary.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (out / "report.md").write_text(report.render(result, rules))
-    say(f"report: {out / 'report.md'}")
     violations = phases.get("main", {}).get("violations", [])
     regressions = [c for c in comparisons if c.regression]
     for c in regressions:
@@ -634,3 +622,43 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     say("all SLOs met")
     return 0
+
+
+def write_outputs(out: Path, meta: dict, phases: dict, rules: slo.Slo, args, base, unreadable,
+                  started: float) -> list:  # fmt: skip
+    """summary.json, the run's phases and its report (index.html, report.md); the baseline
+    comparisons. Also for a run that stopped early: what it measured, marked incomplete."""
+    figures = flat_figures(phases, min_samples=rules.min_samples)
+    meta["seconds"] = round(time.monotonic() - started, 1)
+    result = {"meta": meta, "phases": phases, "figures": figures,
+              "slo": {"file": str(args.slo), **dataclasses.asdict(rules)}}  # fmt: skip
+    comparisons = baseline.compare(figures, base, rules.tolerance) if base else []
+    result["baseline"] = {
+        "file": str(args.baseline),
+        "unreadable": unreadable,
+        "tolerance": rules.tolerance,
+        "comparisons": [c.to_dict() for c in comparisons],
+    }
+    (out / report.SUMMARY).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    copy_phases(out)
+    try:
+        with step("report"):
+            written = report.write(out, step_summary=True)
+            index = ROOT / "reports"
+            if out.parent == index / "perf":  # the e2e page (or the list of runs) links it
+                from e2e.report import write as write_index
+
+                write_index(index)
+        copy_phases(out)
+        size = written.page.stat().st_size // 1024
+        say(f"report: {written.page} ({size} KiB), {written.markdown}")
+    except Exception as exc:  # noqa: BLE001 - the figures are saved; the page is a rendering
+        say(f"could not write the report: {exc!r} (python -m report {out} tries again)")
+    return comparisons
+
+
+def copy_phases(out: Path) -> None:
+    """The session's phase file (this run's timed steps) into the run's folder."""
+    source = phases_file()
+    if source is not None and source.exists():
+        shutil.copyfile(source, out / report.PHASES)
