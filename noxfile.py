@@ -176,8 +176,10 @@ def e2e(session: nox.Session) -> None:
             env={**env, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
     finally:
+        _report(session, env)
         _print_phases(session, started)
-        session.log("report: reports/e2e-summary.md, reports/e2e-junit.xml")
+        session.log("report: reports/index.html (open it), reports/e2e-summary.md, "
+                    "reports/e2e-junit.xml")  # fmt: skip
 
 
 @nox.session(python=PYTHON, default=False, tags=["perf"])
@@ -240,11 +242,11 @@ def teardown(session: nox.Session) -> None:
     session.run("python", "-m", "harness", "teardown", *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False, tags=["e2e"])
+@nox.session(python=PYTHON, default=False, tags=["e2e", "perf"])
 def report(session: nox.Session) -> None:
-    """Rebuild reports/e2e-summary.md and the HPA plot from the last run's results."""
-    session.install("matplotlib")
-    session.run("python", "-m", "e2e.report")
+    """Rebuild a run's page and summary from its files: reports/ (default) or a perf run's."""
+    session.install("-r", "report/requirements.txt")
+    session.run("python", "-m", "report", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False, tags=["airgap"])

@@ -7,12 +7,17 @@ Users:
 - `McpAgent`: an AI agent driving the MCP server's tools over the Model
   Context Protocol (official SDK client, Streamable HTTP, the user's JWT);
   each tool call is reported to Locust as a request named `mcp:<tool>`.
+- `FrontendUser`: a person using the web front end (PERF_FRONTEND_URL): pages
+  and plain form posts as a browser sends them, CSRF token and Idempotency-Key
+  read from the page, each POST's 303 followed by the GET a browser makes;
+  requests named `page:<method> <path>`.
 - `HealthUser` / `CreateOnlyUser`: no think time, one operation each; used by
   the ceiling measurement (no-op endpoint vs create-task, same path).
 
 Which classes run: PERF_USERS_CLASSES (comma-separated, default
-"TodoUser,McpAgent"). Shape: PERF_SHAPE (see perf/shapes.py). The agent
-needs PERF_MCP_URL (e.g. http://127.0.0.1:18001/mcp through a port-forward).
+"TodoUser,McpAgent", plus "FrontendUser" when PERF_FRONTEND_URL is set).
+Shape: PERF_SHAPE (see perf/shapes.py). The agent needs PERF_MCP_URL (e.g.
+http://127.0.0.1:18001/mcp through a port-forward).
 Every request is also written to PERF_SAMPLES_FILE (CSV) for the summary.
 
 Run by hand: `locust -f perf/locustfile.py --headless -H http://127.0.0.1:30080`.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import sys
 import time
 import uuid
@@ -300,6 +306,118 @@ class McpAgent(User):
             self._tool("delete_task", task_id=self.task_ids.pop(0))
 
 
+_HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
+_TASK_ID = re.compile(r'action="/tasks/(\d+)/complete"')
+_ANY_TASK = re.compile(r'data-task-id="(\d+)"')
+
+
+class FrontendUser(HttpUser):
+    """A person using the web front end: every action a form post and the page after it."""
+
+    weight = 4
+    wait_time = between(*_think())
+    max_tasks = 30
+
+    def on_start(self) -> None:
+        from locust.clients import HttpSession
+
+        url = os.environ.get("PERF_FRONTEND_URL")
+        if not url:
+            raise RuntimeError("FrontendUser needs PERF_FRONTEND_URL (the front end's URL)")
+        self.client = HttpSession(
+            base_url=url, request_event=self.environment.events.request, user=self
+        )
+        self.html = self._page("/signup", "page:GET /signup")
+        password = uuid.uuid4().hex[:PASSWORD_BYTES] + "Aa1!"
+        form = {
+            "username": f"web-{uuid.uuid4().hex[:16]}",
+            "password": password,
+            "confirm": password,
+        }
+        if not self._post("/signup", form, "page:POST /signup"):
+            raise StopUser()
+        self.tasks_seen = 0
+
+    # -- helpers -------------------------------------------------------------
+    def _page(self, path: str, name: str) -> str:
+        with self.client.get(path, name=name, catch_response=True, allow_redirects=False) as r:
+            if r.status_code != 200 or 'class="banner"' in r.text:
+                r.failure(f"{name}: HTTP {r.status_code}: {r.text[:200]}")
+                return ""
+            return r.text
+
+    def _post(self, path: str, form: dict[str, str], name: str) -> bool:
+        """Post a form of the current page; follow its 303 as a browser does."""
+        fields = dict(_HIDDEN.findall(self.html))
+        data = {"csrf_token": fields.get("csrf_token", ""), **form}
+        with self.client.post(
+            path, data=data, name=name, catch_response=True, allow_redirects=False
+        ) as r:
+            if r.status_code != 303:
+                r.failure(f"{name}: HTTP {r.status_code}: {r.text[:200]}")
+                return False
+            location = r.headers.get("location", "/tasks")
+        self.html = self._page(location, f"page:GET {location.split('?')[0]}")
+        self.tasks_seen = len(_ANY_TASK.findall(self.html))
+        return bool(self.html)
+
+    # -- pages ---------------------------------------------------------------
+    @task(4)
+    def list_tasks(self) -> None:
+        # The second page when there is one (a person follows the "Next" link).
+        page = 2 if 'rel="next"' in self.html and _rng.random() < 0.25 else 1
+        html = self._page(f"/tasks?page={page}", "page:GET /tasks")
+        if html:
+            self.html = html
+            self.tasks_seen = len(_ANY_TASK.findall(html))
+
+    @task(3)
+    def add(self) -> None:
+        if self.tasks_seen >= self.max_tasks:
+            return self.delete()
+        key = dict(_HIDDEN.findall(self.html)).get("idempotency_key")
+        if key is None:  # not on the list page: open it first
+            return self.list_tasks()
+        self._post(
+            "/tasks",
+            {"title": _title(), "description": "", "idempotency_key": key},
+            "page:POST /tasks",
+        )
+
+    @task(2)
+    def complete(self) -> None:
+        open_ids = _TASK_ID.findall(self.html)
+        if not open_ids:
+            return self.add()
+        task_id = _rng.choice(open_ids)
+        self._post(
+            f"/tasks/{task_id}/complete", {"title": "a task"}, "page:POST /tasks/[id]/complete"
+        )
+
+    @task(1)
+    def edit(self) -> None:
+        ids = _ANY_TASK.findall(self.html)
+        if not ids:
+            return self.add()
+        task_id = _rng.choice(ids)
+        html = self._page(f"/tasks/{task_id}/edit", "page:GET /tasks/[id]/edit")
+        if not html:
+            return
+        self.html = html
+        self._post(
+            f"/tasks/{task_id}/edit",
+            {"title": _title(), "description": "edited"},
+            "page:POST /tasks/[id]/edit",
+        )
+
+    @task(1)
+    def delete(self) -> None:
+        ids = _ANY_TASK.findall(self.html)
+        if not ids:
+            return self.add()
+        self._post(f"/tasks/{ids[-1]}/delete", {"title": "a task"}, "page:POST /tasks/[id]/delete")
+
+
 class HealthUser(HttpUser):
     """No-op endpoint, no think time: what the network path into the cluster allows."""
 
@@ -331,12 +449,15 @@ class CreateOnlyUser(HttpUser):
 
 
 # Only the selected user classes are runnable (Locust ignores abstract ones).
+_DEFAULT_CLASSES = "TodoUser,McpAgent" + (
+    ",FrontendUser" if os.environ.get("PERF_FRONTEND_URL") else ""
+)
 _SELECTED = {
     name.strip()
-    for name in os.environ.get("PERF_USERS_CLASSES", "TodoUser,McpAgent").split(",")
+    for name in os.environ.get("PERF_USERS_CLASSES", _DEFAULT_CLASSES).split(",")
     if name.strip()
 }
-_ALL = {cls.__name__: cls for cls in (TodoUser, McpAgent, HealthUser, CreateOnlyUser)}
+_ALL = {cls.__name__: cls for cls in (TodoUser, McpAgent, FrontendUser, HealthUser, CreateOnlyUser)}
 _UNKNOWN = _SELECTED - set(_ALL)
 if _UNKNOWN:
     raise SystemExit(f"PERF_USERS_CLASSES names unknown classes: {', '.join(sorted(_UNKNOWN))}")

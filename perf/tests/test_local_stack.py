@@ -1,9 +1,10 @@
 """The scenarios and the ceiling loop against the real servers on loopback.
 
 harness.local starts a throwaway PostgreSQL (Debian's binaries), runs the
-migrations and starts the backend and the MCP server under uvicorn. Locust
-then runs the real locustfile (backend users + the MCP agent through the
-official SDK client) in its own process, as `nox -s perf` does.
+migrations and starts the backend, the MCP server and the web front end under
+uvicorn. Locust then runs the real locustfile (backend users, the MCP agent
+through the official SDK client, front end users through the pages) in its own
+process, as `nox -s perf` does.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def _locust(stack, tmp_path, classes: str, users: int, seconds: int) -> list[sam
         "PERF_THINK": "0.1,0.3",
         "PERF_USERS_CLASSES": classes,
         "PERF_MCP_URL": stack.mcp_url,
+        "PERF_FRONTEND_URL": stack.frontend_url,
         "PERF_SAMPLES_FILE": str(out),
     }
     cmd = [
@@ -71,6 +73,29 @@ def test_backend_users_and_mcp_agent_run_without_failures(stack, tmp_path):
         assert stats.get(name, {}).get("requests", 0) > 0, f"{name} was never called"
     # the agent is one fixed user (PERF_AGENTS=1); the rest are backend users
     assert stats["mcp:connect"]["requests"] == 1
+
+
+def test_frontend_users_work_through_the_pages_without_failures(stack, tmp_path):
+    got = _locust(stack, tmp_path, "FrontendUser", users=3, seconds=15)
+    stats = summary.endpoint_stats(got)
+    failed = {name: f["failures"] for name, f in stats.items() if f["failures"]}
+    assert failed == {}, failed
+    for name in ("page:POST /signup", "page:GET /tasks", "page:POST /tasks"):
+        assert stats.get(name, {}).get("requests", 0) > 0, f"{name} was never called"
+    # Every request went to the front end: no backend request name among them.
+    assert all(n.startswith("page:") for n in stats if n != summary.AGGREGATED), sorted(stats)
+
+
+def test_frontend_users_join_the_default_mix_only_with_a_frontend_url(stack, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PERF_FRONTEND_URL": stack.frontend_url}
+    env.pop("PERF_USERS_CLASSES", None)
+    probe = "import perf.locustfile as f; print(f.FrontendUser.abstract, f.TodoUser.abstract)"
+    command = [sys.executable, "-c", probe]
+    with_url = subprocess.run(command, env=env, capture_output=True, text=True, check=True)  # noqa: S603
+    assert with_url.stdout.split() == ["False", "False"]
+    env.pop("PERF_FRONTEND_URL")
+    without = subprocess.run(command, env=env, capture_output=True, text=True, check=True)  # noqa: S603
+    assert without.stdout.split() == ["True", "False"]
 
 
 def test_ceiling_users_hit_one_endpoint_each(stack, tmp_path):
