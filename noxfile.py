@@ -63,6 +63,15 @@ def _print_phases(session: nox.Session, started: float) -> None:
     session.log(f"session total: {progress.format_seconds(time.monotonic() - started)}")
 
 
+def _report(session: nox.Session, env: dict[str, str]) -> None:
+    """The run's page from what it recorded, whatever happened: pytest writes it too, but a
+    run that stopped before pytest has only this one, and this one sees every phase."""
+    try:
+        session.run("python", "-m", "report", "--step-summary", str(REPORTS), env=env)
+    except nox.command.CommandFailed:
+        session.warn("could not write reports/index.html from the recorded files")
+
+
 def _toolchain(session: nox.Session, *steps: str, purposes: str, env: dict[str, str]) -> None:
     session.run("python", "-m", "toolchain", *steps, "--for", purposes, env=env)
 
