@@ -8,7 +8,7 @@ What it measures (loopback only, one uvicorn worker per app, fixed concurrency):
   so the servers, not the client, get the shared cores; --client httpx2 for the
   client used before.
 - `hop_idempotency_key`: the same, each request with a new Idempotency-Key (as a
-  client that can retry sends them): the key's lock, lookup and record on top.
+  client that can retry sends them): the key's lock and record on top.
   Its runs alternate with the `hop` runs, so both see the same machine.
 - `direct`: the same insert (`app.services.tasks.create_task`, same engine
   settings) in this one process, with the same concurrency; median of RUNS runs.

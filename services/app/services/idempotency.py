@@ -5,12 +5,20 @@ same key and the same request gets that answer again, until the key expires
 (IDEMPOTENCY_KEY_TTL_SECONDS). The same key with another request is refused
 (KeyReused), and so is a retry while the first request is still in flight (KeyInFlight).
 
-The key's record is written in the task's own transaction, so a crash leaves both or
-neither. A transaction-scoped advisory lock on (user, key) serialises requests with the
-same key across every replica: a request that cannot take it at once meets another one
-with its key still being served. The lock is released at commit, when the record is
-already visible to the next request. A retry inserts its task before it learns that it
-is one, and undoes it: task ids are not consecutive (they never were, under rollbacks)."""
+One statement does the whole creation (see CREATE_ONCE), as a keyless creation does with
+its INSERT: no explicit transaction, one round trip. PostgreSQL runs a statement
+atomically, so a crash leaves the key's record and the task both or neither. In order:
+- a transaction-scoped advisory lock on (user, key), taken without waiting: a request
+  that cannot take it meets another one with its key still being served (409). The lock
+  serialises a key's requests across every replica and is released when the statement
+  commits, when its record is already visible to the next request;
+- the task's id is drawn from its sequence, and the answer is written as JSON in SQL,
+  byte for byte what pydantic writes for TaskPublic (tests/services/test_idempotency.py
+  compares them), so the record can hold it before the task exists;
+- the record's INSERT is the arbiter: it writes a new record or replaces an expired one,
+  but leaves a live one alone;
+- the task is inserted only when the record was written.
+A retry finds no record written and reads the first answer back."""
 
 from __future__ import annotations
 
@@ -18,25 +26,67 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import Text, delete, func, literal, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, func, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import IdempotencyKey, Task
-from app.schemas import TaskCreate, TaskPublic
-from app.services.tasks import UnknownOwner
+from app.models import IdempotencyKey
+from app.schemas import TaskCreate
+from app.services.tasks import UnknownOwner, single_statements
 
 # Every PURGE_EVERY-th keyed creation of a process also deletes up to PURGE_BATCH expired
 # records: far more than the creations add, at a twentieth of a statement each.
 PURGE_EVERY, PURGE_BATCH = 20, 1000
 _creations = itertools.count(1)
-# Core tables: an ORM-enabled INSERT ... ON CONFLICT or DELETE takes SQLAlchemy's
-# bulk-persistence path, several times the CPU for the same statement.
 _keys = IdempotencyKey.__table__
-_tasks = Task.__table__
+
+# The JSON of a new task (TaskPublic's fields in its order, compact) from `id`, `at` (its
+# creation time) and the :title and :description parameters. Timestamps as pydantic writes
+# them: UTC with a "Z", microseconds only when they are not zero. `\:` is a colon that is
+# not a bound parameter.
+_STAMP = r"""to_json(
+        replace(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24\:MI\:SS.US'), '.000000', '')
+        || 'Z'
+    )"""
+TASK_JSON = rf"""concat(
+    '{{"id":', id,
+    ',"title":', to_json(CAST(:title AS text)),
+    ',"description":', coalesce(to_json(CAST(:description AS text))::text, 'null'),
+    ',"completed"\:false,"created_at":', {_STAMP},
+    ',"updated_at":', {_STAMP},
+    '}}'
+)"""
+
+# `key_lock` has one row: whether the lock was taken. `new_task` and `record` have one row when
+# this request creates the task, none otherwise. The task's created_at and updated_at are
+# their defaults, now(): the transaction's start, the same instant as `at`.
+CREATE_ONCE = text(f"""
+WITH key_lock AS (
+    SELECT pg_try_advisory_xact_lock(:lock_owner, :lock_key) AS taken
+), new_task AS (
+    SELECT nextval('tasks_id_seq') AS id, now() AS at FROM key_lock WHERE taken
+), record AS (
+    INSERT INTO idempotency_keys AS live
+        (owner_id, key, fingerprint, status_code, response, created_at, expires_at)
+    SELECT :owner_id, :key, :fingerprint, 201, {TASK_JSON}, at,
+           at + make_interval(secs => :ttl_seconds)
+    FROM new_task
+    ON CONFLICT (owner_id, key) DO UPDATE SET
+        fingerprint = excluded.fingerprint,
+        status_code = excluded.status_code,
+        response = excluded.response,
+        created_at = excluded.created_at,
+        expires_at = excluded.expires_at
+    WHERE live.expires_at <= now()
+    RETURNING response
+), task AS (
+    INSERT INTO tasks (id, owner_id, title, description)
+    SELECT new_task.id, :owner_id, CAST(:title AS text), CAST(:description AS text)
+    FROM new_task, record
+)
+SELECT key_lock.taken, record.response FROM key_lock LEFT JOIN record ON true
+""")  # noqa: S608 - built from this module's constants; every value is a bound parameter
 
 
 class KeyInFlight(Exception):
@@ -82,65 +132,41 @@ _expired = (
     .with_for_update(skip_locked=True)
 )
 _purge = delete(_keys).where(tuple_(_keys.c.owner_id, _keys.c.key).in_(_expired))
+_stored = select(_keys.c.fingerprint, _keys.c.status_code, _keys.c.response)
 
 
 async def create_task_once(
     session: AsyncSession, *, owner_id: int, key: str, data: TaskCreate, ttl_seconds: int
 ) -> Answer:
-    """Two statements where a keyless creation has one: the task's INSERT takes the lock
-    (no row when it cannot), and the record's INSERT is the arbiter: it writes a new
-    record or replaces an expired one, but leaves a live one alone, and then this is a
-    retry whose task is undone and whose first answer is read back."""
-    locked_insert = (
-        insert(_tasks)
-        .from_select(
-            ["owner_id", "title", "description"],
-            select(literal(owner_id), literal(data.title), literal(data.description, Text)).where(
-                func.pg_try_advisory_xact_lock(*lock_id(owner_id, key))
-            ),
-        )
-        .returning(*_tasks.c)
-    )
-    try:
-        created = (await session.execute(locked_insert)).one_or_none()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise UnknownOwner(owner_id) from exc
-    if created is None:
-        await session.rollback()
-        raise KeyInFlight
-    body = TaskPublic.model_validate(created._mapping).model_dump_json()
-    record = {
+    """Create the task unless this key already did; see the module's docstring."""
+    conn = await single_statements(session)
+    lock_owner, lock_key = lock_id(owner_id, key)
+    params = {
+        "lock_owner": lock_owner,
+        "lock_key": lock_key,
+        "owner_id": owner_id,
+        "key": key,
         "fingerprint": fingerprint(data),
-        "status_code": 201,
-        "response": body,
-        "created_at": func.now(),
-        "expires_at": func.now() + timedelta(seconds=ttl_seconds),
+        "title": data.title,
+        "description": data.description,
+        "ttl_seconds": ttl_seconds,
     }
-    written = await session.scalar(
-        insert(_keys)
-        .values(owner_id=owner_id, key=key, **record)
-        .on_conflict_do_update(
-            index_elements=["owner_id", "key"], set_=record, where=_keys.c.expires_at <= func.now()
-        )
-        .returning(literal(True))
-    )
-    if written:
+    try:
+        taken, body = (await conn.execute(CREATE_ONCE, params)).one()
+    except IntegrityError as exc:  # the foreign key to users: no such user
+        raise UnknownOwner(owner_id) from exc
+    if not taken:
+        raise KeyInFlight
+    if body is not None:
         if next(_creations) % PURGE_EVERY == 0:
-            await session.execute(_purge)
-        await session.commit()
+            await conn.execute(_purge)
         return Answer(201, body, replayed=False)
 
-    await session.rollback()  # a live record: undo this task, release the lock
     stored = (
-        await session.execute(
-            select(_keys.c.fingerprint, _keys.c.status_code, _keys.c.response).where(
-                _keys.c.owner_id == owner_id, _keys.c.key == key
-            )
-        )
+        await conn.execute(_stored.where(_keys.c.owner_id == owner_id, _keys.c.key == key))
     ).one_or_none()
     if stored is None:  # purged in between, at the very end of its life: start afresh
         raise KeyInFlight
-    if stored.fingerprint != fingerprint(data):
+    if stored.fingerprint != params["fingerprint"]:
         raise KeyReused
     return Answer(stored.status_code, stored.response, replayed=True)

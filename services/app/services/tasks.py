@@ -38,7 +38,7 @@ class UnknownOwner(Exception):
 
 
 async def create_task(session: AsyncSession, *, owner_id: int, data: TaskCreate) -> TaskPublic:
-    conn = await _single_statements(session)
+    conn = await single_statements(session)
     values = {"owner_id": owner_id, "title": data.title, "description": data.description}
     try:
         row = (await conn.execute(_INSERT, values)).one()
@@ -48,7 +48,7 @@ async def create_task(session: AsyncSession, *, owner_id: int, data: TaskCreate)
 
 
 async def list_tasks(session: AsyncSession, *, owner_id: int, query: TaskQuery) -> TaskPage:
-    conn = await _single_statements(session)
+    conn = await single_statements(session)
     where = [_tasks.c.owner_id == owner_id]
     if query.status is not None:
         where.append(_tasks.c.completed.is_(query.status is TaskStatus.completed))
@@ -65,7 +65,7 @@ async def list_tasks(session: AsyncSession, *, owner_id: int, query: TaskQuery) 
 
 
 async def get_task(session: AsyncSession, *, owner_id: int, task_id: int) -> TaskPublic:
-    conn = await _single_statements(session)
+    conn = await single_statements(session)
     row = (await conn.execute(_SELECT, {"task_id": task_id, "owner_id": owner_id})).one_or_none()
     if row is None:
         raise TaskNotFound(task_id)
@@ -78,7 +78,7 @@ async def update_task(
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         return await get_task(session, owner_id=owner_id, task_id=task_id)
-    conn = await _single_statements(session)
+    conn = await single_statements(session)
     stmt = (
         update(_tasks)
         .where(_tasks.c.id == task_id, _tasks.c.owner_id == owner_id)
@@ -98,13 +98,13 @@ async def complete_task(session: AsyncSession, *, owner_id: int, task_id: int) -
 
 
 async def delete_task(session: AsyncSession, *, owner_id: int, task_id: int) -> None:
-    conn = await _single_statements(session)
+    conn = await single_statements(session)
     result = await conn.execute(_DELETE, {"task_id": task_id, "owner_id": owner_id})
     if result.scalar_one_or_none() is None:
         raise TaskNotFound(task_id)
 
 
-async def _single_statements(session: AsyncSession) -> AsyncConnection:
+async def single_statements(session: AsyncSession) -> AsyncConnection:
     """The session's connection, without a transaction around its statements (autocommit).
 
     Each function here changes at most one row with one statement, which PostgreSQL

@@ -15,6 +15,7 @@ from harness.local import Server
 
 from app.services.idempotency import PURGE_EVERY, lock_id
 from tests.conftest import User, base_env
+from tests.mcp.test_idempotency import hold_users_row
 
 
 def create(api: httpx.Client, user: User, key: str | None, **body: object) -> httpx.Response:
@@ -191,15 +192,15 @@ def impatient_backend(
 def test_a_create_that_timed_out_retried_with_its_key_leaves_one_task(
     impatient_backend: Server, user: User, api: httpx.Client, database_url: str
 ) -> None:
-    """The MCP server stalls after inserting the task (the key's record waits for a
-    lock): the backend answers 504 while the create is still under way. Retries with the
-    same key get 409 while it is, and the first answer once it committed: one task,
-    however often the client retried."""
+    """The MCP server stalls in the middle of the create (its foreign key check waits for
+    the user's row, which another transaction holds): the backend answers 504 while the
+    create is still under way. Retries with the same key get 409 while it is, and the
+    first answer once it committed: one task, however often the client retried."""
     key = new_key()
     headers = {**user.auth, "Idempotency-Key": key}
     url = f"{impatient_backend.url}/api/v1/tasks"
     with psycopg.connect(database_url) as stall:
-        stall.execute("LOCK TABLE idempotency_keys IN EXCLUSIVE MODE")  # writes wait
+        hold_users_row(stall, user)
         timed_out = httpx.post(url, json={"title": "slow"}, headers=headers, timeout=10)
         assert timed_out.status_code == 504
         in_flight = httpx.post(url, json={"title": "slow"}, headers=headers, timeout=10)
