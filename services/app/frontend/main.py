@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.core.gc_tuning import tune_for_serving
 from app.core.lazy_app import lazy_app
 from app.frontend import pages
 from app.frontend.backend_client import BackendClient
@@ -32,6 +33,7 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backend = BackendClient(settings)
+        tune_for_serving()  # as the other two processes: start-up's objects frozen
         try:
             yield
         finally:
