@@ -1,4 +1,9 @@
-"""Password hashing (stdlib scrypt, no native build deps) and HS256 user tokens.
+"""Password hashing (argon2id, through argon2-cffi) and HS256 user tokens.
+
+Passwords are hashed with argon2id at OWASP's first recommended configuration: 19 MiB
+of memory, 2 iterations, 1 lane. Hashes of earlier releases (scrypt, N=2^14, below the
+2^17 OWASP asks of scrypt) are still verified; `check_password` says when a stored hash
+should be replaced, which the sign-in does with the password it has just verified.
 
 Tokens are JWTs (RFC 7519) signed with HMAC-SHA256, made and checked with the
 standard library: PyJWT would import `cryptography` on the way, ~8 MiB of
@@ -12,40 +17,57 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
+from dataclasses import dataclass
 from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.schemas import MAX_ID
 
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+# Each hash (and each verification) allocates PASSWORD_HASH_MIB of memory, freed at its end.
+PASSWORD_HASH_MIB = 19
+_HASHER = PasswordHasher(
+    time_cost=2, memory_cost=PASSWORD_HASH_MIB * 1024, parallelism=1, hash_len=32, salt_len=16
+)
+_SCRYPT_PREFIX = "scrypt$"
 
 
 def hash_password(password: str) -> str:
-    """`scrypt$n$r$p$salt$hash`, parameters stored so they can be raised later."""
-    salt = os.urandom(16)
-    digest = _scrypt(password, salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
-    return "$".join(
-        ["scrypt", str(_SCRYPT_N), str(_SCRYPT_R), str(_SCRYPT_P), _b64(salt), _b64(digest)]
-    )
+    """An argon2id hash in the PHC string format (`$argon2id$v=19$m=19456,t=2,p=1$...`)."""
+    return _HASHER.hash(password)
 
 
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        actual = _scrypt(password, base64.b64decode(salt), int(n), int(r), int(p))
-    except ValueError:
-        return False
-    return hmac.compare_digest(actual, expected)
+@dataclass(frozen=True, slots=True)
+class PasswordCheck:
+    matches: bool
+    # A hash to store instead of the checked one, when it matched but was made with an
+    # older scheme or weaker parameters than hash_password's.
+    upgraded_hash: str | None = None
+
+
+def check_password(password: str, stored: str) -> PasswordCheck:
+    """Verify `password` against a stored argon2id or scrypt hash; never raises for a
+    malformed hash (it just does not match)."""
+    if stored.startswith(_SCRYPT_PREFIX):
+        matches, outdated = _verify_scrypt(password, stored), True
+    else:
+        try:
+            matches = _HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return PasswordCheck(matches=False)
+        outdated = _HASHER.check_needs_rehash(stored)
+    if matches and outdated:
+        return PasswordCheck(matches=True, upgraded_hash=hash_password(password))
+    return PasswordCheck(matches=matches)
 
 
 @cache
 def dummy_hash() -> str:
-    """Checked against when the user does not exist, so timing does not reveal usernames."""
+    """Checked against when the user does not exist, so timing does not reveal usernames:
+    a hash made like every new one, so its check costs what a user's check costs."""
     return hash_password(secrets.token_urlsafe(16))
 
 
@@ -119,11 +141,19 @@ def _is_number(value: object) -> bool:
 _HEADER = _b64url(_json({"alg": "HS256", "typ": "JWT"}))
 
 
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        password.encode("utf-8", "surrogatepass"), salt=salt, n=n, r=r, p=p, dklen=32
-    )
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
+def _verify_scrypt(password: str, stored: str) -> bool:
+    """`scrypt$n$r$p$salt$hash`, as releases before argon2id stored passwords."""
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest, validate=True)
+        actual = hashlib.scrypt(
+            password.encode("utf-8", "surrogatepass"),
+            salt=base64.b64decode(salt, validate=True),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=32,
+        )
+    except ValueError:  # also binascii.Error; hashlib's for out-of-range parameters
+        return False
+    return hmac.compare_digest(actual, expected)

@@ -9,29 +9,100 @@ import json
 
 import jwt
 import pytest
+from argon2 import PasswordHasher, extract_parameters
+from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from app.core.security import (
     InvalidToken,
+    PasswordCheck,
+    check_password,
     create_access_token,
     decode_access_token,
+    dummy_hash,
     hash_password,
-    verify_password,
 )
 
 SECRET = "k" * 64
+# OWASP's first argon2id configuration: 19 MiB (19456 KiB), 2 iterations, 1 lane.
+OWASP = {"type": "ID", "memory_cost": 19456, "time_cost": 2, "parallelism": 1}
+# "correct horse battery" as releases before argon2id stored it (scrypt, N=2^14, r=8, p=1).
+LEGACY_SCRYPT = (
+    "scrypt$16384$8$1$wjieHWJTux1Irn16EuSkxQ==$AyDpUCf2dOnuUYDLkWsDrPKElVQkTjROCyBZi21eCOk="
+)
 
 
-def test_password_roundtrip() -> None:
+def owasp_argon2id(stored: str) -> bool:
+    params = extract_parameters(stored)
+    return {
+        "type": params.type.name,
+        "memory_cost": params.memory_cost,
+        "time_cost": params.time_cost,
+        "parallelism": params.parallelism,
+    } == OWASP
+
+
+def test_new_hashes_are_argon2id_with_owasps_parameters() -> None:
     stored = hash_password("correct horse")
-    assert stored.startswith("scrypt$")
-    assert verify_password("correct horse", stored)
-    assert not verify_password("wrong horse", stored)
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert owasp_argon2id(stored)
+    assert check_password("correct horse", stored).matches
+    assert check_password("correct horse", stored).upgraded_hash is None  # already current
+    assert not check_password("wrong horse", stored).matches
     assert hash_password("correct horse") != stored  # salted
 
 
-@pytest.mark.parametrize("stored", ["", "bcrypt$x", "scrypt$1$2$3$!!$!!", "scrypt$a$b$c$d$e"])
+def test_a_legacy_scrypt_hash_verifies_and_is_upgraded_to_argon2id() -> None:
+    check = check_password("correct horse battery", LEGACY_SCRYPT)
+    assert check.matches
+    assert check.upgraded_hash is not None and owasp_argon2id(check.upgraded_hash)
+    again = check_password("correct horse battery", check.upgraded_hash)
+    assert again.matches and again.upgraded_hash is None
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        pytest.param(LEGACY_SCRYPT, id="scrypt"),
+        pytest.param(hash_password("correct horse battery"), id="argon2id"),
+        pytest.param(
+            PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY).hash("correct horse battery"),
+            id="argon2id-other-parameters",
+        ),
+    ],
+)
+def test_a_wrong_password_is_refused_and_nothing_is_upgraded(stored: str) -> None:
+    for wrong in ("correct horse batterY", "", "correct horse battery "):
+        assert check_password(wrong, stored) == PasswordCheck(matches=False, upgraded_hash=None)
+
+
+def test_an_argon2id_hash_below_the_current_parameters_is_upgraded() -> None:
+    weaker = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash("pw")
+    check = check_password("pw", weaker)
+    assert check.matches
+    assert check.upgraded_hash is not None and owasp_argon2id(check.upgraded_hash)
+
+
+def test_the_unknown_users_dummy_hash_costs_what_a_users_hash_costs() -> None:
+    # Checked instead of a user's hash: same scheme and parameters, so the same work.
+    assert owasp_argon2id(dummy_hash())
+    assert not check_password("anything", dummy_hash()).matches
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "",
+        "bcrypt$x",
+        "scrypt$1$2$3$!!$!!",
+        "scrypt$a$b$c$d$e",
+        "scrypt$16384$8$1$!!$!!",
+        "$argon2id$v=19$m=19456,t=2,p=1$!!$!!",
+        "$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+        "$argon2id$",
+    ],
+)
 def test_malformed_hash_never_verifies(stored: str) -> None:
-    assert not verify_password("anything", stored)
+    assert check_password("anything", stored).matches is False
 
 
 def test_token_roundtrip() -> None:
