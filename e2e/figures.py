@@ -261,7 +261,7 @@ def requests_with_gaps(steps: list[dict[str, Any]], gap: float = 1.0) -> Figure 
         )
         ax.set_ylabel("ms")
         ax.set_ylim(bottom=0)
-        ax.legend(loc="upper right")
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2)
     axes[-1, 0].set_xlabel("seconds since the step started")
     return plots.make(
         "rollouts",

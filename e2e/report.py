@@ -304,8 +304,9 @@ def read_run(reports: Path = REPORTS_DIR) -> Run:
         versions=bring_up_facts.versions(bring_up),
         missing=_missing(data, phases, stale),
     )
-    if data or not phases:
-        run.legs = [read_leg(reports, data)] if data else []
+    if data:
+        run.legs = [read_leg(reports, data)]
+        run.title = f"{run.title} ({run.legs[0].name})"  # which matrix leg, say
     starts = [p.started for p in phases] or [data.get("session_started")]
     run.started = min((s for s in starts if s), default=None)
     ends = [p.started + p.seconds for p in phases]
@@ -554,19 +555,18 @@ def _rollouts(data: dict[str, Any], _: Path) -> Section | None:
 
 
 def _frontend(data: dict[str, Any], reports: Path) -> Section | None:
+    """The browser promise: each step's time and screenshot, axe-core's findings, the
+    console errors, navigation timing per page."""
     front = data.get("frontend") or {}
     if not front:
         return None
     blocks: list = []
     steps = front.get("steps") or []
     if steps:
-        blocks.append(
-            Table(
-                ["step", "seconds"],
-                [[s.get("name", "?"), _n(s.get("seconds"), digits=2)] for s in steps],
-                numeric=(1,),
-            )
-        )
+        rows = [
+            [s.get("name", "?"), s.get("page", "-"), _n(s.get("seconds"), digits=2)] for s in steps
+        ]
+        blocks.append(Table(["step", "page", "seconds"], rows, numeric=(2,)))
         shots = [
             Shot(s["screenshot"], s.get("name", ""))
             for s in steps
@@ -574,39 +574,44 @@ def _frontend(data: dict[str, Any], reports: Path) -> Section | None:
         ]
         if shots:
             blocks.append(Screenshots(shots))
-    axe = front.get("axe")
-    if axe is not None:
-        rows = []
-        for impact, found in axe.items() if isinstance(axe, dict) else []:
-            count = len(found) if isinstance(found, list) else found
-            names = (
-                ", ".join(v.get("id", str(v)) if isinstance(v, dict) else str(v) for v in found)
-                if isinstance(found, list)
-                else ""
-            )
-            rows.append([impact, Cell(str(count), verdict=PASS if not count else None), names])
+    found = [v for impact in (front.get("axe") or {}).values() for v in impact]
+    if found:
+        rows = [
+            [
+                v.get("impact") or "unknown",
+                f"`{v.get('id')}`: {v.get('help', '')}",
+                v.get("step", "-"),
+                ", ".join(v.get("nodes") or []),
+            ]
+            for v in found
+        ]
         blocks.append(
             Table(
-                ["impact", "violations", "rules"],
+                ["impact", "rule", "step", "where"],
                 rows,
-                numeric=(1,),
-                caption="Accessibility (axe-core)",
+                caption="Accessibility: what axe-core found",
             )
-            if rows
-            else Paragraph("Accessibility (axe-core): no violations.")
+        )
+    elif "axe" in front:
+        blocks.append(Paragraph("Accessibility: axe-core found no violation on any page."))
+    errors = front.get("console_errors") or []
+    if errors:
+        blocks.append(
+            Table(
+                ["step", "console error"],
+                [[e.get("step", "-"), e.get("error", "")] for e in errors],
+            )
         )
     navigation = front.get("navigation") or {}
     if navigation:
-        keys = sorted(
-            {k for timings in navigation.values() if isinstance(timings, dict) for k in timings}
-        )
+        keys = list(dict.fromkeys(k for timings in navigation.values() for k in timings))
         rows = [[page, *(_n((t or {}).get(k)) for k in keys)] for page, t in navigation.items()]
         blocks.append(
             Table(
                 ["page", *keys],
                 rows,
                 numeric=tuple(range(1, len(keys) + 1)),
-                caption="Navigation timing (ms)",
+                caption="Navigation timing (median of the page's loads)",
             )
         )
     return Section("frontend", "Front end", blocks) if blocks else None

@@ -46,7 +46,9 @@ def test_a_passing_run_shows_every_section_and_its_screenshots(page_of):
     opened = page_of("passing-run")
     page = opened.page
     assert page.locator("h1 .badge").inner_text() == "PASS"
-    assert page.title() == "todo-app e2e: PASS"
+    assert page.title() == (
+        "todo-app e2e (Kubernetes v1.34.0, harness/values-kind.yaml, 1 node(s)): PASS"
+    )
     ids = opened.section_ids()
     for section in [*SECTIONS, "frontend"]:
         assert section in ids, section
