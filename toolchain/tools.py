@@ -1,4 +1,5 @@
-"""The pinned command-line tools: kind, helm, kubectl, actionlint, in `<cache>/bin`.
+"""The pinned command-line tools: kind, helm, kubectl, registry, crane, actionlint, in
+`<cache>/bin`.
 
 Each is a `toolchain.go.GoBuild` at the version in `toolchain.versions`,
 built once into the cache and linked from `<cache>/bin/<name>`, so a rerun
@@ -76,6 +77,18 @@ BUILDS: dict[str, go.GoBuild] = {
         (("kubectl", f"{versions.KUBERNETES_MODULE}/cmd/kubectl"),),
         ldflags=kubernetes_ldflags(versions.KUBERNETES_VERSION),
         sibling_version=go.kubernetes_staging_version,
+    ),
+    "registry": go.GoBuild(
+        "registry",
+        versions.DISTRIBUTION_MODULE,
+        versions.DISTRIBUTION_VERSION,
+        (("registry", f"{versions.DISTRIBUTION_MODULE}/cmd/registry"),),
+    ),
+    "crane": go.GoBuild(
+        "crane",
+        versions.CRANE_MODULE,
+        versions.CRANE_VERSION,
+        (("crane", f"{versions.CRANE_MODULE}/cmd/crane"),),
     ),
     "actionlint": go.GoBuild(
         "actionlint",

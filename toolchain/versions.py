@@ -35,6 +35,14 @@ HELM_MODULE = "helm.sh/helm/v3"
 HELM_VERSION = "v3.19.5"
 # The Kubernetes minor of the client-go helm v3.19.5 is built with (its go.mod: v0.34.x).
 HELM_KUBERNETES_MINOR = "34"
+# The CNCF Distribution registry: the local registry (kind's pull path, the stand-in mirror,
+# the registry tests) runs this binary, as a process or in an image built from it on both
+# paths, so every run uses the same registry.
+DISTRIBUTION_MODULE = "github.com/distribution/distribution/v3"
+DISTRIBUTION_VERSION = "v3.1.2"
+# go-containerregistry's crane: puts the run's images into a registry and reads digests.
+CRANE_MODULE = "github.com/google/go-containerregistry"
+CRANE_VERSION = "v0.22.1"
 ACTIONLINT_MODULE = "github.com/rhysd/actionlint"
 ACTIONLINT_VERSION = "v1.7.12"
 KUBERNETES_MODULE = "k8s.io/kubernetes"  # kubectl comes from here at KUBERNETES_VERSION
@@ -78,6 +86,9 @@ KUBE_ROUTER_LOCAL = f"todo-airgap/kube-router:{KUBE_ROUTER_VERSION}"
 
 # The application image every run builds from services/.
 APP_IMAGE = "todo-app:dev"
+
+# The local registry's image: FROM scratch, the registry binary built above.
+REGISTRY_IMAGE = f"todo-registry:{DISTRIBUTION_VERSION}"
 
 # Image recipes need no revision number: every local image is labelled with a hash of its
 # recipe folder, these pins and its base image, and rebuilt when that hash changes.
