@@ -11,6 +11,14 @@
   `TODO_NETPOL_ENFORCER=kindnet|kube-router` skips the probe.
 - Browser of the browser tests: Debian's Chromium offline, Playwright's own
   build with internet (`toolchain.browser`; `TODO_BROWSER` overrides).
+- Mirror: with `TODO_IMAGE_MIRROR=host[:port][/path]` (or the harness's
+  `--image-mirror`), every upstream image is named, pulled and deployed
+  through the mirror, one prefix per source registry as proxy caches lay
+  them out: `postgres:15-bookworm` is `<mirror>/docker.io/library/postgres:
+  15-bookworm`, metrics-server `<mirror>/registry.k8s.io/metrics-server/...`.
+  `TODO_IMAGE_MIRROR_PREFIXES=docker.io=dockerhub,...` renames a source's
+  prefix (e.g. a Harbor project per source). The registry probe then asks
+  the mirror, not Docker Hub.
 
 The noxfile decides once per session and passes the result to every process
 it starts in `TODO_RUN_CHOICE` (JSON); `current()` reads it back, so no
@@ -28,7 +36,7 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from toolchain import browser, versions
@@ -36,6 +44,13 @@ from toolchain.progress import note
 
 SOURCES = ("upstream", "local")
 ENV_SOURCE = "TODO_IMAGE_SOURCE"
+ENV_MIRROR = "TODO_IMAGE_MIRROR"
+ENV_MIRROR_PREFIXES = "TODO_IMAGE_MIRROR_PREFIXES"
+# Proof only: the mirror holds this machine's own builds under upstream names, so an
+# upstream digest pin cannot be served; the pin is replaced by the digest the mirror
+# serves for that tag, and the run says so. Real mirrors keep every pin.
+ENV_STAND_IN = "TODO_STAND_IN_MIRROR"
+MIRRORED_SOURCES = ("docker.io", "registry.k8s.io", "ghcr.io", "quay.io")
 ENV_ENFORCER = "TODO_NETPOL_ENFORCER"
 ENV_CHOICE = "TODO_RUN_CHOICE"
 ENFORCERS = ("kindnet", "kube-router", "cluster")  # "cluster": an existing cluster's own
@@ -86,6 +101,8 @@ class RunChoice:
     enforcer_reason: str
     browser: str
     browser_reason: str
+    mirror: str | None = None  # host[:port][/path] every upstream image comes through
+    mirror_notes: tuple[str, ...] = ()  # a stand-in mirror's replaced pins
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -93,7 +110,8 @@ class RunChoice:
     @classmethod
     def from_json(cls, text: str) -> RunChoice:
         data = json.loads(text)
-        return cls(**{**data, "images": ImageSet(**data["images"])})
+        return cls(**{**data, "images": ImageSet(**data["images"]),
+                      "mirror_notes": tuple(data.get("mirror_notes") or ())})  # fmt: skip
 
     def env(self) -> dict[str, str]:
         """The environment that hands this choice to child processes."""
@@ -104,7 +122,106 @@ class RunChoice:
             f"image source {self.source} ({self.source_reason}); node {self.images.node}; "
             f"NetworkPolicy enforcer {self.enforcer} ({self.enforcer_reason}); "
             f"browser {self.browser} ({self.browser_reason})"
+            + (f"; images through the mirror {self.mirror}" if self.mirror else "")
+            + "".join(f"; STAND-IN MIRROR {n}" for n in self.mirror_notes)
         )
+
+
+# --- mirror ------------------------------------------------------------------------------
+
+
+def split_reference(ref: str) -> tuple[str, str, str]:
+    """(registry, repository, tag-and/or-digest suffix) the way Docker reads a reference:
+    `postgres:15` is docker.io, library/postgres, ":15"."""
+    name, digest = (ref.split("@", 1) + [""])[:2]
+    slash, colon = name.rfind("/"), name.rfind(":")
+    tag = name[colon:] if colon > slash else ""
+    name = name[: len(name) - len(tag)] if tag else name
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        registry, repository = first, rest
+    else:
+        registry, repository = "docker.io", name
+    if registry == "docker.io" and "/" not in repository:
+        repository = f"library/{repository}"
+    return registry, repository, tag + (f"@{digest}" if digest else "")
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A registry that serves upstream images under one prefix per source registry."""
+
+    address: str  # host[:port][/path]
+    prefixes: tuple[tuple[str, str], ...] = ()  # (source registry, prefix) renamed
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str], given: str | None = None) -> Mirror | None:
+        address = (given or environ.get(ENV_MIRROR) or "").strip().rstrip("/")
+        if not address:
+            return None
+        if "://" in address or " " in address:
+            raise DecisionError(
+                f"image mirror {address!r}: give host[:port][/path] without a scheme, "
+                "e.g. harbor.example.com/proxy"
+            )
+        prefixes = []
+        for item in filter(None, (environ.get(ENV_MIRROR_PREFIXES) or "").split(",")):
+            source, sep, prefix = item.strip().partition("=")
+            if not sep or source not in MIRRORED_SOURCES or not prefix:
+                raise DecisionError(
+                    f"{ENV_MIRROR_PREFIXES}: {item!r} is not source=prefix with a source among "
+                    f"{', '.join(MIRRORED_SOURCES)}"
+                )
+            prefixes.append((source, prefix.strip("/")))
+        return cls(address, tuple(prefixes))
+
+    @property
+    def registry(self) -> str:
+        """The mirror's host[:port], where /v2/ answers."""
+        return self.address.split("/", 1)[0]
+
+    def prefix(self, source: str) -> str:
+        return dict(self.prefixes).get(source, source)
+
+    def ref(self, upstream: str) -> str:
+        """The mirror's name for an upstream reference."""
+        source, repository, suffix = split_reference(upstream)
+        return f"{self.address}/{self.prefix(source)}/{repository}{suffix}"
+
+
+def _mirror_digest(mirrored: str) -> str | None:
+    """The digest the mirror serves for a mirrored reference's tag (registry API HEAD)."""
+    name = mirrored.split("@", 1)[0]
+    registry, _, rest = name.partition("/")
+    repository, _, tag = rest.rpartition(":")
+    accept = ", ".join((
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ))  # fmt: skip
+    for scheme in ("https", "http"):
+        request = urllib.request.Request(  # noqa: S310 - the mirror the user named
+            f"{scheme}://{registry}/v2/{repository}/manifests/{tag}",
+            method="HEAD", headers={"Accept": accept},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+                return answer.headers.get("Docker-Content-Digest")
+        except (urllib.error.URLError, OSError, ssl.SSLError):
+            continue
+    return None
+
+
+def stand_in_digest(mirrored: str) -> tuple[str, str]:
+    """(reference, note) for a stand-in mirror: a digest pin replaced by the one it serves."""
+    if "@" not in mirrored:
+        return mirrored, ""
+    name, pinned = mirrored.split("@", 1)
+    served = _mirror_digest(mirrored)
+    if served is None:
+        raise DecisionError(f"the stand-in mirror serves no manifest for {name}")
+    return f"{name}@{served}", f"{name}: pin {pinned[:19]}... replaced by the mirror's {served}"
 
 
 # --- image source ------------------------------------------------------------------------
@@ -122,8 +239,11 @@ def registry_reachable(url: str = REGISTRY_PROBE_URL, timeout: float = 3.0) -> b
         return False
 
 
-def image_source(environ: dict[str, str], probe=registry_reachable) -> tuple[str, str]:
-    """("upstream" | "local", why): TODO_IMAGE_SOURCE if set, else the registry probe."""
+def image_source(
+    environ: dict[str, str], probe=registry_reachable, mirror: Mirror | None = None
+) -> tuple[str, str]:
+    """("upstream" | "local", why): TODO_IMAGE_SOURCE if set, else the registry probe (of
+    the mirror, when one is named: upstream images come through it)."""
     override = environ.get(ENV_SOURCE, "").strip().lower()
     if override:
         if override not in SOURCES:
@@ -132,17 +252,27 @@ def image_source(environ: dict[str, str], probe=registry_reachable) -> tuple[str
                 "public images) or 'local' (build them here without a registry)"
             )
         return override, f"{ENV_SOURCE}={override}"
-    reachable = probe()
-    note(f"registry probe: {REGISTRY_PROBE_URL} {'answers' if reachable else 'is unreachable'}")
+    urls = (
+        [f"https://{mirror.registry}/v2/", f"http://{mirror.registry}/v2/"]
+        if mirror
+        else [REGISTRY_PROBE_URL]
+    )
+    reachable = any(probe(url) for url in urls)
+    note(f"registry probe: {urls[0]} {'answers' if reachable else 'is unreachable'}")
     if reachable:
-        return "upstream", "a container registry answers"
+        return "upstream", (f"the mirror {mirror.address} answers" if mirror
+                            else "a container registry answers")  # fmt: skip
     return "local", "no container registry answers: building every image here"
 
 
 def image_set(
-    source: str, node_image: str | None = None, k8s_version: str | None = None
+    source: str,
+    node_image: str | None = None,
+    k8s_version: str | None = None,
+    mirror: Mirror | None = None,
 ) -> ImageSet:
-    """The images of `source`; a Kubernetes minor or an explicit node image picks the node."""
+    """The images of `source`; a Kubernetes minor or an explicit node image picks the node;
+    upstream images are named through `mirror` when there is one."""
     if source not in SOURCES:
         raise DecisionError(f"unknown image source {source!r}; use one of {SOURCES}")
     local = source == "local"
@@ -161,16 +291,26 @@ def image_set(
             )
         if not local:
             node = versions.KUBERNETES_MATRIX[minor]
+    if local:
+        return ImageSet(
+            source=source,
+            node=node_image or node,
+            python_base=versions.PYTHON_LOCAL,
+            postgres_repository=versions.POSTGRES_LOCAL_REPOSITORY,
+            postgres_tag=versions.POSTGRES_TAG,
+            metrics_server=versions.METRICS_SERVER_LOCAL,
+            kube_router=versions.KUBE_ROUTER_LOCAL,
+        )
+    name = mirror.ref if mirror else (lambda ref: ref)
+    postgres = name(f"{versions.POSTGRES_UPSTREAM_REPOSITORY}:{versions.POSTGRES_TAG}")
     return ImageSet(
         source=source,
-        node=node_image or node,
-        python_base=versions.PYTHON_LOCAL if local else versions.PYTHON_UPSTREAM,
-        postgres_repository=(
-            versions.POSTGRES_LOCAL_REPOSITORY if local else versions.POSTGRES_UPSTREAM_REPOSITORY
-        ),
+        node=node_image or name(node),
+        python_base=name(versions.PYTHON_UPSTREAM),
+        postgres_repository=postgres.rsplit(":", 1)[0],
         postgres_tag=versions.POSTGRES_TAG,
-        metrics_server=versions.METRICS_SERVER_LOCAL if local else versions.METRICS_SERVER_UPSTREAM,
-        kube_router=versions.KUBE_ROUTER_LOCAL if local else versions.KUBE_ROUTER_UPSTREAM,
+        metrics_server=name(versions.METRICS_SERVER_UPSTREAM),
+        kube_router=name(versions.KUBE_ROUTER_UPSTREAM),
     )
 
 
@@ -280,12 +420,20 @@ def decide(
     node_image: str | None = None,
     k8s_version: str | None = None,
     existing_cluster: bool = False,
+    mirror: str | None = None,
     probe=registry_reachable,
 ) -> RunChoice:
     """Make every decision of a run (one registry probe at most)."""
     env = dict(os.environ if environ is None else environ)
-    source, why = image_source(env, probe)
-    images = image_set(source, node_image, k8s_version)
+    named = Mirror.from_env(env, mirror)
+    source, why = image_source(env, probe, named)
+    used = named if source == "upstream" else None
+    images = image_set(source, node_image, k8s_version, used)
+    notes: list[str] = []
+    if used and env.get(ENV_STAND_IN, "").strip().lower() in ("1", "true", "yes"):
+        node, replaced = stand_in_digest(images.node)
+        images = replace(images, node=node)
+        notes += [replaced] if replaced else []
     if existing_cluster:
         chosen, reason = "cluster", "existing cluster: its own network plugin decides"
     else:
@@ -294,7 +442,8 @@ def decide(
         browser_kind, browser_why = browser.decide(env, source)
     except browser.BrowserError as exc:
         raise DecisionError(str(exc)) from None
-    choice = RunChoice(source, why, images, chosen, reason, browser_kind, browser_why)
+    choice = RunChoice(source, why, images, chosen, reason, browser_kind, browser_why,
+                       used.address if used else None, tuple(notes))  # fmt: skip
     note(f"decided once for this run: {choice.describe()}")
     return choice
 

@@ -30,7 +30,7 @@ def test_bad_override_is_a_clear_error() -> None:
 
 @pytest.mark.parametrize(("reachable", "expected"), [(True, "upstream"), (False, "local")])
 def test_probe_decides_without_override(reachable: bool, expected: str) -> None:
-    assert decide.image_source({}, probe=lambda: reachable)[0] == expected
+    assert decide.image_source({}, probe=lambda url: reachable)[0] == expected
 
 
 def test_any_http_answer_counts_as_reachable() -> None:
@@ -101,8 +101,8 @@ def test_offline_refuses_a_kubernetes_it_cannot_have() -> None:
 def test_the_choice_is_made_once_and_handed_down(monkeypatch: pytest.MonkeyPatch) -> None:
     probes = []
     choice = decide.decide({"TODO_NETPOL_ENFORCER": "kindnet"},
-                           probe=lambda: probes.append(1) or False)  # fmt: skip
-    assert probes == [1]
+                           probe=lambda url: probes.append(url) or False)  # fmt: skip
+    assert probes == [decide.REGISTRY_PROBE_URL]
     assert (choice.source, choice.enforcer) == ("local", "kindnet")
     handed = decide.current(choice.env(), probe=_never)
     assert handed == choice
@@ -206,3 +206,101 @@ def test_real_probe_agrees_with_kernel_config():
     if supported is not None and config is not None:
         assert supported is config, how
     assert how
+
+
+# --- the mirror ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("postgres:15-bookworm", ("docker.io", "library/postgres", ":15-bookworm")),
+        ("kindest/node:v1.34.0@sha256:ab", ("docker.io", "kindest/node", ":v1.34.0@sha256:ab")),
+        ("registry.k8s.io/metrics-server/metrics-server:v0.8.0",
+         ("registry.k8s.io", "metrics-server/metrics-server", ":v0.8.0")),
+        ("docker.io/cloudnativelabs/kube-router:v2.1.0",
+         ("docker.io", "cloudnativelabs/kube-router", ":v2.1.0")),
+        ("localhost:5001/todo-app", ("localhost:5001", "todo-app", "")),
+    ],
+)  # fmt: skip
+def test_references_are_read_as_docker_reads_them(ref, expected) -> None:
+    assert decide.split_reference(ref) == expected
+
+
+def test_every_upstream_image_is_named_through_the_mirror_one_prefix_per_source() -> None:
+    mirror = decide.Mirror.from_env(
+        {"TODO_IMAGE_MIRROR": "harbor.example.com/cache/",
+         "TODO_IMAGE_MIRROR_PREFIXES": "docker.io=dockerhub"}
+    )  # fmt: skip
+    images = decide.image_set("upstream", mirror=mirror)
+    cache = "harbor.example.com/cache"
+    assert images.python_base == f"{cache}/dockerhub/library/python:3.11-slim-bookworm"
+    assert images.postgres == "harbor.example.com/cache/dockerhub/library/postgres:15-bookworm"
+    assert images.metrics_server == (
+        "harbor.example.com/cache/registry.k8s.io/metrics-server/metrics-server:v0.8.0"
+    )
+    assert images.node.startswith("harbor.example.com/cache/dockerhub/kindest/node:")
+    assert "@sha256:" in images.node  # the pin goes through the mirror unchanged
+    assert decide.image_set("local", mirror=mirror) == decide.image_set("local")
+
+
+@pytest.mark.parametrize(
+    ("address", "prefixes", "message"),
+    [
+        ("https://mirror.example.com", "", "without a scheme"),
+        ("mirror.example.com", "dockerhub", "source=prefix"),
+        ("mirror.example.com", "gcr.io=gcr", "source=prefix"),
+    ],
+)
+def test_a_malformed_mirror_is_refused_saying_how_to_write_it(address, prefixes, message) -> None:
+    with pytest.raises(decide.DecisionError, match=message):
+        decide.Mirror.from_env({"TODO_IMAGE_MIRROR": address,
+                                "TODO_IMAGE_MIRROR_PREFIXES": prefixes})  # fmt: skip
+
+
+def test_with_a_mirror_the_probe_asks_the_mirror_not_docker_hub() -> None:
+    asked: list[str] = []
+    choice = decide.decide(
+        {"TODO_IMAGE_MIRROR": "127.0.0.1:5999", "TODO_NETPOL_ENFORCER": "kube-router"},
+        probe=lambda url: asked.append(url) or url.startswith("http://"),
+    )
+    assert asked == ["https://127.0.0.1:5999/v2/", "http://127.0.0.1:5999/v2/"]
+    assert (choice.source, choice.mirror) == ("upstream", "127.0.0.1:5999")
+    assert choice.images.postgres == "127.0.0.1:5999/docker.io/library/postgres:15-bookworm"
+    assert decide.RunChoice.from_json(choice.to_json()) == choice
+
+
+NODE_TAG = versions.KIND_NODE_UPSTREAM.split("@")[0].rsplit(":", 1)[1]
+
+
+class _ManifestHead(http.server.BaseHTTPRequestHandler):
+    """A registry that serves one tag's manifest digest, as a stand-in mirror would."""
+
+    def do_HEAD(self) -> None:  # noqa: N802 - the handler API
+        if self.path == f"/v2/docker.io/kindest/node/manifests/{NODE_TAG}":
+            self.send_response(200)
+            self.send_header("Docker-Content-Digest", "sha256:" + "b" * 64)
+        else:
+            self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_stand_in_mirror_replaces_the_pin_with_the_digest_it_serves_and_says_so() -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _ManifestHead)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"127.0.0.1:{server.server_address[1]}"
+    env = {"TODO_IMAGE_SOURCE": "upstream", "TODO_IMAGE_MIRROR": address,
+           "TODO_NETPOL_ENFORCER": "kube-router"}  # fmt: skip
+    try:
+        pinned = decide.decide(env, node_image=None, probe=_never)
+        assert pinned.images.node.endswith(versions.KIND_NODE_UPSTREAM.split("@")[1])
+        assert pinned.mirror_notes == ()
+        stand_in = decide.decide({**env, "TODO_STAND_IN_MIRROR": "1"}, probe=_never)
+    finally:
+        server.shutdown()
+    assert stand_in.images.node == f"{address}/docker.io/kindest/node:{NODE_TAG}@sha256:{'b' * 64}"
+    assert len(stand_in.mirror_notes) == 1 and "replaced" in stand_in.mirror_notes[0]
+    assert "STAND-IN MIRROR" in stand_in.describe()
