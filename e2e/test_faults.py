@@ -23,6 +23,8 @@ from harness.kube import wait_for
 pytestmark = pytest.mark.promise(8)
 
 OUTAGE_CODES = {502, 503, 504}
+# What the backend's own /ready checks that a recovered backend pod must reach again.
+BACKEND_NEEDS = ("database", "mcp")
 
 
 class Writer(threading.Thread):
@@ -89,6 +91,13 @@ def _wait_api(api, user, timeout: float = 120) -> None:
     wait_for(answers, timeout=timeout, what="the task API to answer 200 again")
 
 
+def _recovered(api, user, kube, timeout: float = 120) -> None:
+    """The API answers again, and every backend pod (not only the one the Service picked)
+    reaches PostgreSQL and the MCP server: the next test must not inherit the fault."""
+    _wait_api(api, user, timeout=timeout)
+    kube.wait_every_pod_reaches("backend", BACKEND_NEEDS, timeout=timeout)
+
+
 def test_mcp_pod_kill_under_load_loses_no_acknowledged_write(release, kube, api, new_user, results):
     user = new_user()
     writer = Writer(release.backend_url, user.headers, "fault-mcp-kill")
@@ -109,7 +118,7 @@ def test_mcp_pod_kill_under_load_loses_no_acknowledged_write(release, kube, api,
     time.sleep(5)
     writer.stop.set()
     writer.join(timeout=30)
-    _wait_api(api, user)
+    _recovered(api, user, kube)
     stored = _all_task_ids(api, user)
     lost = {i: t for i, t in writer.acked.items() if i not in stored}
     results.append(
@@ -164,6 +173,7 @@ def test_mcp_outage_is_a_clear_503_and_recovers(release, kube, api, user, result
         _wait_api(api, user, timeout=90)
         recovery = round(time.monotonic() - start, 1)
         kube.wait_deployment_available("backend", timeout=120)
+        kube.wait_every_pod_reaches("backend", BACKEND_NEEDS, timeout=90)
     results.append(
         "faults",
         {
@@ -202,7 +212,7 @@ def test_postgresql_restart_keeps_data(release, kube, api, user, results):
         timeout=180,
         what="PostgreSQL back and ready",
     )
-    _wait_api(api, user, timeout=120)
+    _recovered(api, user, kube, timeout=120)
     recovered = time.monotonic() - start
     after = _all_task_ids(api, user)
     results.append(

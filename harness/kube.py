@@ -9,6 +9,7 @@ the CLI's other commands run without it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -217,6 +218,43 @@ class Kube:
             )
 
         wait_for(probe, timeout=timeout, what=f"deployment {component} to be available")
+
+    def ready_checks(self, pod: str, port: int = 8000) -> dict[str, str]:
+        """The checks of a pod's own /ready answer, asked inside the pod over loopback: what
+        that one pod reaches (its node's routes to the Services it calls), not what the
+        Service in front of it happens to pick."""
+        script = (
+            "import urllib.request, urllib.error\n"
+            f"url = 'http://127.0.0.1:{port}/ready'\n"
+            "try:\n"
+            "    body = urllib.request.urlopen(url, timeout=5).read()\n"
+            "except urllib.error.HTTPError as exc:\n"
+            "    body = exc.read()\n"
+            "print(body.decode())\n"
+        )
+        got = kubectl(self.kubeconfig, "-n", self.namespace, "exec", pod, "--", "python", "-c",
+                      script, capture=True, quiet=True, check=False)  # fmt: skip
+        try:
+            return json.loads(got.stdout).get("checks") or {}
+        except ValueError:
+            return {}
+
+    def wait_every_pod_reaches(
+        self, component: str, checks: tuple[str, ...], port: int = 8000, timeout: float = 120
+    ) -> None:
+        """Until every ready pod of `component` reports each of `checks` "ok" from inside
+        itself: after a fault, a Service answering through one pod says nothing of the
+        others, whose nodes may not route to the new endpoints yet."""
+
+        def all_reach() -> bool:
+            pods = self.ready_pods(component)
+            return bool(pods) and all(
+                all(self.ready_checks(p.metadata.name, port).get(c) == "ok" for c in checks)
+                for p in pods
+            )
+
+        wait_for(all_reach, timeout=timeout,
+                 what=f"every {component} pod to report {', '.join(checks)} ok")  # fmt: skip
 
     def wait_ready(self, component: str, count: int = 1, timeout: float = 120) -> list:
         return wait_for(
