@@ -72,6 +72,7 @@ DEFAULT_PROMISES = {
     "10": "helm test",
     "11": "node drain",
     "12": "upgrade",
+    "13": "front end",
 }
 EXIT_STATUS = {
     2: "the run was interrupted (Ctrl-C or a signal) before every promise was proven",

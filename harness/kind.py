@@ -42,6 +42,8 @@ HPA_SYNC_PERIOD = "5s"
 # How often the kubelet's cAdvisor reads container CPU and memory (10 s by default):
 # metrics-server, and so the HPA, see a load's start and end this much sooner.
 KUBELET_HOUSEKEEPING = "5s"
+# Where a node's containerd reads per-registry hosts.toml files (--local-registry).
+CERTS_D = "/etc/containerd/certs.d"
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,11 @@ def kubeconfig_path(name: str) -> Path:
     return ROOT / ".pytest-kind" / name / "kubeconfig"
 
 
-def kind_config(nodes: int, host_port: int) -> str:
+def kind_config(nodes: int, host_port: int, *, registry_hosts: bool = False) -> str:
     """A kind cluster config: the control plane publishing the NodePort, N-1 workers, the
     HPA controller syncing every HPA_SYNC_PERIOD, every kubelet reading container stats
-    every KUBELET_HOUSEKEEPING."""
+    every KUBELET_HOUSEKEEPING; with `registry_hosts`, containerd reading per-registry
+    hosts.toml files (kind's local-registry pattern)."""
     if nodes < 1:
         raise HarnessError(f"a cluster needs at least one node, not {nodes}")
     lines = [
@@ -82,6 +85,13 @@ def kind_config(nodes: int, host_port: int) -> str:
             "    nodeRegistration:",
             "      kubeletExtraArgs:",
             f'        housekeeping-interval: "{KUBELET_HOUSEKEEPING}"',
+        ]
+    if registry_hosts:
+        lines += [
+            "containerdConfigPatches:",
+            "  - |-",
+            '    [plugins."io.containerd.grpc.v1.cri".registry]',
+            f'      config_path = "{CERTS_D}"',
         ]
     lines += [
         "nodes:",
@@ -123,7 +133,14 @@ def _kind_cluster(name: str, node_image: str | None = None):
 
 
 def create(
-    name: str, node_image: str, *, nodes: int, host_port: int, offline: bool, reuse: bool
+    name: str,
+    node_image: str,
+    *,
+    nodes: int,
+    host_port: int,
+    offline: bool,
+    reuse: bool,
+    registry_hosts: bool = False,
 ) -> Cluster:
     """Create the kind cluster (or reuse a running one when asked)."""
     existing = name in cluster_names()
@@ -142,7 +159,7 @@ def create(
     say(f"creating kind cluster {name!r}: {nodes} node(s) from {node_image}")
     cluster = _kind_cluster(name, node_image)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-        fh.write(kind_config(nodes, host_port))
+        fh.write(kind_config(nodes, host_port, registry_hosts=registry_hosts))
     try:
         cluster.create(config_file=Path(fh.name))
     except subprocess.CalledProcessError as exc:
@@ -150,6 +167,25 @@ def create(
     finally:
         os.unlink(fh.name)
     return Cluster(name, cluster.kubeconfig_path, is_kind=True, created=True)
+
+
+def point_nodes_at_registry(name: str, pull_address: str, endpoint: str) -> None:
+    """Every node's containerd resolves `pull_address` (as images name the registry) to
+    `endpoint` over plain HTTP (the registry on kind's network), through a hosts.toml in
+    the directory the cluster's config pointed containerd at."""
+    hosts = f'[host."http://{endpoint}"]\n  capabilities = ["pull", "resolve"]\n'
+    for node in node_containers(name):
+        configured = _run(["docker", "exec", node, "grep", "-q", CERTS_D,
+                           "/etc/containerd/config.toml"], check=False)  # fmt: skip
+        if configured.returncode != 0:
+            raise HarnessError(
+                f"{node}'s containerd reads no registry hosts ({CERTS_D}): the cluster was made "
+                "without --local-registry; delete it (nox -s teardown) and run again"
+            )
+        folder = f"{CERTS_D}/{pull_address}"
+        subprocess.run(["docker", "exec", "-i", node, "sh", "-c",
+                        f"mkdir -p {folder} && cat > {folder}/hosts.toml"],
+                       input=hosts, text=True, capture_output=True, check=True)  # fmt: skip
 
 
 def load(name: str, images: list[str]) -> None:

@@ -69,6 +69,7 @@ def test_each_promise_gets_its_verdict_from_its_tests_outcomes(tmp_path):
         "10": NOT_RUN,
         "11": PASS,
         "12": NOT_PROVABLE,
+        "13": NOT_RUN,
     }
     assert run.verdict == FAIL
     text = report.write(reports).markdown.read_text()

@@ -53,7 +53,7 @@ def test_a_passing_run_shows_every_section_and_its_screenshots(page_of):
     for section in [*SECTIONS, "frontend"]:
         assert section in ids, section
     assert page.locator("#run dt", has_text="Kubernetes (server)").count() == 1
-    assert page.locator("table.promises tbody tr").count() == 13
+    assert page.locator("table.promises tbody tr").count() == 14
     assert page.locator("section figure.plot svg").count() == 5  # timeline, startup, hpa, ...
     shots = page.locator("#frontend img")
     assert shots.count() == 3
