@@ -41,6 +41,7 @@ TEST_REQUIREMENTS = (
     "-r", "perf/requirements.txt",
     "-r", "chart/tests/requirements.txt",
     "-r", ".ci/tests/requirements.txt",
+    "-r", "harness/tests/requirements.txt",
 )  # fmt: skip
 
 
@@ -78,11 +79,7 @@ def _toolchain(session: nox.Session, *steps: str, purposes: str, env: dict[str, 
 
 def _decide(session: nox.Session, settings: harness_settings.Settings) -> dict[str, str]:
     """The run's decisions, once (one registry probe at most), as the children's environment."""
-    choice = decide.current(
-        node_image=settings.node_image,
-        k8s_version=settings.k8s_version,
-        existing_cluster=settings.cluster_keeps_its_addons,
-    )
+    choice = decide.current(**settings.decision_args())
     session.log(f"decided once for this run: {choice.describe()}")
     return choice.env()
 
@@ -109,6 +106,17 @@ def _ensure_browser(session: nox.Session, browser_kind: str, env: dict[str, str]
         session.run("python", "-m", "playwright", "install", "chromium", env=env)
 
 
+def _cluster_tools(settings: harness_settings.Settings) -> list[str]:
+    """The pinned tools a cluster run uses: crane where it pushes images, the registry where
+    it runs the local one."""
+    tools = ["kind", "helm", "kubectl"]
+    if settings.registry or settings.local_registry:
+        tools.append("crane")
+    if settings.local_registry:
+        tools.append("registry")
+    return tools
+
+
 def _prepare_cluster_run(
     session: nox.Session,
     settings: harness_settings.Settings,
@@ -123,7 +131,8 @@ def _prepare_cluster_run(
     purposes = ["cluster", "offline"] if choice.source == "local" else ["cluster"]
     if browser_tests:
         purposes += _browser_purposes(choice.browser)
-    _toolchain(session, "host", "docker", "tools", purposes=",".join(purposes), env=env)
+    session.run("python", "-m", "toolchain", "host", "docker", "tools", "--for", ",".join(purposes),
+                "--tools", ",".join(_cluster_tools(settings)), env=env)  # fmt: skip
     if browser_tests:
         _ensure_browser(session, choice.browser, env)
     images = ["python", "-m", "harness", "images"]
@@ -157,7 +166,10 @@ def tests(session: nox.Session) -> None:
         env[browser.ENV_BROWSER] = browser_kind
         purposes = ["tests", *_browser_purposes(browser_kind)]
         _toolchain(session, "host", purposes=",".join(purposes), env=env)
-        session.run("python", "-m", "toolchain", "tools", "--tools", "helm,actionlint", env=env)
+        # helm and actionlint for the chart and workflow checks, the registry and crane for
+        # the registry tests.
+        session.run("python", "-m", "toolchain", "tools", "--tools",
+                    "helm,actionlint,registry,crane", env=env)  # fmt: skip
         session.install(*TEST_REQUIREMENTS)
         _ensure_browser(session, browser_kind, env)
         # The unit tests exercise the step timer themselves: keep them out of the phase table.

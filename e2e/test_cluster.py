@@ -19,7 +19,6 @@ from collections.abc import Iterator
 import pytest
 
 from harness.kube import kubectl, wait_for
-from harness.release import create_namespace
 
 pytestmark = pytest.mark.promise(0)
 
@@ -28,12 +27,11 @@ pytestmark = pytest.mark.promise(0)
 def checks_ns(environment, release) -> Iterator[str]:
     """A namespace for these checks, deleted (and waited for) once they are done, so no pod
     of theirs is left to stand in a node drain's way."""
-    name = f"{release.namespace}-checks"
-    create_namespace(release.kubeconfig, name, pod_security="privileged")
-    environment.created.append(f"namespace {name}")
+    name = environment.new_namespace(f"{release.namespace}-checks", pod_security="privileged")
     yield name
     kubectl(release.kubeconfig, "delete", "namespace", name, "--wait=true", "--timeout=120s",
             check=False)  # fmt: skip
+    environment.namespaces.remove(name)
     environment.deleted.append(f"namespace {name}")
 
 

@@ -33,7 +33,7 @@ import pytest
 
 from e2e.steady import SteadyLoad
 from harness.kube import Kube
-from harness.release import Release, create_namespace
+from harness.release import Release
 from harness.settings import CHART_DIR, ROOT
 
 pytestmark = pytest.mark.promise(12)
@@ -137,10 +137,7 @@ def upgrade(environment, release, harness_settings, results):
     except NoEarlierRevision as exc:
         pytest.skip(str(exc))
     release.helm("uninstall", release.name, "--wait", "--timeout", "3m", capture=True)
-    namespace = f"{release.namespace}-up"
-    create_namespace(release.kubeconfig, namespace)
-    environment.namespaces.append(namespace)
-    environment.created.append(f"namespace {namespace}")
+    namespace = environment.new_namespace(f"{release.namespace}-up")
     workdir = Path(tempfile.mkdtemp(prefix="todo-upgrade-"))
     base_chart = chart_at(revision, workdir)
     kube = Kube(release.kubeconfig, namespace, RELEASE)
@@ -151,7 +148,8 @@ def upgrade(environment, release, harness_settings, results):
         # runs old and new pods side by side (the switch to production values deadlocked on
         # a 2-core node: the recreated PostgreSQL pod found no room).
         values.append(SMALL_NODES)
-    up = Release(RELEASE, namespace, release.kubeconfig, release.images, values)
+    up = Release(RELEASE, namespace, release.kubeconfig, release.images, values,
+                 pull_secrets=release.pull_secrets)  # fmt: skip
     up.install(chart=base_chart, timeout="6m")
     environment.created.append(f"helm release {RELEASE} (chart at {revision[:10]}) in {namespace}")
     state = {
@@ -250,7 +248,8 @@ def test_switch_to_production_values_keeps_data_and_serves(upgrade, results):
     extra = [PRODUCTION]
     if upgrade["small_nodes"]:
         extra.append(SMALL_NODES)  # production's CPU requests do not fit these nodes
-    switched = Release(release.name, release.namespace, release.kubeconfig, release.images, [])
+    switched = Release(release.name, release.namespace, release.kubeconfig, release.images, [],
+                       pull_secrets=release.pull_secrets)  # fmt: skip
     kube = upgrade["kube"]
     running = None
     if kube.hpa() is None and _mcp_deployed(kube) and not upgrade["small_nodes"]:

@@ -5,6 +5,8 @@
   deploy    the release into namespace todo-dev of the kept cluster (or --kubeconfig's)
   teardown  delete the kind cluster
   matrix    the GitHub workflow's e2e matrix as JSON
+  fill-mirror  the local registry (127.0.0.1:5001) filled with this machine's offline
+            builds under their upstream names: a stand-in mirror for the upstream path
 
 Options come from the same table as the pytest options (see harness/settings.py);
 every one also reads its E2E_* environment variable.
@@ -22,7 +24,7 @@ from harness.proc import HarnessError, say
 from toolchain import decide, versions
 from toolchain.progress import set_label, summary
 
-COMMANDS = ("images", "cluster", "deploy", "teardown", "matrix")
+COMMANDS = ("images", "cluster", "deploy", "teardown", "matrix", "fill-mirror")
 MATRIX_VALUES = {
     "kind": "",
     "shipped": settings.SHIPPED,
@@ -64,35 +66,40 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "teardown":
             kind.delete(chosen.cluster_name)
             return 0
-        choice = decide.current(
-            node_image=chosen.node_image,
-            k8s_version=chosen.k8s_version,
-            existing_cluster=chosen.cluster_keeps_its_addons,
-        )
+        if args.command == "fill-mirror":
+            from harness.images import fill_stand_in_mirror
+            from harness.registry import ensure_local_registry
+
+            local = ensure_local_registry()
+            fill_stand_in_mirror(local.host_address)
+            say(f"filled: TODO_IMAGE_MIRROR={local.host_address} TODO_STAND_IN_MIRROR=1 "
+                "TODO_IMAGE_SOURCE=upstream runs the upstream path through it (this "
+                "machine's builds, not the upstream images)")  # fmt: skip
+            return 0
+        choice = decide.current(**chosen.decision_args())
+        from harness import stand_up
+
         if args.command == "images":
             from harness.images import prepare
 
+            # Refused here, before any build, when the cluster could not get the images.
+            say(f"the run's images will reach the nodes by: {stand_up.images_plan(chosen, choice)}")
             prepare(choice, kind=not (args.no_node or chosen.existing_cluster))
-        elif args.command == "cluster":
-            from harness import stand_up
-
-            kept = replace(chosen, reuse_cluster=True)
-            cluster = stand_up.cluster_up(kept, choice)
-            stand_up.images_on_ready_cluster(cluster, choice)
-            wanted = stand_up.wanted_addons(cluster, choice, kept)
-            stand_up.apply_addons(cluster, choice, wanted)
-            stand_up.finish_addons(cluster, choice, wanted)
-            say(f"cluster {cluster.name!r} is up: export KUBECONFIG={cluster.kubeconfig}")
+            return 0
+        kept = replace(chosen, reuse_cluster=True)
+        if args.command == "deploy":
+            kept = replace(kept, namespace=chosen.namespace or "todo-dev")
+        env = stand_up.Environment(kept, choice, stand_up.cluster_up(kept, choice))
+        wanted = stand_up.wanted_addons(env.cluster, choice, kept)
+        stand_up.images_into_cluster(env, wanted)
+        if args.command == "cluster":
+            stand_up.apply_addons(env.cluster, env.images, wanted)
+            stand_up.finish_addons(env.cluster, choice, wanted, env.images)
+            say(f"cluster {env.cluster.name!r} is up: export KUBECONFIG={env.cluster.kubeconfig}")
         else:
-            from harness import stand_up
-
-            kept = replace(chosen, reuse_cluster=True, namespace=chosen.namespace or "todo-dev")
-            cluster = stand_up.cluster_up(kept, choice)
-            stand_up.images_on_ready_cluster(cluster, choice)
-            env = stand_up.Environment(settings=kept, choice=choice, cluster=cluster)
-            release = stand_up.deploy(env, kept.namespace or "todo-dev")
+            release = stand_up.deploy(env, kept.namespace)
             say(f"release {release.name!r} in namespace {release.namespace!r}: backend at "
-                f"{release.backend_url} (KUBECONFIG={cluster.kubeconfig})")  # fmt: skip
+                f"{release.backend_url} (KUBECONFIG={env.cluster.kubeconfig})")  # fmt: skip
     except (HarnessError, ValueError, decide.DecisionError) as exc:
         say(f"error: {exc}")
         return 1

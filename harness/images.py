@@ -76,3 +76,37 @@ def prepare(choice: RunChoice, *, kind: bool) -> None:
             if kind:
                 docker.pull(images.node)
         build_app_image(images)
+
+
+def fill_stand_in_mirror(address: str) -> dict[str, str]:
+    """Fill a registry with this machine's offline builds under their upstream names, laid
+    out as the mirror option expects (one prefix per source registry), so the upstream
+    code path (pulls through a mirror, loads, add-ons) can run without internet.
+
+    What it serves are this project's builds, not the upstream images: their digests
+    differ from the upstream pins, which a run takes from it only with
+    TODO_STAND_IN_MIRROR=1 (toolchain.decide). Returns upstream name -> pushed ref."""
+    from airgap.debian import ensure_debian_base
+    from airgap.images import ensure_run_images
+    from airgap.node.build import ensure_node_image
+    from harness.registry import push
+    from toolchain import versions
+    from toolchain.decide import Mirror
+
+    built = ensure_run_images(kube_router=True)
+    node = ensure_node_image(ensure_debian_base())
+    upstream = {
+        versions.PYTHON_UPSTREAM: built["python"],
+        f"{versions.POSTGRES_UPSTREAM_REPOSITORY}:{versions.POSTGRES_TAG}": built["postgres"],
+        versions.METRICS_SERVER_UPSTREAM: built["metrics-server"],
+        versions.KUBE_ROUTER_UPSTREAM: built["kube-router"],
+        versions.KIND_NODE_UPSTREAM.split("@", 1)[0]: node,
+    }
+    mirror = Mirror(address)
+    filled = {}
+    for name, local in upstream.items():
+        ref = mirror.ref(name)
+        push(local, ref)
+        filled[name] = ref
+        say(f"stand-in mirror: {ref} is this machine's {local}")
+    return filled

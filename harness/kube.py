@@ -105,6 +105,60 @@ def ready_time(pod) -> datetime | None:
     return None
 
 
+# Container waiting reasons that mean "this image does not reach the node".
+PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+NEVER_TRANSIENT = ("InvalidImageName", "ErrImageNeverPull")
+
+
+class PullWatch:
+    """A `harness.proc.run` watch: names the pods of a namespace that cannot pull an image,
+    with the pull error from their events, once a failure shows twice in a row (kubelets
+    retry a failed pull; a wrong name or a missing local image never heals)."""
+
+    def __init__(self, kubeconfig: Path, namespace: str, selector: str | None = None) -> None:
+        self.kubeconfig, self.namespace, self.selector = kubeconfig, namespace, selector
+        self._seen: set[tuple[str, str]] = set()
+
+    def failing(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """{(pod, image): (reason, message)} of the containers waiting on their image now."""
+        args = ["-n", self.namespace, "get", "pods", "-o", "json"]
+        if self.selector:
+            args += ["-l", self.selector]
+        got = kubectl(self.kubeconfig, *args, capture=True, quiet=True, check=False)
+        found = {}
+        for pod in json.loads(got.stdout or '{"items": []}')["items"]:
+            status = pod.get("status") or {}
+            for container in [*(status.get("initContainerStatuses") or []),
+                              *(status.get("containerStatuses") or [])]:  # fmt: skip
+                waiting = (container.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason") in PULL_FAILURES:
+                    found[(pod["metadata"]["name"], container.get("image", "?"))] = (
+                        waiting["reason"],
+                        waiting.get("message", ""),
+                    )
+        return found
+
+    def _pull_error(self, pod: str, fallback: str) -> str:
+        """The newest "Failed" event of the pod: the registry's own words about the pull."""
+        got = kubectl(self.kubeconfig, "-n", self.namespace, "get", "events", "-o", "json",
+                      "--field-selector", f"involvedObject.name={pod},reason=Failed",
+                      capture=True, quiet=True, check=False)  # fmt: skip
+        events = json.loads(got.stdout or '{"items": []}')["items"]
+        events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+        return events[-1]["message"] if events else fallback
+
+    def __call__(self) -> str | None:
+        failing = self.failing()
+        lasting = {key: value for key, value in failing.items()
+                   if key in self._seen or value[0] in NEVER_TRANSIENT}  # fmt: skip
+        self._seen = set(failing)
+        if not lasting:
+            return None
+        lines = [f"  - pod {pod}: image {image}: {reason}: {self._pull_error(pod, message)}"
+                 for (pod, image), (reason, message) in sorted(lasting.items())]  # fmt: skip
+        return f"pods in {self.namespace} cannot pull their images:\n" + "\n".join(lines)
+
+
 class Kube:
     """API handles for one kubeconfig and the run's namespace."""
 

@@ -1,7 +1,10 @@
 """Running commands and waiting: the small pieces every harness step uses.
 
 `run()` echoes a command, runs it with stdin closed and raises HarnessError
-with the end of its output when it fails. `wait_until()` polls a probe until
+with the end of its output when it fails; given a `watch`, it asks it every
+two seconds while the command runs and stops the command with the watch's
+message (a pod that cannot pull its image, say) rather than letting it wait
+out its own timeout. `wait_until()` polls a probe until
 it answers or a deadline passes, naming what it waited for. `free_port()`
 and `wait_http()` serve port-forwards, local servers and the release's URL.
 """
@@ -42,11 +45,17 @@ def run(
     timeout: float | None = None,
     input_text: str | None = None,
     quiet: bool = False,
+    watch: Callable[[], str | None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command (echoed unless quiet); raise HarnessError with its output on failure."""
+    """Run a command (echoed unless quiet); raise HarnessError with its output on failure.
+
+    `watch`: called every 2 s while the command runs; a message it returns stops the
+    command and is raised as the failure."""
     args = [str(a) for a in argv]
     if not quiet:
         say("$ " + " ".join(shlex.quote(Path(a).name if i == 0 else a) for i, a in enumerate(args)))
+    if watch is not None:
+        return _run_watched(args, watch, check=check, capture=capture, env=env, timeout=timeout)
     result = subprocess.run(
         args,
         check=False,
@@ -63,6 +72,41 @@ def run(
             detail = "\n" + ((result.stdout or "") + (result.stderr or ""))[-4000:]
         raise HarnessError(f"{Path(args[0]).name} {' '.join(args[1:3])} ... exited with "
                            f"{result.returncode}{detail}")  # fmt: skip
+    return result
+
+
+def _run_watched(
+    args: list[str],
+    watch: Callable[[], str | None],
+    *,
+    check: bool,
+    capture: bool,
+    env: dict[str, str] | None,
+    timeout: float | None,
+) -> subprocess.CompletedProcess[str]:
+    """`run()` with a watch: the command in the background, the watch asked meanwhile."""
+    pipe = subprocess.PIPE if capture else None
+    process = subprocess.Popen(
+        args, text=True, stdout=pipe, stderr=pipe, stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            out, err = process.communicate(timeout=2)
+            break
+        except subprocess.TimeoutExpired:
+            problem = watch()
+            if problem or (deadline is not None and time.monotonic() > deadline):
+                terminate(process, grace=5)
+                process.communicate()
+                raise HarnessError(problem or f"{Path(args[0]).name} timed out") from None
+    result = subprocess.CompletedProcess(args, process.returncode, out, err)
+    if check and result.returncode != 0:
+        detail = "\n" + ((out or "") + (err or ""))[-4000:] if capture else ""
+        failed = f"{Path(args[0]).name} {' '.join(args[1:3])} ... exited with {result.returncode}"
+        problem = watch()
+        raise HarnessError(f"{problem}\n{failed}{detail}" if problem else f"{failed}{detail}")
     return result
 
 

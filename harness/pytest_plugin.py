@@ -57,11 +57,7 @@ def harness_settings(request: pytest.FixtureRequest):
 def run_choice(harness_settings):
     from toolchain import decide
 
-    return decide.current(
-        node_image=harness_settings.node_image,
-        k8s_version=harness_settings.k8s_version,
-        existing_cluster=harness_settings.cluster_keeps_its_addons,
-    )
+    return decide.current(**harness_settings.decision_args())
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.kube import kubectl
+from harness.kube import PullWatch, kubectl
 from harness.proc import HarnessError, run, say
 from harness.settings import CHART_DIR
 from toolchain.decide import ImageSet
@@ -40,6 +40,7 @@ class Release:
     images: ImageSet
     values_files: list[Path] = field(default_factory=list)
     backend_url: str = f"http://127.0.0.1:{NODE_PORT}"
+    pull_secrets: list[str] = field(default_factory=list)  # in the release's namespace
     frontend_url: str = f"http://127.0.0.1:{FRONTEND_NODE_PORT}"
 
     @property
@@ -54,6 +55,7 @@ class Release:
             f"postgresql.image.repository={self.images.postgres_repository}",
             f"postgresql.image.tag={self.images.postgres_tag}",
             SCALE_DOWN_WINDOW,
+            *(f"imagePullSecrets[{i}].name={name}" for i, name in enumerate(self.pull_secrets)),
         ]
 
     def helm_args(self, extra_values: Sequence[Path] = (), sets: Sequence[str] = ()) -> list[str]:
@@ -75,10 +77,12 @@ class Release:
 
     def install(self, *, chart: Path = CHART_DIR, sets: Sequence[str] = (), timeout: str = "5m",
                 extra_values: Sequence[Path] = ()):  # fmt: skip
-        """`helm upgrade --install --wait` of `chart` with this release's values."""
+        """`helm upgrade --install --wait` of `chart` with this release's values; stopped
+        early, naming the image and the pull error, when a pod cannot pull its image."""
+        watch = PullWatch(self.kubeconfig, self.namespace)
         return self.helm("upgrade", "--install", self.name, str(chart),
                          *self.helm_args(extra_values, sets), "--wait", "--timeout", timeout,
-                         capture=True)  # fmt: skip
+                         capture=True, watch=watch)  # fmt: skip
 
     def upgrade(
         self,
@@ -92,8 +96,9 @@ class Release:
     ):
         """`helm upgrade` (waiting unless told not to) with this release's values plus `sets`."""
         waiting = ["--wait", "--timeout", timeout] if wait else []
+        watch = PullWatch(self.kubeconfig, self.namespace) if wait else None
         return self.helm("upgrade", self.name, str(chart), *self.helm_args(extra_values, sets),
-                         *waiting, capture=True, check=check)  # fmt: skip
+                         *waiting, capture=True, check=check, watch=watch)  # fmt: skip
 
     def rollback(self, revision: int | str, *, timeout: str = "5m"):
         return self.helm("rollback", self.name, str(revision), "--wait", "--timeout", timeout,

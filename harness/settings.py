@@ -85,6 +85,43 @@ OPTIONS: tuple[Option, ...] = (
         "loopback port where the kind cluster publishes the backend",
         kind="int",
     ),
+    Option(
+        "registry",
+        "REGISTRY",
+        None,
+        "push the run's images to this registry (host[:port][/path]) and have the release "
+        "pull them from there: how the images reach a cluster that is not kind",
+    ),
+    Option(
+        "push_all",
+        "PUSH_ALL",
+        False,
+        "with --registry: push every image the run built here too (PostgreSQL, add-ons), not "
+        "only the application's",
+        kind="flag",
+    ),
+    Option(
+        "registry_config",
+        "REGISTRY_CONFIG",
+        None,
+        "a Docker config file (config.json) with credentials for --registry: used to push, and "
+        "as the image pull secret in the run's namespaces",
+    ),
+    Option(
+        "local_registry",
+        "LOCAL_REGISTRY",
+        False,
+        "kind: run the local registry on kind's network and have the nodes pull every image "
+        "from it (nothing side-loaded)",
+        kind="flag",
+    ),
+    Option(
+        "image_mirror",
+        "IMAGE_MIRROR",
+        None,
+        "pull every upstream image through this mirror (host[:port][/path], one prefix per "
+        "source registry: <mirror>/docker.io/library/postgres:...); TODO_IMAGE_MIRROR too",
+    ),
     Option("namespace", "NAMESPACE", None, "namespace of the release (default: a fresh one)"),
     Option("release", "RELEASE", "todo", "Helm release name"),
     Option(
@@ -112,6 +149,11 @@ class Settings:
     keep_cluster: bool = False
     reuse_cluster: bool = False
     host_port: int = 30080
+    registry: str | None = None
+    push_all: bool = False
+    registry_config: str | None = None
+    local_registry: bool = False
+    image_mirror: str | None = None
     namespace: str | None = None
     release: str = "todo"
     upgrade_from: str | None = None
@@ -124,6 +166,15 @@ class Settings:
     def cluster_keeps_its_addons(self) -> bool:
         """A cluster the run did not create, and no leave to install add-ons into it."""
         return self.existing_cluster and not self.install_addons
+
+    def decision_args(self) -> dict[str, Any]:
+        """What these settings tell `toolchain.decide.current()` about the run."""
+        return {
+            "node_image": self.node_image,
+            "k8s_version": self.k8s_version,
+            "existing_cluster": self.cluster_keeps_its_addons,
+            "mirror": self.image_mirror,
+        }
 
     @property
     def backend_url(self) -> str:

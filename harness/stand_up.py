@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness import addons, kind
+from harness import addons, delivery, kind, registry
 from harness.images import cluster_images
 from harness.kube import kubectl, wait_cluster_ready
 from harness.portforward import port_forward
@@ -38,7 +38,7 @@ from harness.proc import HarnessError, run, say, wait_http
 from harness.release import NODE_PORT, Release, create_namespace, delete_namespace
 from harness.settings import CHART_DIR, ROOT, Settings
 from toolchain import versions as pins
-from toolchain.decide import RunChoice
+from toolchain.decide import ImageSet, RunChoice
 from toolchain.progress import step
 from toolchain.tools import ToolError
 
@@ -60,6 +60,23 @@ class Environment:
     install_seconds: float = 0.0
     ready_seconds: float = 0.0
     stack: ExitStack = field(default_factory=ExitStack)
+    delivery: delivery.Delivery | None = None  # how the images reached the nodes
+
+    @property
+    def images(self) -> ImageSet:
+        """The run's images as the nodes name them (a registry's copies, when pushed)."""
+        return self.delivery.images if self.delivery else self.choice.images
+
+    def new_namespace(self, name: str, *, pod_security: str = "restricted") -> str:
+        """A namespace of the run's: created, recorded for teardown, given the run's image
+        pull secret (--registry-config) so any pod the run starts there can pull."""
+        create_namespace(self.cluster.kubeconfig, name, pod_security=pod_security)
+        self.namespaces.append(name)
+        self.created.append(f"namespace {name}")
+        if self.settings.registry_config:
+            config = Path(self.settings.registry_config).expanduser()
+            delivery.pull_secret(self.cluster.kubeconfig, name, config)
+        return name
 
 
 def run_id() -> str:
@@ -109,25 +126,41 @@ def cluster_up(settings: Settings, choice: RunChoice) -> kind.Cluster:
         host_port=settings.host_port,
         offline=choice.source == "local",
         reuse=settings.reuse_cluster,
+        registry_hosts=settings.local_registry,
     )
 
 
-def images_on_ready_cluster(cluster: kind.Cluster, choice: RunChoice) -> None:
-    """The run's images onto every node of a kind cluster (others pull them) while the
-    cluster finishes coming up: nodes Ready, CoreDNS available. Loading needs only the
-    nodes' containerd, not a ready control plane; done one after the other the two
-    took about 20 s and 14 s on a 2-core machine."""
-    if not cluster.is_kind:
-        say(
-            "not a kind cluster: its nodes must be able to pull "
-            + ", ".join(cluster_images(choice))
-        )
-        wait_cluster_ready(cluster.kubeconfig)
-        return
+def images_plan(settings: Settings, choice: RunChoice) -> str:
+    """How this run's images will reach the nodes (harness.delivery), decided before any
+    image is built or anything installed: a cluster that cannot get them is refused now."""
+    is_kind = True
+    if settings.kubeconfig:
+        kubeconfig = Path(settings.kubeconfig).expanduser()
+        context = current_context(kubeconfig) if kubeconfig.is_file() else ""
+        is_kind = existing_kind_name(context) is not None
+    return delivery.plan(settings, is_kind=is_kind, choice=choice, addons=set())
+
+
+def images_into_cluster(env: Environment, wanted: set[str]) -> delivery.Delivery:
+    """The run's images to every node the planned way (kind load, a registry, the local
+    registry) while the cluster finishes coming up: nodes Ready, CoreDNS available.
+    Loading needs only the nodes' containerd, not a ready control plane; done one after
+    the other the two took about 20 s and 14 s on a 2-core machine."""
+    cluster, choice, settings = env.cluster, env.choice, env.settings
+    how = delivery.plan(settings, is_kind=cluster.is_kind, choice=choice, addons=wanted)
+    local = None
+    if how == delivery.LOCAL_REGISTRY:
+        local = registry.ensure_local_registry()
+        if local.created:
+            env.created.append(f"local registry {local.name} on {local.host_address}")
+        kind.point_nodes_at_registry(cluster.name, local.pull_address, local.node_address)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        loading = pool.submit(kind.load, cluster.name, cluster_images(choice))
+        carrying = pool.submit(delivery.deliver, how, cluster_name=cluster.name, choice=choice,
+                               settings=settings, images_for_nodes=cluster_images(choice),
+                               local=local)  # fmt: skip
         wait_cluster_ready(cluster.kubeconfig)
-        loading.result()
+        env.delivery = carrying.result()
+    return env.delivery
 
 
 def wanted_addons(cluster: kind.Cluster, choice: RunChoice, settings: Settings) -> set[str]:
@@ -143,16 +176,16 @@ def wanted_addons(cluster: kind.Cluster, choice: RunChoice, settings: Settings) 
     return wanted
 
 
-def apply_addons(cluster: kind.Cluster, choice: RunChoice, wanted: set[str]) -> None:
+def apply_addons(cluster: kind.Cluster, images: ImageSet, wanted: set[str]) -> None:
     """Apply the add-ons' manifests; they come up while the release installs."""
     if "metrics-server" in wanted:
-        addons.apply_metrics_server(cluster.kubeconfig, choice.images.metrics_server)
+        addons.apply_metrics_server(cluster.kubeconfig, images.metrics_server)
     if "kube-router" in wanted:
-        addons.apply_kube_router(cluster.kubeconfig, choice.images.kube_router)
+        addons.apply_kube_router(cluster.kubeconfig, images.kube_router)
 
 
 def finish_addons(
-    cluster: kind.Cluster, choice: RunChoice, wanted: set[str]
+    cluster: kind.Cluster, choice: RunChoice, wanted: set[str], images: ImageSet
 ) -> addons.Capabilities:
     """Wait for the add-ons applied; then read what the cluster offers."""
     if "kube-router" in wanted:
@@ -160,7 +193,7 @@ def finish_addons(
     if "metrics-server" in wanted:
         addons.finish_metrics_server(
             cluster.kubeconfig,
-            choice.images.metrics_server,
+            images.metrics_server,
             kind_cluster=cluster.name if cluster.is_kind else None,
         )
     caps = addons.probe_capabilities(cluster.kubeconfig, choice.enforcer)
@@ -173,17 +206,16 @@ def finish_addons(
 def deploy(env: Environment, namespace: str) -> Release:
     """Namespace (PSS restricted) -> `helm upgrade --install --wait` -> backend /ready 200."""
     settings, cluster = env.settings, env.cluster
-    create_namespace(cluster.kubeconfig, namespace)
-    env.namespaces.append(namespace)
-    env.created.append(f"namespace {namespace}")
+    env.new_namespace(namespace)
     release = Release(
         name=settings.release,
         namespace=namespace,
         kubeconfig=cluster.kubeconfig,
-        images=env.choice.images,
+        images=env.images,
         values_files=settings.values_files(),
         backend_url=settings.backend_url,
         frontend_url=settings.frontend_url,
+        pull_secrets=[delivery.PULL_SECRET] if settings.registry_config else [],
     )
     started = time.monotonic()
     release.install()
@@ -219,17 +251,17 @@ def stand_up(settings: Settings, choice: RunChoice, *, namespace: str | None = N
     if cluster.created:
         env.created.append(f"kind cluster {cluster.name} ({settings.nodes} node(s))")
     try:
-        with step("image load, nodes ready"):
-            images_on_ready_cluster(cluster, choice)
         wanted = wanted_addons(cluster, choice, settings)
+        with step("images to the nodes, nodes ready"):
+            images_into_cluster(env, wanted)
         with step("cluster add-ons applied"):
-            apply_addons(cluster, choice, wanted)
+            apply_addons(cluster, env.images, wanted)
         if settings.kubeconfig and wanted:
             env.created.append(f"{', '.join(sorted(wanted))} in kube-system, asked for (kept)")
         with step("install to ready"):
             deploy(env, namespace or settings.namespace or f"todo-e2e-{run_id()}")
         with step("cluster add-ons ready"):
-            env.capabilities = finish_addons(cluster, choice, wanted)
+            env.capabilities = finish_addons(cluster, choice, wanted, env.images)
     except BaseException:
         tear_down(env)
         raise
@@ -244,6 +276,10 @@ def tear_down(env: Environment) -> None:
         with step("cluster delete"):
             kind.delete(cluster.name)
         env.deleted.append(f"kind cluster {cluster.name} (with everything in it)")
+        local = env.delivery.local_registry if env.delivery else None
+        if local is not None and local.created:
+            registry.remove_local_registry(local)
+            env.deleted.append(f"local registry {local.name} and its storage")
         return
     for namespace in env.namespaces:
         delete_namespace(cluster.kubeconfig, namespace)
@@ -328,6 +364,15 @@ def summary(env: Environment) -> dict:
         "created": env.created,
         "deleted": env.deleted,
         "node_port": NODE_PORT,
+        "images": _delivery_facts(env),
         "versions": versions(env),
         "commit": commit(),
     }  # fmt: skip
+
+
+def _delivery_facts(env: Environment) -> dict:
+    """How the images reached the nodes, and under which names and digests."""
+    if env.delivery is None:
+        return {}
+    return {"how": env.delivery.how, "registry": env.delivery.registry,
+            "pushed": env.delivery.pushed}  # fmt: skip

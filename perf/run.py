@@ -117,8 +117,7 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
 
     given = {o.name: getattr(args, o.name) for o in harness_settings.OPTIONS}
     chosen = harness_settings.from_mapping(given, "PERF", PERF_DEFAULTS)
-    choice = decide.current(node_image=chosen.node_image, k8s_version=chosen.k8s_version,
-                            existing_cluster=chosen.cluster_keeps_its_addons)  # fmt: skip
+    choice = decide.current(**chosen.decision_args())
     env = stand_up.stand_up(
         chosen, choice, namespace=chosen.namespace or f"todo-perf-{stand_up.run_id()}"
     )

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness import stand_up
+from harness.settings import Settings
+from toolchain import decide
 
 
 @pytest.mark.parametrize("context", ["prod", "eu-production-1", "kind-prd", "live-cluster",
@@ -32,6 +34,12 @@ def test_only_kind_contexts_name_a_kind_cluster(monkeypatch: pytest.MonkeyPatch)
 
 def _cluster(is_kind: bool) -> stand_up.kind.Cluster:
     return stand_up.kind.Cluster("c", Path("/nonexistent/kubeconfig"), is_kind=is_kind)
+
+
+def _env(is_kind: bool, **given) -> stand_up.Environment:
+    choice = decide.decide({"TODO_IMAGE_SOURCE": "upstream", "TODO_NETPOL_ENFORCER": "kindnet",
+                            "TODO_BROWSER": "system"}, probe=None)  # fmt: skip
+    return stand_up.Environment(Settings(**given), choice, _cluster(is_kind))
 
 
 @pytest.fixture
@@ -60,14 +68,18 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_kind_nodes_get_the_images_while_they_become_ready(calls: list[str]) -> None:
-    stand_up.images_on_ready_cluster(_cluster(is_kind=True), choice=None)
+    env = _env(is_kind=True)
+    stand_up.images_into_cluster(env, set())
     assert sorted(calls) == ["load c app:1 pg:1", "ready while loading"]
+    assert env.images == env.choice.images  # loaded: the nodes see the local names
 
 
-def test_other_clusters_are_only_waited_for(calls: list[str]) -> None:
-    stand_up.images_on_ready_cluster(_cluster(is_kind=False), choice=None)
-    assert calls[0].startswith("not a kind cluster: its nodes must be able to pull app:1")
-    assert calls[1:] == ["ready"]
+def test_another_cluster_without_a_registry_is_refused_before_anything_happens(
+    calls: list[str],
+) -> None:
+    with pytest.raises(stand_up.HarnessError, match=r"cannot get todo-app:dev.*--registry REG"):
+        stand_up.images_into_cluster(_env(is_kind=False), set())
+    assert calls == []
 
 
 def test_a_failed_load_fails_the_step(monkeypatch: pytest.MonkeyPatch, calls: list[str]) -> None:
@@ -76,7 +88,7 @@ def test_a_failed_load_fails_the_step(monkeypatch: pytest.MonkeyPatch, calls: li
 
     monkeypatch.setattr(stand_up.kind, "load", load)
     with pytest.raises(stand_up.HarnessError, match="kind load failed"):
-        stand_up.images_on_ready_cluster(_cluster(is_kind=True), choice=None)
+        stand_up.images_into_cluster(_env(is_kind=True), set())
 
 
 def test_the_run_records_the_commit_it_tested() -> None:
