@@ -28,13 +28,20 @@ from app.logging import REQUEST_ID_HEADER, request_id_var
 
 log = logging.getLogger(__name__)
 
-# Reads are retried on any transport error, and so is a call carrying an
-# Idempotency-Key (a retry finds the first call's answer). Other idempotent calls only
-# when the connection never opened: a DELETE that reached the server before the
-# connection dropped would come back from a retry as a misleading 404.
+# A connection that was refused (or failed otherwise before any byte of the request went
+# out: DNS, no route, TLS) is retried for every call, a create without a key too, until
+# the connect timeout is spent: nothing reached the server. Right after a rollout or a
+# scale-up the Service's endpoints take a moment to reach every node, and meanwhile some
+# connects are refused in a millisecond or two. The first retry comes soon (another
+# endpoint may already answer), then further apart, so an absent server is not hammered,
+# and no further apart than 250 ms, so the moment it answers is not missed by much.
+_REFUSED_DELAYS = (0.025, 0.05, 0.1, 0.2)  # then 0.25 s each
+_REFUSED_DELAY_MAX = 0.25
+# Once bytes went out, only reads are retried, and a call carrying an Idempotency-Key (a
+# retry finds the first call's answer): a create without a key might be done twice, and
+# a DELETE that reached the server would come back from a retry as a misleading 404.
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
-_IDEMPOTENT = _SAFE | {"PUT", "DELETE"}
-_RETRY_DELAYS = (0.05, 0.2)  # two retries, idempotent calls only
+_RETRY_DELAYS = (0.05, 0.2)  # two retries after a dropped connection, repeatable calls only
 # A connection that failed or broke, or an answer that was not HTTP (a bad URL scheme too).
 _TRANSPORT_ERRORS = (httpcore2.NetworkError, httpcore2.ProtocolError, httpcore2.UnsupportedProtocol)
 # Every Nth call asks the MCP server to close its connection afterwards. kube-proxy
@@ -153,10 +160,15 @@ class MCPClient:
         if request_id:
             headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
         repeatable = method in _SAFE or idempotency_key is not None
-        attempts = len(_RETRY_DELAYS) + 1 if repeatable or method in _IDEMPOTENT else 1
-        for attempt in range(attempts):
+        loop = asyncio.get_running_loop()
+        # Refused connects are retried until the connect timeout, counted from the attempt's
+        # first connect, is spent; each connect gets what is left of it.
+        connect_deadline = loop.time() + self._timeout["connect"]
+        refused = dropped = 0
+        while True:
+            timeout = {**self._timeout, "connect": connect_deadline - loop.time()}
             try:
-                response = await self._send(method, path, headers, body=body)
+                response = await self._send(method, path, headers, body=body, timeout=timeout)
                 break
             except (httpcore2.ConnectTimeout, httpcore2.PoolTimeout) as exc:
                 # No connection within the connect timeout: nobody is there to answer
@@ -169,10 +181,25 @@ class MCPClient:
                 # Not retried: a timed-out call already cost the caller its patience.
                 log.warning("task service timed out: %s %s (%s)", method, path, type(exc).__name__)
                 raise TaskServiceError(504, "task service timed out") from exc
-            except _TRANSPORT_ERRORS as exc:
-                unsent = isinstance(exc, httpcore2.ConnectError)
-                if attempt + 1 < attempts and (repeatable or unsent):
-                    await asyncio.sleep(_RETRY_DELAYS[attempt])
+            except httpcore2.ConnectError as exc:  # nothing was sent
+                delay = _refused_delay(refused)
+                if loop.time() + delay < connect_deadline:
+                    refused += 1
+                    await asyncio.sleep(delay)
+                    continue
+                log.warning(
+                    "task service unreachable: %s %s (%r, %d connects refused)",
+                    method,
+                    path,
+                    exc,
+                    refused + 1,
+                )
+                raise TaskServiceError(503, "task service unavailable") from exc
+            except _TRANSPORT_ERRORS as exc:  # the request may have reached the server
+                if repeatable and dropped < len(_RETRY_DELAYS):
+                    await asyncio.sleep(_RETRY_DELAYS[dropped])
+                    dropped += 1
+                    connect_deadline = loop.time() + self._timeout["connect"]
                     continue
                 log.warning("task service unreachable: %s %s (%r)", method, path, exc)
                 raise TaskServiceError(503, "task service unavailable") from exc
@@ -184,6 +211,11 @@ class MCPClient:
         except (httpcore2.TimeoutException, *_TRANSPORT_ERRORS):
             return False
         return response.status == 200
+
+
+def _refused_delay(retry: int) -> float:
+    """How long to wait before the `retry`-th retry (from 0) of a refused connect."""
+    return _REFUSED_DELAYS[retry] if retry < len(_REFUSED_DELAYS) else _REFUSED_DELAY_MAX
 
 
 def _json_bytes(value: Any) -> bytes:

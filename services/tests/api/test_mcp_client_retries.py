@@ -1,15 +1,19 @@
-"""The backend's MCP client retries idempotent calls only, against a real flaky TCP server."""
+"""The backend's MCP client, against real TCP servers on loopback: a refused connection is
+retried for every call within the connect timeout; once the request may have been sent,
+only calls that are safe to repeat are."""
 
 from __future__ import annotations
 
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import anyio
 import httpcore2
 import pytest
+from harness.proc import free_port  # nothing listens there: connects are refused at once
 
 from app.core.config import Settings
 from app.mcp_client import RECYCLE_EVERY, MCPClient, TaskServiceError
@@ -20,10 +24,11 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\
 class LoopbackServer:
     """A raw TCP server on 127.0.0.1 counting connections; `handle` says what each gets."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.connections = 0
         self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
         self.listener.listen(16)
         self.listener.settimeout(0.2)
         self.stop = threading.Event()
@@ -78,13 +83,24 @@ def flaky() -> Iterator[FlakyServer]:
     server.close()
 
 
-def call(url: str, method: str, idempotency_key: str | None = None) -> object:
+def call(
+    url: str,
+    method: str,
+    idempotency_key: str | None = None,
+    *,
+    connect_timeout: float = 2,
+    pool: httpcore2.AsyncConnectionPool | None = None,
+) -> object:
     settings = Settings(
-        JWT_SECRET="j" * 40, MCP_SERVICE_TOKEN="s" * 40, MCP_SERVER_URL=url, MCP_TIMEOUT_SECONDS=2
+        JWT_SECRET="j" * 40,
+        MCP_SERVICE_TOKEN="s" * 40,
+        MCP_SERVER_URL=url,
+        MCP_TIMEOUT_SECONDS=2,
+        MCP_CONNECT_TIMEOUT_SECONDS=connect_timeout,
     )
 
     async def main() -> object:
-        client = MCPClient(settings)
+        client = MCPClient(settings, pool=pool)
         try:
             response = await client.request(
                 method, "/tasks", user_id=1, json=None, idempotency_key=idempotency_key
@@ -124,33 +140,77 @@ def test_delete_is_not_retried_once_the_request_was_sent(flaky: FlakyServer) -> 
     assert flaky.connections == 1
 
 
-def test_delete_is_retried_when_the_connection_never_opened() -> None:
-    # Nothing listens on the port: the request was never sent, so trying again is safe.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    settings = Settings(
-        JWT_SECRET="j" * 40, MCP_SERVICE_TOKEN="s" * 40, MCP_SERVER_URL=url, MCP_TIMEOUT_SECONDS=2
-    )
+class CountingPool(httpcore2.AsyncConnectionPool):
+    """The client's pool, counting the requests it was asked to send."""
+
     attempts = 0
 
-    class CountingPool(httpcore2.AsyncConnectionPool):
-        async def handle_async_request(self, request):
-            nonlocal attempts
-            attempts += 1
-            return await super().handle_async_request(request)
+    async def handle_async_request(self, request):
+        self.attempts += 1
+        return await super().handle_async_request(request)
 
-    async def main() -> None:
-        client = MCPClient(settings, pool=CountingPool())
-        try:
-            await client.request("DELETE", "/tasks/1", user_id=1)
-        finally:
-            await client.aclose()
 
+@pytest.mark.parametrize(
+    ("method", "key"), [("POST", None), ("POST", "k-1"), ("GET", None), ("DELETE", None)]
+)
+def test_a_refused_connection_is_retried_for_every_call_until_the_connect_timeout(
+    method: str, key: str | None
+) -> None:
+    # Nothing was sent, so trying again is safe even for a create without a key.
+    pool = CountingPool()
+    started = time.monotonic()
     with pytest.raises(TaskServiceError) as failure:
-        anyio.run(main)
+        call(f"http://127.0.0.1:{free_port()}", method, key, connect_timeout=0.6, pool=pool)
+    elapsed = time.monotonic() - started
     assert failure.value.status == 503
-    assert attempts == 3
+    assert pool.attempts >= 4  # 25, 50, 100, 200 ms apart, then 250 ms
+    assert 0.35 < elapsed < 1.6, f"took {elapsed:.2f}s"
+
+
+class LateServer(LoopbackServer):
+    """Starts listening on `port` after `delay` seconds (connects are refused until then),
+    then answers each request 201 with a task, recording the requests it got."""
+
+    TASK = b'{"id":1,"title":"t","description":null,"completed":false}'
+
+    def __init__(self, port: int, delay: float) -> None:
+        self.requests: list[bytes] = []
+        self.port, self.delay = port, delay
+        self.started = threading.Thread(target=self._start_late, daemon=True)
+        self.started.start()
+
+    def _start_late(self) -> None:
+        time.sleep(self.delay)
+        super().__init__(self.port)
+
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            self.requests.append(conn.recv(65536))
+            conn.sendall(
+                b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(self.TASK), self.TASK)
+            )
+
+    def close(self) -> None:
+        self.started.join()
+        super().close()
+
+
+def test_a_create_without_a_key_is_sent_once_the_refusing_port_listens() -> None:
+    """As after a rollout, while the new endpoints reach the node: the first connects are
+    refused, then the server is there. The create gets through, and is sent once."""
+    port = free_port()
+    late = LateServer(port, delay=0.3)
+    pool = CountingPool()
+    try:
+        answer = call(f"http://127.0.0.1:{port}", "POST", connect_timeout=2, pool=pool)
+    finally:
+        late.close()
+    assert answer == json.loads(LateServer.TASK)
+    assert pool.attempts >= 3  # refused at 0, 25 and 75 ms at least
+    assert len(late.requests) == 1
+    assert late.requests[0].startswith(b"POST /tasks HTTP/1.1")
 
 
 def test_the_host_header_is_spelled_as_in_the_url_ipv6_in_brackets() -> None:
