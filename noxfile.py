@@ -228,8 +228,10 @@ def perf(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False, tags=["e2e"])
 def fresh(session: nox.Session) -> None:
-    """The README's two commands in a clean Debian container with empty caches (cold)."""
+    """The README's two commands in a clean Debian container with empty caches (cold);
+    `-- --runner github`: the e2e workflow's steps under a hosted runner's conditions."""
     env = _phases(session, "fresh")
+    session.install("PyYAML")  # --runner reads the workflow
     session.run("python", "-m", "toolchain.fresh", *session.posargs, env=env)
 
 

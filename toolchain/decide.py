@@ -272,7 +272,7 @@ def image_set(
     mirror: Mirror | None = None,
 ) -> ImageSet:
     """The images of `source`; a Kubernetes minor or an explicit node image picks the node;
-    upstream images are named through `mirror` when there is one."""
+    upstream images (an explicit node image too) are named through `mirror` if there is one."""
     if source not in SOURCES:
         raise DecisionError(f"unknown image source {source!r}; use one of {SOURCES}")
     local = source == "local"
@@ -305,7 +305,7 @@ def image_set(
     postgres = name(f"{versions.POSTGRES_UPSTREAM_REPOSITORY}:{versions.POSTGRES_TAG}")
     return ImageSet(
         source=source,
-        node=node_image or name(node),
+        node=name(node_image or node),
         python_base=name(versions.PYTHON_UPSTREAM),
         postgres_repository=postgres.rsplit(":", 1)[0],
         postgres_tag=versions.POSTGRES_TAG,

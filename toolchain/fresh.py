@@ -14,14 +14,19 @@ however warm:
   is an empty folder made for the run, so no image of this machine is
   reused, and nothing it builds lands here;
 - empty caches: no Go module or build cache, no ~/.cache/todo-app;
-- a fresh `git clone` of this repository's HEAD (commit first: uncommitted
-  changes are not part of the proof).
+- a fresh clone of this repository's HEAD as users' CI makes it: depth 1, no
+  tags (commit first: uncommitted changes are not part of the proof); its
+  origin, this repository, is mounted read-only at the same path, so a step
+  that needs more history can fetch it.
 
 It runs the README's two commands exactly as written, in the README's order,
 with CI=true and no stdin, prints the wall time of every step of each (the
 phase tables) and the totals, and fails when either command fails. Afterwards
 it removes the container, the clone and the engine's folder; it keeps only
 the base image it built (named at the end, with the command that removes it).
+
+`--runner github` runs the e2e workflow's own steps instead, under a hosted
+runner's conditions (`toolchain.runner`).
 """
 
 # ruff: noqa: S603, S607 - runs docker/git by name with fixed arguments
@@ -159,8 +164,18 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--keep", action="store_true", help="keep the container for a look")
+    parser.add_argument("--runner", choices=("github",),
+                        help="run the e2e workflow's own steps under a hosted runner's "
+                        "conditions instead of the README's commands")  # fmt: skip
+    parser.add_argument("--leg", metavar="MINOR",
+                        help="with --runner: the matrix leg's Kubernetes minor (default: the "
+                        "one built offline here), kind values, one node")  # fmt: skip
     args = parser.parse_args(argv)
     progress.set_label("fresh")
+    if args.runner:
+        from toolchain import runner
+
+        return runner.run(args.leg, runner.out_folder(), keep=args.keep)
     run = f"todo-fresh-{secrets.token_hex(3)}"
     commands = readme_commands()
     out_dir = ROOT / "reports" / "fresh"
@@ -172,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         docker.ensure_docker()
         image = ensure_base_image()
         with step("fresh clone of HEAD"):
-            subprocess.run(["git", "clone", "--quiet", "--no-local", str(ROOT), str(work / "src")],
-                           check=True)  # fmt: skip
+            subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--no-tags",
+                            ROOT.as_uri(), str(work / "src")], check=True)  # fmt: skip
             head = subprocess.run(
                 ["git", "-C", str(work / "src"), "log", "-1", "--format=%h %s"],
                 capture_output=True, text=True, check=True,
@@ -184,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         _docker("run", "-d", "--name", run, "--privileged",
                 "--sysctl", "net.ipv6.conf.all.disable_ipv6=0",
                 "-v", f"{work / 'docker'}:/var/lib/docker",
-                "-v", f"{go_root()}:/usr/local/go:ro",
+                "-v", f"{go_root()}:/usr/local/go:ro", "-v", f"{ROOT}:{ROOT}:ro",
                 *env_args, image, "sleep", "infinity")  # fmt: skip
         with step("registry settings and the clone into the container"):
             for host_path, inside in settings_files():

@@ -242,6 +242,8 @@ def test_every_upstream_image_is_named_through_the_mirror_one_prefix_per_source(
     assert images.node.startswith("harbor.example.com/cache/dockerhub/kindest/node:")
     assert "@sha256:" in images.node  # the pin goes through the mirror unchanged
     assert decide.image_set("local", mirror=mirror) == decide.image_set("local")
+    given = decide.image_set("upstream", node_image="kindest/node:v1.35.8@sha256:ab", mirror=mirror)
+    assert given.node == f"{cache}/dockerhub/kindest/node:v1.35.8@sha256:ab"  # the workflow's
 
 
 @pytest.mark.parametrize(
