@@ -15,6 +15,7 @@ time goes to one phase file per session, printed at the end.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ import nox
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))  # toolchain and harness.settings are stdlib-only
 
+from e2e import repeat  # noqa: E402 - standard library only at import
 from harness import settings as harness_settings  # noqa: E402
 from toolchain import browser, decide, progress  # noqa: E402
 
@@ -184,23 +186,36 @@ def e2e(session: nox.Session) -> None:
     """Everything end to end: images, kind cluster, helm install, the promises, report."""
     started = time.monotonic()
     env = _phases(session, "e2e")
+    runs, posargs = repeat.split_args(session.posargs)
+    pytest = [
+        "pytest", "-m", "docker or cluster", "-s", "--junitxml=reports/e2e-junit.xml",
+        "-o", "junit_family=xunit2", "-o", "junit_suite_name=todo-app-e2e", *posargs,
+    ]  # fmt: skip
     try:
         with progress.step("python deps"):
             # Every suite's: pytest collects all testpaths and picks the docker/cluster tests.
             session.install(*TEST_REQUIREMENTS)
-        settings = _settings("E2E", session.posargs)
+        settings = _settings("E2E", posargs)
         env = _prepare_cluster_run(session, settings, env, browser_tests=True)
-        session.run(
-            "pytest", "-m", "docker or cluster", "-s",
-            "--junitxml=reports/e2e-junit.xml", "-o", "junit_family=xunit2",
-            "-o", "junit_suite_name=todo-app-e2e", *session.posargs,
-            env={**env, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
+        if runs == 1:
+            session.run(*pytest, env={**env, "PYTHONUNBUFFERED": "1"})
+            return
+        # The same leg `runs` times, each on a cluster of its own (e2e/repeat.py says why).
+        shutil.rmtree(repeat.FOLDER, ignore_errors=True)
+        for index in range(1, runs + 1):
+            session.log(f"repeat: run {index} of {runs}")
+            phases = repeat.run_folder(index) / "reports" / "e2e-phases.jsonl"
+            phases.parent.mkdir(parents=True, exist_ok=True)
+            run_env = {**env, "PYTHONUNBUFFERED": "1", progress.PHASES_ENV: str(phases)}
+            session.run(*pytest, success_codes=range(0, 6), env=run_env)
+            session.run("python", "-m", "e2e.repeat", "collect", str(index), env=env)
+        session.run("python", "-m", "e2e.repeat", "summary", env=env)
     finally:
-        _report(session, env)
+        if runs == 1:
+            _report(session, env)
         _print_phases(session, started)
-        session.log("report: reports/index.html (open it), reports/e2e-summary.md, "
-                    "reports/e2e-junit.xml")  # fmt: skip
+        where = "reports/repeat/index.html" if runs > 1 else "reports/index.html"
+        session.log(f"report: {where} (open it), reports/e2e-summary.md, reports/e2e-junit.xml")
 
 
 @nox.session(python=PYTHON, default=False, tags=["perf"])
