@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,19 @@ def _read_history(csv_prefix: Path) -> list[tuple[float, float, float]]:
     return rows
 
 
+def _read_failures(csv_prefix: Path) -> dict[str, int]:
+    """Locust's failures by kind ("HTTP 503", an exception's type and words), most first."""
+    from perf.samples import error_kind
+
+    path = Path(f"{csv_prefix}_failures.csv")
+    kinds: Counter[str] = Counter()
+    if path.exists():
+        with path.open() as fh:
+            for row in csv.DictReader(fh):
+                kinds[error_kind(row.get("Error", ""))] += int(row.get("Occurrences") or 0)
+    return dict(kinds.most_common())
+
+
 def _read_totals(csv_prefix: Path) -> dict[str, Any]:
     path = Path(f"{csv_prefix}_stats.csv")
     if not path.exists():
@@ -170,6 +184,7 @@ def _read_totals(csv_prefix: Path) -> dict[str, Any]:
                 return {
                     "requests": int(row["Request Count"]),
                     "failures": int(row["Failure Count"]),
+                    "failures_by_kind": _read_failures(csv_prefix),
                     "rps": round(float(row["Requests/s"]), 1),
                     "p50_ms": float(row["50%"]),
                     "p95_ms": float(row["95%"]),

@@ -4,17 +4,19 @@ Locust's own CSV files hold cumulative figures and sliding-window
 percentiles; the report needs exact per-window percentiles (per step of a
 step shape, per 5-second bucket), so the locustfile also keeps each request
 as one row: seconds since the test started, type, name, response time (ms),
-response length, ok (1/0) and the user count at that moment.
+response length, ok (1/0), the user count at that moment, and for a failure
+its kind (`error_kind`: "HTTP 503", or the exception's type and first words).
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-COLUMNS = ("t", "type", "name", "ms", "bytes", "ok", "users")
+COLUMNS = ("t", "type", "name", "ms", "bytes", "ok", "users", "error")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,27 @@ class Sample:
     bytes: int
     ok: bool
     users: int
+    error: str = ""  # a failure's kind, "" for a success
+
+
+def error_kind(exception: BaseException | str | None) -> str:
+    """A failure as a kind to count: "HTTP <status>" when the failure names one (Locust's
+    failures for an answer say "503 Server Error ..." or carry the status), else the
+    exception's type and the first words of its message."""
+    if exception is None:
+        return ""
+    text = str(exception)
+    wrapped = re.fullmatch(r"(\w+)\((['\"])(.*)\2\)", text.strip(), re.S)
+    if isinstance(exception, str) and wrapped:  # Locust's failures.csv: "HTTPError('503 ...')"
+        kind = error_kind(wrapped.group(3))
+        return kind if kind.startswith("HTTP ") else f"{wrapped.group(1)}: {kind}"
+    status = re.match(r"\s*(\d{3})\b", text) or re.search(
+        r"\b(?:status(?: code)?|HTTP)\W+(\d{3})\b", text
+    )
+    if status:
+        return f"HTTP {status.group(1)}"
+    words = " ".join(text.split()[:6])
+    return f"{type(exception).__name__}: {words}" if not isinstance(exception, str) else words
 
 
 class Recorder:
@@ -56,6 +79,7 @@ class Recorder:
                 int(response_length or 0),
                 0 if exception else 1,
                 users,
+                error_kind(exception),
             )
         )
 
@@ -96,6 +120,7 @@ def read(path: str | Path) -> list[Sample]:
                     bytes=int(row["bytes"]),
                     ok=row["ok"] == "1",
                     users=int(row["users"]),
+                    error=row.get("error") or "",
                 )
             )
     return out

@@ -30,12 +30,14 @@ def percentile(sorted_values: Sequence[float], q: float) -> float | None:
     return float(sorted_values[rank - 1])
 
 
-def _figures(values: list[float], failures: int, seconds: float) -> dict:
+def _figures(values: list[float], errors: dict[str, int], seconds: float) -> dict:
     values.sort()
     count = len(values)
+    failures = sum(errors.values())
     return {
         "requests": count,
         "failures": failures,
+        "errors_by_kind": dict(sorted(errors.items(), key=lambda kv: -kv[1])),
         "error_rate": failures / count if count else 0.0,
         "rps": count / seconds if seconds > 0 else 0.0,
         "p50_ms": percentile(values, 50),
@@ -71,13 +73,17 @@ def endpoint_stats(
     else:
         seconds = 0.0
     by_name: dict[str, list[float]] = defaultdict(list)
-    fails: dict[str, int] = defaultdict(int)
+    errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for s in chosen:
         by_name[s.name].append(s.ms)
         if not s.ok:
-            fails[s.name] += 1
-    out = {name: _figures(list(v), fails[name], seconds) for name, v in sorted(by_name.items())}
-    out[AGGREGATED] = _figures([s.ms for s in chosen], sum(fails.values()), seconds)
+            errors[s.name][s.error or "unknown"] += 1
+    out = {name: _figures(list(v), errors[name], seconds) for name, v in sorted(by_name.items())}
+    every: dict[str, int] = defaultdict(int)
+    for kinds in errors.values():
+        for kind, n in kinds.items():
+            every[kind] += n
+    out[AGGREGATED] = _figures([s.ms for s in chosen], every, seconds)
     return out
 
 

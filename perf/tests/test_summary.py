@@ -123,3 +123,34 @@ def test_parse_pgbench_summary():
     assert parse_pgbench(out) == {"ops_per_s": 3210.987654, "mean_ms": 1.234, "errors": 0}
     with pytest.raises(ValueError, match="no tps"):
         parse_pgbench("connection refused")
+
+
+@pytest.mark.parametrize(
+    ("failure", "kind"),
+    [
+        ("503 Server Error: Service Unavailable for url: /api/v1/tasks", "HTTP 503"),
+        ("create: status 409, wanted 201", "HTTP 409"),
+        (ConnectionResetError(104, "Connection reset by peer"),
+         "ConnectionResetError: [Errno 104] Connection reset by peer"),
+        ("HTTPError('503 Server Error: Service Unavailable for url: http://x/')", "HTTP 503"),
+        ("ConnectionError('Remote end closed connection without response')",
+         "ConnectionError: Remote end closed connection without response"),
+        (None, ""),
+    ],
+)  # fmt: skip
+def test_a_failure_is_counted_by_its_kind(failure, kind) -> None:
+    assert samples.error_kind(failure) == kind
+
+
+def test_an_endpoints_errors_are_counted_by_kind_not_only_as_a_number() -> None:
+    recorded = [
+        samples.Sample(0.1, "POST", "/t", 5.0, 10, False, 1, "HTTP 503"),
+        samples.Sample(0.2, "POST", "/t", 5.0, 10, False, 1, "HTTP 503"),
+        samples.Sample(0.3, "POST", "/t", 5.0, 10, False, 1, "ReadTimeout: timed out"),
+        samples.Sample(0.4, "GET", "/u", 5.0, 10, True, 1),
+    ]
+    stats = summary.endpoint_stats(recorded)
+    assert stats["/t"]["failures"] == 3
+    assert stats["/t"]["errors_by_kind"] == {"HTTP 503": 2, "ReadTimeout: timed out": 1}
+    assert stats[summary.AGGREGATED]["errors_by_kind"] == stats["/t"]["errors_by_kind"]
+    assert stats["/u"]["errors_by_kind"] == {}
