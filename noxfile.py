@@ -223,20 +223,33 @@ def perf(session: nox.Session) -> None:
     """Load test the release with Locust, check perf/slo.yaml, write reports/perf/<ts>/."""
     started = time.monotonic()
     env = _phases(session, "perf")
+    runs, posargs = repeat.split_args(session.posargs)
     try:
         session.install("-r", "perf/requirements.txt")
-        if "--local" in session.posargs:
+        if "--local" in posargs:
             session.install("-e", "./services")
             _toolchain(session, "host", purposes="tests", env=env)
         else:
             from perf import PERF_DEFAULTS, workers_wanted
 
-            settings = _settings("PERF", session.posargs, PERF_DEFAULTS)
+            settings = _settings("PERF", posargs, PERF_DEFAULTS)
             env = _prepare_cluster_run(session, settings, env)
-            if workers_wanted(session.posargs, dict(os.environ)) > 0:
+            if workers_wanted(posargs, dict(os.environ)) > 0:
                 # Locust inside the cluster: its image too, before the run starts.
                 session.run("python", "-m", "perf.distributed", "image", env=env)
-        session.run("python", "-m", "perf", *session.posargs, env=env)
+        if runs == 1:
+            session.run("python", "-m", "perf", *posargs, env=env)
+            return
+        # The same run `runs` times on perf's kept cluster (perf/repeat.py says why).
+        from perf import repeat as perf_repeat
+
+        shutil.rmtree(perf_repeat.FOLDER, ignore_errors=True)
+        for index in range(1, runs + 1):
+            session.log(f"repeat: perf run {index} of {runs}")
+            out = perf_repeat.run_folder(index)
+            session.run("python", "-m", "perf", *posargs, "--out", str(out),
+                        success_codes=range(0, 3), env=env)  # fmt: skip
+        session.run("python", "-m", "perf.repeat", env=env)
     finally:
         _print_phases(session, started)
 

@@ -46,6 +46,8 @@ RULES: tuple[Rule, ...] = (
          r"acknowledged (writes|tasks) lost|tasks lost across", (MESSAGE,)),
     Rule(PRODUCT, "the application answered 500",
          r"\b500 Internal Server Error\b|unexpected 500\b|answered \{?'?500", (MESSAGE,)),
+    Rule(PRODUCT, "the service missed an SLO under load", r": \w+ [\d.]+ ?\S* > SLO ",
+         (MESSAGE,)),
     Rule(PRODUCT, "an application process raised an unhandled exception",
          r"Traceback \(most recent call last\)", (APP_LOGS,)),
     Rule(HARNESS, "a wait of the harness ran out", r"timed out after \d+ s waiting for",
