@@ -270,6 +270,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             RESULTS.save()
 
 
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
+    """Why pytest stopped early: Ctrl-C, or its own "N errors during collection"."""
+    RESULTS.data["stopped_by"] = str(excinfo.value) or excinfo.typename
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write the report whatever happened: failed promises, Ctrl-C, a failed bring-up."""
     promises = [i for i in getattr(session, "items", []) if i.get_closest_marker("promise")]
