@@ -20,6 +20,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from e2e import figures
 from report import Written, timeline
@@ -213,7 +214,7 @@ def _promises(data: dict[str, Any], root: Path, reports: Path) -> list[Promise]:
     ]
 
 
-def _missing(data: dict[str, Any], phases: list[Phase], stale: bool) -> list[str]:
+def _missing(reports: Path, data: dict[str, Any], phases: list[Phase], stale: bool) -> list[str]:
     """What the run did not get to record."""
     failed = [p.name for p in phases if p.status == "failed" and p.depth == 0]
     if not data:
@@ -227,8 +228,33 @@ def _missing(data: dict[str, Any], phases: list[Phase], stale: bool) -> list[str
         running = [t["name"] for t in (data.get("tests") or {}).values()][-1:]
         after = f" (last recorded: `{running[0]}`)" if running else ""
         return [f"the test session recorded no end: it was killed or is still running{after}"]
+    stopped_by = data.get("stopped_by") or ""
+    files = _not_collected(reports) if finished.get("exit_status") == 2 else []
+    if "during collection" in stopped_by or (files and not stopped_by):
+        named = ", ".join(f"`{f}`" for f in files)
+        errors = stopped_by or f"{len(files)} errors during collection"
+        return [
+            f"pytest stopped before any test ran, with {errors}" + (f": {named}" if named else "")
+        ]
     why = EXIT_STATUS.get(finished.get("exit_status"))
     return [why] if why else []
+
+
+def _not_collected(reports: Path) -> list[str]:
+    """The test files pytest could not collect, as its JUnit XML names them (a test case
+    named `a.b.test_c` for a/b/test_c.py, `.ci.tests.test_d` for .ci/tests/test_d.py)."""
+    try:
+        suite = ElementTree.parse(reports / JUNIT)  # noqa: S314 - pytest's own file
+    except (OSError, ElementTree.ParseError):
+        return []
+    files = []
+    for case in suite.iter("testcase"):
+        if any(e.get("message") == "collection failure" for e in case.iter("error")):
+            parts = (case.get("classname") or case.get("name", "")).split(".")
+            if parts[0] == "" and len(parts) > 1:  # a folder whose name starts with a dot
+                parts = ["." + parts[1], *parts[2:]]
+            files.append("/".join(parts) + ".py")
+    return files
 
 
 def _stage_times(data: dict[str, Any]) -> dict[str, float | None]:
@@ -284,7 +310,7 @@ def _leg_name(bring_up: dict[str, Any]) -> str:
         parts.append(str(bring_up["values"]))
     if cluster.get("nodes"):
         parts.append(f"{cluster['nodes']} node(s)")
-    return ", ".join(parts) or "e2e"
+    return ", ".join(parts)
 
 
 def read_run(reports: Path = REPORTS_DIR) -> Run:
@@ -303,11 +329,12 @@ def read_run(reports: Path = REPORTS_DIR) -> Run:
         commit=bring_up_facts.commit(bring_up),
         decided=bring_up_facts.decided(bring_up),
         versions=bring_up_facts.versions(bring_up),
-        missing=_missing(data, phases, stale),
+        missing=_missing(reports, data, phases, stale),
     )
     if data:
         run.legs = [read_leg(reports, data)]
-        run.title = f"{run.title} ({run.legs[0].name})"  # which matrix leg, say
+        if run.legs[0].name:  # which matrix leg, say
+            run.title = f"{run.title} ({run.legs[0].name})"
     starts = [p.started for p in phases] or [data.get("session_started")]
     run.started = min((s for s in starts if s), default=None)
     ends = [p.started + p.seconds for p in phases]

@@ -209,3 +209,32 @@ def test_the_page_links_the_perf_runs_beside_it_newest_first(recorded):
         ("20261205T100000Z (latest)", "perf/20261205T100000Z/index.html"),
         ("20261201T100000Z", "perf/20261201T100000Z/index.html"),
     ]
+
+
+def test_a_run_that_could_not_collect_its_tests_names_the_files(tmp_path):
+    """pytest's exit status is the same for Ctrl-C and for files it cannot import."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    _save(
+        reports,
+        {
+            "run_id": "r",
+            "finished": {"exit_status": 2, "at": 2.0},
+            "stopped_by": "2 errors during collection",
+            "tests": {},
+        },
+    )
+    (reports / "e2e-junit.xml").write_text(
+        '<testsuites><testsuite name="todo-app-e2e" errors="2">'
+        '<testcase classname="" name="services.tests.core.test_security">'
+        '<error message="collection failure">ImportError</error></testcase>'
+        '<testcase classname="" name=".ci.tests.test_sessions_start">'
+        '<error message="collection failure">ImportError</error></testcase>'
+        "</testsuite></testsuites>"
+    )
+    run = report.read_run(reports)
+    assert run.title == "todo-app e2e"
+    assert run.missing == [
+        "pytest stopped before any test ran, with 2 errors during collection: "
+        "`services/tests/core/test_security.py`, `.ci/tests/test_sessions_start.py`"
+    ]
