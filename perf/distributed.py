@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import secrets
 import sys
 import tarfile
 import tempfile
@@ -39,6 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "todo-perf-locust:dev"
 NAME = "todo-perf-locust"
 LABELS = {"app.kubernetes.io/name": NAME}
+# Each distributed run's pods carry their own run id: the pods of the run before may still
+# be terminating when the next starts (a Job's pods are deleted after the Job), and were
+# taken for this run's, whose samples they never write.
+RUN_LABEL = "todo-perf/run"
 MASTER_PORT = 5557
 RESULTS = "/results"
 PERF_MODULES = ("__init__.py", "samples.py", "shapes.py", "mcp_bridge.py")
@@ -71,6 +76,8 @@ def build_image(python_base: str) -> str:
 def _pod_spec(role: str, command: str, env: dict[str, str]) -> dict[str, Any]:
     return {
         "restartPolicy": "Never",
+        # `sh -c "...; sleep 3600"` as PID 1 ignores SIGTERM: gone at once when deleted.
+        "terminationGracePeriodSeconds": 0,
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [{
@@ -88,8 +95,11 @@ def _pod_spec(role: str, command: str, env: dict[str, str]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _job(name: str, role: str, command: str, env: dict[str, str], parallelism: int) -> dict:
-    labels = {**LABELS, "app.kubernetes.io/component": role}
+def _job(
+    name: str, role: str, command: str, env: dict[str, str], parallelism: int, run: str
+) -> dict:
+    """A Job of `parallelism` pods, labelled with its role and the `run` it belongs to."""
+    labels = {**LABELS, "app.kubernetes.io/component": role, RUN_LABEL: run}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -167,14 +177,15 @@ class InCluster:
         worker = (
             f"{locust} --worker --master-host {NAME}-master --master-port {MASTER_PORT}; sleep 3600"
         )
-        jobs = [_job(f"{NAME}-master", "master", master, common, 1),
-                _job(f"{NAME}-worker", "worker", worker, common, self.workers)]  # fmt: skip
+        run = f"{name}-{secrets.token_hex(3)}"
+        jobs = [_job(f"{NAME}-master", "master", master, common, 1, run),
+                _job(f"{NAME}-worker", "worker", worker, common, self.workers, run)]  # fmt: skip
         self._kubectl("delete", "job", "-l", f"app.kubernetes.io/name={NAME}", "--wait=true",
                       "--ignore-not-found", quiet=True)  # fmt: skip
         doc = {"apiVersion": "v1", "kind": "List", "items": jobs}
         self._kubectl("apply", "-f", "-", input_text=json.dumps(doc), quiet=True)
         say(f"{name}: Locust master and {self.workers} worker(s) in the cluster, ~{duration:.0f} s")
-        master_pod = wait_until(lambda: self._pods("master")[:1], timeout=120,
+        master_pod = wait_until(lambda: self._pods("master", run)[:1], timeout=120,
                                 what="the Locust master pod")[0]  # fmt: skip
         wait_until(lambda: self._done(master_pod), timeout=duration + 420, interval=5,
                    what="the distributed Locust run to finish")  # fmt: skip
@@ -183,7 +194,7 @@ class InCluster:
         self.connected.append(max_workers_connected(log))
         self._fetch(master_pod, out, name)
         merged = out / f"samples_{name}.csv"
-        worker_pods = self._pods("worker")
+        worker_pods = self._pods("worker", run)
         try:
             for pod in worker_pods:
                 wait_until(lambda pod=pod: self._done(pod, "samples.csv"), timeout=120,
@@ -197,11 +208,13 @@ class InCluster:
                       quiet=True)  # fmt: skip
         return merged
 
-    def _pods(self, role: str) -> list[str]:
-        got = self._kubectl("get", "pods", "-l",
-                            f"app.kubernetes.io/name={NAME},app.kubernetes.io/component={role}",
-                            "-o", "jsonpath={.items[*].metadata.name}", capture=True,
-                            quiet=True)  # fmt: skip
+    def _pods(self, role: str, run: str) -> list[str]:
+        """The pods of one role of one run (never a pod of the run before)."""
+        selector = (
+            f"app.kubernetes.io/name={NAME},app.kubernetes.io/component={role},{RUN_LABEL}={run}"
+        )
+        names = "jsonpath={.items[*].metadata.name}"
+        got = self._kubectl("get", "pods", "-l", selector, "-o", names, capture=True, quiet=True)
         return got.stdout.split()
 
     def _done(self, pod: str, marker: str = "exit") -> bool:

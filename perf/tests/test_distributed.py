@@ -32,7 +32,7 @@ def test_worker_samples_merge_under_one_header(tmp_path: Path) -> None:
 
 
 def test_locust_pods_run_under_pod_security_restricted() -> None:
-    job = distributed._job("x", "worker", "locust --worker", {"A": "1"}, parallelism=3)
+    job = distributed._job("x", "worker", "locust --worker", {"A": "1"}, parallelism=3, run="r")
     assert job["spec"]["parallelism"] == 3 and job["spec"]["completions"] == 3
     spec = job["spec"]["template"]["spec"]
     assert spec["securityContext"]["runAsNonRoot"] is True
@@ -94,4 +94,4 @@ def test_the_perf_session_builds_the_locust_image_only_when_workers_are_wanted()
     taken as "workers wanted")."""
     session = NOXFILE.read_text().split("def perf(")[1].split("\n@nox.session")[0]
     build = session.index('"perf.distributed", "image"')
-    assert "if workers_wanted(session.posargs" in session[:build]
+    assert "if workers_wanted(posargs" in session[:build]
