@@ -88,6 +88,14 @@ def test_python_base_runs_python_311_with_venv_and_pip() -> None:
     assert "pip " in got.stdout and "OpenSSL" in got.stdout
 
 
+def test_python_base_has_apt_and_a_ca_bundle_for_the_build_stage() -> None:
+    got = docker("run", "--rm", "--user", "0", require(LOCAL.python_base), "sh", "-c",
+                 "apt-get --version | head -1; test -s /etc/ssl/certs/ca-certificates.crt "
+                 "&& echo bundle; echo \"$LANG\"")  # fmt: skip
+    lines = got.stdout.splitlines()
+    assert lines[0].startswith("apt ") and lines[1:] == ["bundle", "C.UTF-8"], got.stdout
+
+
 def test_python_base_has_recipe_label() -> None:
     assert docker_images.image_label(LOCAL.python_base)
 
@@ -268,6 +276,50 @@ def test_metrics_server_binary_runs_as_nobody() -> None:
     assert got.stdout.strip() == "65534:65534"
     helped = docker("run", "--rm", LOCAL.metrics_server, "--help", check=False)
     assert "--kubelet-insecure-tls" in helped.stdout + helped.stderr
+
+
+def _manifest_flags(name: str) -> list[str]:
+    """The `--flag` names a harness manifest passes in its containers' args."""
+    text = (ROOT / "harness" / "manifests" / name).read_text()
+    return sorted(set(re.findall(r"^\s+- (--[a-z0-9-]+)", text, re.MULTILINE)))
+
+
+def test_metrics_server_takes_every_flag_the_manifest_gives() -> None:
+    helped = docker("run", "--rm", require(LOCAL.metrics_server), "--help", check=False)
+    text = helped.stdout + helped.stderr
+    flags = _manifest_flags("metrics-server.yaml")
+    assert "--kubelet-insecure-tls" in flags
+    assert [f for f in flags if f not in text] == []
+
+
+def test_kube_router_takes_every_flag_the_manifest_gives() -> None:
+    helped = docker("run", "--rm", "--entrypoint", "/usr/local/bin/kube-router",
+                    require(LOCAL.kube_router), "--help", check=False)  # fmt: skip
+    text = helped.stdout + helped.stderr
+    flags = _manifest_flags("kube-router.yaml")
+    assert "--run-firewall" in [f.split("=")[0] for f in flags]
+    assert [f for f in flags if f.split("=")[0] not in text] == []
+
+
+def test_kube_router_has_both_iptables_backends_ipset_and_conntrack() -> None:
+    tools = ("iptables-nft-save", "iptables-legacy-save", "ip6tables-nft", "ipset", "conntrack",
+             "update-alternatives")  # fmt: skip
+    got = docker("run", "--rm", "--entrypoint", "sh", require(LOCAL.kube_router), "-c",
+                 f"id -u; for t in {' '.join(tools)}; do command -v $t >/dev/null && echo $t; "
+                 "done")  # fmt: skip
+    assert got.stdout.split() == ["0", *tools]
+
+
+def test_the_node_image_has_the_tools_the_harness_runs_in_it() -> None:
+    """curl (metrics-server's ClusterIP probe), crictl (the API server's restart), and the
+    CRI registry section kind's config_path patch lands in (--local-registry)."""
+    got = docker("run", "--rm", "--entrypoint", "sh", require(LOCAL.node), "-c",
+                 "for t in curl crictl containerd kubeadm kubelet; do command -v $t; done; "
+                 "grep -c 'io.containerd.grpc.v1.cri' /etc/containerd/config.toml")  # fmt: skip
+    lines = got.stdout.split()
+    assert [Path(p).name for p in lines[:-1]] == ["curl", "crictl", "containerd", "kubeadm",
+                                                  "kubelet"], got.stdout  # fmt: skip
+    assert int(lines[-1]) > 0
 
 
 def test_kind_cni_and_storage_images_exist_under_kinds_names() -> None:
