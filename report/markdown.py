@@ -99,6 +99,16 @@ def render(run: Run, *, figures: bool = True) -> str:
     if run.run_id:
         head.append(f"run `{run.run_id}`")
     out = [f"# {run.title}: {run.verdict}", "", "; ".join(head), ""]
+    failures = run.failures()
+    if failures:
+        out += ["**Failed:**", ""]
+        out += [
+            f"- promise {p.key}"
+            + (f" ({leg.name})" if len(run.legs) > 1 else "")
+            + f", `{t.name}`: {_text(t.headline)}"
+            for leg, p, t in failures
+        ]
+        out.append("")
     if run.missing:
         out += ["> **Incomplete**: this shows what the run recorded before it stopped.", ">"]
         out += [f"> - {_text(why)}" for why in run.missing]

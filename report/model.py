@@ -226,6 +226,16 @@ class Run:
             return found
         return INCOMPLETE
 
+    def failures(self) -> list[tuple[Leg, Promise, TestResult]]:
+        """Every failed test of every leg, in order: shown first, before any detail."""
+        return [
+            (leg, promise, test)
+            for leg in self.legs
+            for promise in leg.promises
+            for test in promise.tests
+            if test.verdict == FAIL
+        ]
+
     def counts(self) -> dict[str, int]:
         """How many promises ended with each verdict, over every leg."""
         out: dict[str, int] = {}

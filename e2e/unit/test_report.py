@@ -123,6 +123,11 @@ def test_a_failed_test_shows_its_message_and_links_what_was_saved_for_it(recorde
         assert (reports / artifact.href).is_file()
     text = report.write(reports).markdown.read_text()
     assert "### FAIL: promise 8, `test_mcp_pod_kill_under_load_loses_no_acknowledged_write`" in text
+    head = text.split("## The run")[0]  # what the summary says before any detail
+    assert (
+        "**Failed:**\n\n- promise 8, `test_mcp_pod_kill_under_load_loses_no_acknowledged_write`: "
+        "AssertionError: acknowledged writes lost" in head
+    )
 
 
 def test_artifacts_recorded_on_another_machine_are_found_beside_the_reports(recorded):

@@ -69,9 +69,13 @@ def test_a_failed_promise_links_the_files_saved_when_it_failed(page_of):
     assert page.locator("h1 .badge").inner_text() == "FAIL"
     row = page.locator("table.promises tr.fail")
     assert row.count() == 1 and row.locator("td").first.inner_text() == "8"
-    row.get_by_role("link").click()  # the row's reason leads to the failure's details
     failure = page.locator("article.failure")
-    assert page.url.endswith("#" + failure.get_attribute("id"))
+    anchor = "#" + failure.get_attribute("id")
+    assert row.get_by_role("link").get_attribute("href") == anchor  # the row's reason
+    first = page.locator("header .failed a")  # the first thing on the page
+    assert first.count() == 1
+    first.click()
+    assert page.url.endswith(anchor)
     assert "acknowledged writes lost" in failure.locator("pre.message").inner_text()
     links = failure.locator("ul.artifacts a")
     hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
