@@ -144,3 +144,20 @@ def test_each_program_a_session_starts_accepts_its_default_arguments(recorded) -
         if "PARSED" not in started.stdout or "NOT PARSED" in started.stdout:
             refused.append(f"{label}\n{started.stdout[-800:]}\n{started.stderr[-800:]}")
     assert not refused, "\n\n".join(refused)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["services/bench/image_metrics.py", "--image", "todo-app:not-built"],
+         r"(is not built here|no Docker engine answers).*nox -s image"),
+        (["-m", "report", "/nonexistent/run"], r"no such folder"),
+    ],
+)  # fmt: skip
+def test_a_program_missing_what_it_needs_first_says_what_in_one_line(argv, says) -> None:
+    got = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT,
+                         timeout=60, check=False)  # fmt: skip
+    said = (got.stderr + got.stdout).strip()
+    assert got.returncode != 0
+    assert "Traceback" not in said and len(said.splitlines()) == 1, said
+    assert re.search(says, said), said

@@ -117,8 +117,14 @@ def main() -> int:
         "--database-url", help="also time the migrate step against this database (host network)"
     )
     args = parser.parse_args()
+    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
+        raise SystemExit("no Docker engine answers: `nox -s image` starts one and builds the image")
+    found = subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", args.image],
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    if found.returncode != 0:
+        raise SystemExit(f"{args.image} is not built here: build it first with `nox -s image`")
 
-    size = int(docker("image", "inspect", "-f", "{{.Size}}", args.image))
+    size = int(found.stdout.strip())
     result: dict = {"image": args.image, "size_mb": round(size / 1e6, 1), "processes": {}}
     print(f"{args.image}: {size / 1e6:.1f} MB")
     for name in PROCESSES:
