@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.core import config_errors
 from app.core.config import DatabaseSettings
 from app.db.session import ping
 from app.logging import configure_logging
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds to wait for an unreachable or starting database (default 120)",
     )
     args = parser.parse_args(argv)
-    settings = DatabaseSettings()
+    settings = config_errors.load(DatabaseSettings)
     configure_logging(service="migrate", level=settings.LOG_LEVEL)
     url = settings.database_url
     try:

@@ -13,10 +13,13 @@ turns Ready when its app does, not up to a period after.
 has succeeded. The schema is at head before the first request, as with a separate migration
 step, but the app's import overlaps the wait for the database instead of following it. A
 failed migration ends the start-up with the child's exit code, its reason in the log lines
-above; nothing is served.
+above; nothing is served. It is the backend's option: the backend's settings are checked
+before the migration starts, so a configuration error is the one line the app would print
+(app.core.config_errors), not a migration's output followed by it.
 
 One process on a TCP port only: `--reload`, `--workers`, `--uds` and `--fd` are refused
-(use the `uvicorn` command for those).
+(use the `uvicorn` command for those). A bad option, or a bad UVICORN_* variable, is a
+configuration error: one line, exit code 1.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ from types import FrameType
 
 import click
 import uvicorn
+from click.core import ParameterSource
 from uvicorn.main import STARTUP_FAILURE
 from uvicorn.main import main as uvicorn_command
+
+from app.core import config_errors
 
 PROG = "python -m app.serve"
 MIGRATE_FIRST = "--migrate"
@@ -65,6 +71,21 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
     return listening
 
 
+def usage_problem(bad: click.ClickException) -> str:
+    """click's message about a bad option (which quotes the value, as uvicorn's own does),
+    led by the option's name, or by the UVICORN_* variable's when it came from there."""
+    if isinstance(bad, click.MissingParameter) or not (
+        isinstance(bad, click.BadParameter) and bad.ctx and bad.param and bad.param.name
+    ):
+        return bad.format_message()
+    name = bad.param.name
+    if bad.ctx.get_parameter_source(name) is ParameterSource.ENVIRONMENT:
+        setting = bad.param.envvar or f"{bad.ctx.auto_envvar_prefix}_{name.upper()}"
+    else:
+        setting = "/".join(bad.param.opts)
+    return f"{setting}: {bad.message}"
+
+
 def migrate_while_loading(config: uvicorn.Config) -> int:
     """Import the app while `python -m app.migrate` runs; its exit code once both are done.
 
@@ -95,8 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as done:  # --help, --version
         return done.exit_code
     except click.ClickException as bad:
-        bad.show()
-        return bad.exit_code
+        config_errors.stop(usage_problem(bad))
+    if migrate_first:
+        from app.core.config import Settings  # the backend's, a superset of the migration's
+
+        config_errors.load(Settings)
     try:
         listening = listening_socket(config)
     except OSError as exc:

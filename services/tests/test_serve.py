@@ -17,6 +17,7 @@ from harness.local import postgres_server
 from harness.proc import free_port, terminate
 
 from app import serve
+from tests.conftest import JWT_SECRET, SERVICE_TOKEN
 
 # An ASGI app whose import takes seconds, and says when it is over.
 SLOW_APP = """
@@ -32,6 +33,10 @@ async def app(scope, receive, send):
 """
 
 
+# `--migrate` checks the backend's settings first: the slow app stands in for the backend.
+BACKEND_SECRETS = {"JWT_SECRET": JWT_SECRET, "MCP_SERVICE_TOKEN": SERVICE_TOKEN}
+
+
 def _serve_slow_app(
     tmp_path: Path, *options: str, import_seconds: float = 3, **env: str
 ) -> tuple[int, Path, subprocess.Popen]:
@@ -43,7 +48,7 @@ def _serve_slow_app(
         [sys.executable, "-m", "app.serve", *options, "slow_app:app", "--app-dir", str(tmp_path),
          "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"],
         env={**os.environ, "IMPORT_SECONDS": str(import_seconds),
-             "IMPORTED_AT": str(imported_at), **env},
+             "IMPORTED_AT": str(imported_at), **BACKEND_SECRETS, **env},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     return port, imported_at, process
@@ -168,10 +173,27 @@ def test_options_and_environment_are_read_as_the_uvicorn_command_reads_them(monk
 
 @pytest.mark.parametrize("option", [["--workers", "2"], ["--reload"], ["--uds", "app.sock"]])
 def test_what_needs_more_than_one_tcp_process_is_refused_with_the_command_to_use(
-    option: list[str], capsys
+    option: list[str],
 ) -> None:
-    assert serve.main(["app.main:app", *option]) == 2
-    assert "need the `uvicorn` command" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        serve.main(["app.main:app", *option])
+    assert stopped.value.code == (
+        "configuration error: --reload, --workers, --uds and --fd need the `uvicorn` command"
+    )
+
+
+def test_a_bad_option_is_named_as_given_on_the_command_line_or_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        serve.main(["app.main:app", "--port", "eighty"])
+    assert stopped.value.code == "configuration error: --port: 'eighty' is not a valid integer."
+    monkeypatch.setenv("UVICORN_PORT", "eighty")
+    with pytest.raises(SystemExit) as stopped:
+        serve.main(["app.main:app"])
+    assert stopped.value.code == (
+        "configuration error: UVICORN_PORT: 'eighty' is not a valid integer."
+    )
 
 
 def test_a_port_in_use_stops_start_up_naming_the_port(caplog) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.core.config import DatabaseSettings
+from app.core.config_errors import load
 from app.models import Base
 
 config = context.config
@@ -20,8 +21,8 @@ _LOCK_KEY = 7_206_150_428_301_011
 
 
 def _url():
-    # app.migrate passes the URL object in; the alembic CLI falls back to Settings().
-    return config.attributes.get("database_url") or DatabaseSettings().database_url
+    # app.migrate passes the URL object in; the alembic CLI reads the settings itself.
+    return config.attributes.get("database_url") or load(DatabaseSettings).database_url
 
 
 def run_migrations_offline() -> None:

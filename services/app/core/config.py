@@ -1,14 +1,19 @@
-"""Typed settings read from the environment (no prefix), shared by both processes."""
+"""Typed settings read from the environment (no prefix), shared by both processes.
+
+A bad setting stops a process with one line (app.core.config_errors), never a value."""
 
 from __future__ import annotations
 
 from functools import cached_property
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+
+from app.core import config_errors
 
 # Secrets that may only appear in development; anything else must be set for real.
 _WEAK_SECRETS = {"", "changethis", "secret", "dev", "development"}
@@ -97,6 +102,18 @@ class Settings(DatabaseSettings):
     # MCP server: how long a task creation's Idempotency-Key is remembered (then purged).
     IDEMPOTENCY_KEY_TTL_SECONDS: int = Field(default=24 * 3600, ge=1, le=7 * 24 * 3600)
 
+    @field_validator("MCP_SERVER_URL")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host name")
+        try:
+            parts.port  # noqa: B018 - raises for a port that is not a number or out of range
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+        return value
+
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
         """Outside development, secrets must be set and not a known placeholder."""
@@ -131,22 +148,9 @@ class Settings(DatabaseSettings):
 
 
 def load_settings() -> Settings:
-    """The process's settings. A bad one stops start-up with a message naming each setting
-    and the rule it breaks, without a traceback and without any value."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise SystemExit(f"configuration error: {describe_errors(exc)}") from None
-
-
-def describe_errors(exc: ValidationError) -> str:
-    """`SETTING: rule; ...` from a settings ValidationError, with no input values."""
-    parts = []
-    for error in exc.errors(include_input=False, include_url=False):
-        name = ".".join(str(part) for part in error["loc"])
-        rule = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{name}: {rule}" if name else rule)
-    return "; ".join(parts)
+    """The backend's or the MCP server's settings. A bad one stops start-up with one line
+    naming each setting and the rule it breaks (app.core.config_errors)."""
+    return config_errors.load(Settings)
 
 
 def _parse_database_url(value: str) -> URL:

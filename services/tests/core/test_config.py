@@ -11,7 +11,8 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from app.core.config import DatabaseSettings, Settings, describe_errors
+from app.core.config import DatabaseSettings, Settings
+from app.core.config_errors import describe as describe_errors
 
 STRONG = "s" * 40
 
@@ -122,42 +123,109 @@ def test_validation_errors_never_quote_values() -> None:
     )
 
 
-@pytest.mark.parametrize("target", ["app.main:app", "app.mcp_server:app"])
+# Every process of the image, as the chart starts it (the backend's command migrates first).
+BACKEND = ["-m", "app.serve", "app.main:app", "--port", "0"]
+MCP_SERVER = ["-m", "app.serve", "app.mcp_server:app", "--port", "0"]
+BACKEND_MIGRATING = [*BACKEND, "--migrate"]
+MIGRATE = ["-m", "app.migrate"]
+SERVERS = [BACKEND, MCP_SERVER, BACKEND_MIGRATING]
+# (bad environment, the one line expected, the processes that read the setting): a
+# malformed URL, invalid values, a required secret missing or weak, a bad uvicorn option.
+CONFIGURATION_ERRORS = [
+    (
+        {"DATABASE_URL": f"postgresql://todo:p@{SENTINEL}:w/rd@db/todo"},
+        "configuration error: DATABASE_URL: not a valid URL: percent-encode",
+        [*SERVERS, MIGRATE],
+    ),
+    (
+        {"DB_POOL_SIZE": SENTINEL},
+        "configuration error: DB_POOL_SIZE: Input should be a valid integer",
+        [*SERVERS, MIGRATE],
+    ),
+    (
+        {"JWT_SECRET": "changethis"},
+        "configuration error: JWT_SECRET must be set to a strong value outside development",
+        SERVERS,
+    ),
+    (
+        {"MCP_SERVICE_TOKEN": None},
+        "configuration error: MCP_SERVICE_TOKEN: Field required",
+        SERVERS,
+    ),
+    (
+        {"MCP_SERVER_URL": f"{SENTINEL}:8001"},
+        "configuration error: MCP_SERVER_URL: must be an http:// or https:// URL with a host",
+        SERVERS,
+    ),
+    (
+        {"UVICORN_TIMEOUT_KEEP_ALIVE": "soon"},
+        "configuration error: UVICORN_TIMEOUT_KEEP_ALIVE: 'soon' is not a valid integer",
+        SERVERS,
+    ),
+]
+
+
+def _name(command: list[str]) -> str:
+    return " ".join(command[1:3]) + (" --migrate" if "--migrate" in command else "")
+
+
 @pytest.mark.parametrize(
-    ("bad", "expected"),
+    ("command", "bad", "expected"),
     [
-        ({"DB_POOL_SIZE": SENTINEL}, "configuration error: DB_POOL_SIZE: Input should be a valid"),
-        ({"JWT_SECRET": "changethis"}, "configuration error: JWT_SECRET must be set to a strong"),
-        ({"MCP_SERVICE_TOKEN": ""}, "configuration error: MCP_SERVICE_TOKEN must be set"),
-        (
-            {"DATABASE_URL": f"postgresql://todo:p@{SENTINEL}:w/rd@db/todo"},
-            "configuration error: DATABASE_URL: not a valid URL: percent-encode",
-        ),
+        pytest.param(command, bad, expected, id=f"{_name(command)}-{next(iter(bad))}")
+        for bad, expected, commands in CONFIGURATION_ERRORS
+        for command in commands
     ],
 )
-def test_start_up_stops_naming_the_setting_not_its_value(
-    target: str, bad: dict[str, str], expected: str
+def test_a_configuration_error_is_one_line_naming_the_setting_exit_code_1(
+    command: list[str], bad: dict[str, str | None], expected: str
 ) -> None:
+    """What the container prints when its configuration is wrong: that line alone, no
+    traceback, never a value (the sentinel stands in the bad and the secret values)."""
     env = {
         "PATH": os.environ["PATH"],
+        "DATABASE_URL": "postgresql://todo@127.0.0.1:1/todo",  # nothing listens: not reached
         "JWT_SECRET": f"{SENTINEL}-jwt-secret-long-enough",
         "MCP_SERVICE_TOKEN": f"{SENTINEL}-service-token",
         "POSTGRES_PASSWORD": f"{SENTINEL}-password",
-        **bad,
     }
+    for name, value in bad.items():
+        if value is None:
+            env.pop(name)
+        else:
+            env[name] = value
     result = subprocess.run(
-        [sys.executable, "-m", "app.serve", target, "--port", "0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+        [sys.executable, *command], env=env, capture_output=True, text=True, timeout=60
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 1
-    assert expected in output
-    assert SENTINEL not in output
-    assert "Traceback" not in output
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(expected), lines[0]
+    assert SENTINEL not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("http://mcp-server:8001", True),
+        ("https://mcp.example/prefix", True),
+        ("http://[::1]:8001", True),
+        ("mcp-server:8001", False),
+        ("ftp://mcp-server", False),
+        ("http://:8001", False),
+        ("http://mcp-server:port", False),
+        ("http://mcp-server:70000", False),
+    ],
+)
+def test_the_mcp_server_url_must_be_http_with_a_host(url: str, accepted: bool) -> None:
+    if accepted:
+        assert Settings(JWT_SECRET=STRONG, MCP_SERVICE_TOKEN=STRONG, MCP_SERVER_URL=url)
+        return
+    with pytest.raises(ValidationError) as failure:
+        Settings(JWT_SECRET=STRONG, MCP_SERVICE_TOKEN=STRONG, MCP_SERVER_URL=url)
+    assert describe_errors(failure.value).startswith("MCP_SERVER_URL: ")
 
 
 def test_edge_defaults() -> None:
