@@ -74,3 +74,56 @@ def test_summary_names_each_kind_most_frequent_first(bench: ModuleType) -> None:
     )
     runs = [{"errors_by_kind": {"HTTP 503": 1}}, {"errors_by_kind": {"HTTP 503": 2, "X": 1}}]
     assert bench.total_errors(*runs) == {"HTTP 503": 3, "X": 1}
+
+
+class ClosingIdleServer:
+    """HTTP/1.1 on loopback that answers every POST 201 and, like uvicorn after its
+    keep-alive timeout, closes a connection that stays idle for `idle_timeout` seconds."""
+
+    def __init__(self, idle_timeout: float) -> None:
+        self.idle_timeout = idle_timeout
+        self.requests = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                async with asyncio.timeout(self.idle_timeout):
+                    head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                self.requests += 1
+                writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+def test_the_load_never_sends_on_a_connection_the_server_closed_while_idle(
+    bench: ModuleType,
+) -> None:
+    """The paced run follows the closed-loop runs' 16 connections, most of them idle:
+    uvicorn closes those after 5 s, and a burst that took one failed its request
+    (IncompleteReadError: 0 bytes read)."""
+
+    async def main() -> tuple[list[object], int]:
+        server = ClosingIdleServer(idle_timeout=0.2)
+        listener = await asyncio.start_server(server.serve, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        poster = bench.KeepAlivePoster(f"http://127.0.0.1:{port}", "/tasks", {}, b"{}")
+        try:
+            await asyncio.gather(*(poster.post() for _ in range(4)))  # 4 connections
+            await asyncio.sleep(0.5)  # the server closes them meanwhile
+            answers = await asyncio.gather(
+                *(poster.post() for _ in range(4)), return_exceptions=True
+            )
+        finally:
+            poster.close()
+            listener.close()
+            await listener.wait_closed()
+        return answers, server.requests
+
+    answers, requests = asyncio.run(main())
+    assert answers == [(201, b"{}")] * 4
+    assert requests == 8
