@@ -204,8 +204,23 @@ def _slo_section(main: dict, rules: slo_mod.Slo) -> Section:
         )
     )
     blocks.append(_endpoint_table(main["endpoints"], rules))
+    blocks += _errors_by_kind(main["endpoints"])
     blocks += _distributed(main.get("distributed"))
     return Section("slo", "SLOs (main phase)", blocks)
+
+
+def _errors_by_kind(endpoints: dict) -> list:
+    """The failed requests of each endpoint by kind (HTTP status, or exception)."""
+    rows = [
+        [name, kind, str(count)]
+        for name, f in endpoints.items()
+        if name != AGGREGATED
+        for kind, count in (f.get("errors_by_kind") or {}).items()
+    ]
+    if not rows:
+        return [Paragraph("No request failed.")]
+    return [Table(["endpoint", "failed as", "requests"], rows, numeric=(2,),
+                  caption="Failed requests by kind")]  # fmt: skip
 
 
 def _per_endpoint(folder: Path, phase: str, rules: slo_mod.Slo) -> dict[str, list[dict]]:

@@ -27,7 +27,8 @@ def _samples():
     for t in range(40):
         users = 2 if t < 20 else 4
         out.append(Sample(t + 0.1, "POST", "POST /api/v1/tasks", 20 + t, 10, True, users))
-        out.append(Sample(t + 0.2, "MCP", "mcp:add_task", 30, 10, t != 33, users))
+        failed = "" if t != 33 else "McpError: task service unavailable"
+        out.append(Sample(t + 0.2, "MCP", "mcp:add_task", 30, 10, not failed, users, failed))
     out.append(Sample(0.05, "POST", "POST /api/v1/users", 900, 10, True, 2))
     return out
 
@@ -178,6 +179,9 @@ def test_an_slo_table_judges_each_endpoint_called_often_enough(tmp_path):
     assert verdicts["POST /api/v1/tasks"].verdict == PASS
     assert verdicts["mcp:add_task"].verdict == FAIL
     assert verdicts["POST /api/v1/users"].text == "not judged (< 20 requests)"
+    kinds = next(b for b in slo_section.blocks if getattr(b, "caption", "") == "Failed requests "
+                 "by kind")  # fmt: skip
+    assert kinds.rows == [["mcp:add_task", "McpError: task service unavailable", "1"]]
 
 
 def test_a_run_against_an_unreadable_baseline_says_so(tmp_path):
