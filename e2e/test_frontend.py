@@ -159,8 +159,10 @@ def chromium(browser_type_launch_args):
 
 
 @pytest.fixture
-def page(chromium):
-    """A fresh context (cookies, storage) and page per test."""
+def tab(chromium):
+    """A fresh context (cookies, storage) and page per test. Not named `page`: pytest-playwright
+    parametrizes any test using a fixture of that name by a session-scoped browser_name, and
+    pytest then moves such tests to the front of the session, before the promises' order."""
     context = chromium.new_context()
     yield context.new_page()
     context.close()
@@ -185,8 +187,8 @@ def frontend_url(release, results) -> str:
 
 
 @pytest.fixture
-def journey(page, frontend_url, axe_source, results) -> Journey:
-    return Journey(page, frontend_url, axe_source, results)
+def journey(tab, frontend_url, axe_source, results) -> Journey:
+    return Journey(tab, frontend_url, axe_source, results)
 
 
 def sign_up(j: Journey) -> tuple[str, str]:

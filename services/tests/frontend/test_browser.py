@@ -33,8 +33,10 @@ def chromium(browser_type_launch_args):
 
 
 @pytest.fixture
-def page(chromium):
-    """A fresh context (cookies, storage) and page per test."""
+def tab(chromium):
+    """A fresh context (cookies, storage) and page per test. Not named `page`: pytest-playwright
+    parametrizes any test using a fixture of that name by a session-scoped browser_name, and
+    pytest then moves such tests to the front of the session, before the promises' order."""
     context = chromium.new_context()
     yield context.new_page()
     context.close()
@@ -47,74 +49,74 @@ def axe_source() -> str:
     return axe.ensure().read_text()
 
 
-def test_sign_up_add_edit_complete_delete(page, frontend: Server, axe_source: str) -> None:
+def test_sign_up_add_edit_complete_delete(tab, frontend: Server, axe_source: str) -> None:
     from playwright.sync_api import expect
 
     console: list[str] = []
-    page.on("console", lambda m: m.type == "error" and console.append(m.text))
-    page.on("pageerror", lambda e: console.append(str(e)))
+    tab.on("console", lambda m: m.type == "error" and console.append(m.text))
+    tab.on("pageerror", lambda e: console.append(str(e)))
     username = f"pw_{uuid.uuid4().hex[:8]}"
 
-    page.goto(f"{frontend.url}/signup")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Password again").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_text(f"Welcome, {username}!")).to_be_visible()
-    page.get_by_role("button", name="Sign out").click()
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    tab.goto(f"{frontend.url}/signup")
+    tab.get_by_label("Username").fill(username)
+    tab.get_by_label("Password", exact=True).fill(PASSWORD)
+    tab.get_by_label("Password again").fill(PASSWORD)
+    tab.get_by_role("button", name="Create account").click()
+    expect(tab.get_by_text(f"Welcome, {username}!")).to_be_visible()
+    tab.get_by_role("button", name="Sign out").click()
+    tab.get_by_label("Username").fill(username)
+    tab.get_by_label("Password").fill(PASSWORD)
+    tab.get_by_role("button", name="Sign in").click()
 
-    page.get_by_label("Title").fill("Buy milk")
-    page.get_by_role("button", name="Add task").click()
-    expect(page.locator("li.task .title")).to_have_text(["Buy milk"])
-    page.get_by_role("link", name="Edit Buy milk").click()
-    page.get_by_label("Title").fill("Buy oat milk")
-    page.get_by_role("button", name="Save").click()
-    page.get_by_role("button", name="Complete Buy oat milk").click()
-    expect(page.locator("li.task.done .title")).to_have_text(["Buy oat milk"])
+    tab.get_by_label("Title").fill("Buy milk")
+    tab.get_by_role("button", name="Add task").click()
+    expect(tab.locator("li.task .title")).to_have_text(["Buy milk"])
+    tab.get_by_role("link", name="Edit Buy milk").click()
+    tab.get_by_label("Title").fill("Buy oat milk")
+    tab.get_by_role("button", name="Save").click()
+    tab.get_by_role("button", name="Complete Buy oat milk").click()
+    expect(tab.locator("li.task.done .title")).to_have_text(["Buy oat milk"])
 
-    page.evaluate(axe_source)  # through the DevTools protocol: the page's CSP stays on
-    assert page.evaluate("() => typeof axe") == "object"
-    violations = page.evaluate(AXE_RUN)
+    tab.evaluate(axe_source)  # through the DevTools protocol: the page's CSP stays on
+    assert tab.evaluate("() => typeof axe") == "object"
+    violations = tab.evaluate(AXE_RUN)
     assert not [v for v in violations if v.startswith(("serious", "critical"))], violations
 
-    page.get_by_role("button", name="Delete Buy oat milk").click()
-    expect(page.get_by_text("No tasks yet")).to_be_visible()
+    tab.get_by_role("button", name="Delete Buy oat milk").click()
+    expect(tab.get_by_text("No tasks yet")).to_be_visible()
     assert console == []
 
 
-def test_inline_script_is_blocked_by_the_policy(page, frontend: Server) -> None:
+def test_inline_script_is_blocked_by_the_policy(tab, frontend: Server) -> None:
     """The CSP is what the browser enforces: a script injected inline does not run."""
     console: list[str] = []
-    page.on("console", lambda m: console.append(m.text))
-    page.goto(f"{frontend.url}/signin")
-    page.evaluate("""() => { const s = document.createElement('script');
+    tab.on("console", lambda m: console.append(m.text))
+    tab.goto(f"{frontend.url}/signin")
+    tab.evaluate("""() => { const s = document.createElement('script');
         s.textContent = 'window.injected = true'; document.body.append(s); }""")
-    assert page.evaluate("() => window.injected === undefined")
+    assert tab.evaluate("() => window.injected === undefined")
     assert any("Content Security Policy" in line for line in console), console
 
 
-def test_an_expired_session_in_the_browser_keeps_the_input(page, frontend: Server) -> None:
+def test_an_expired_session_in_the_browser_keeps_the_input(tab, frontend: Server) -> None:
     from playwright.sync_api import expect
 
     username = f"pw_{uuid.uuid4().hex[:8]}"
-    page.goto(f"{frontend.url}/signup")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Password again").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_label("Title").fill("typed before expiry")
+    tab.goto(f"{frontend.url}/signup")
+    tab.get_by_label("Username").fill(username)
+    tab.get_by_label("Password", exact=True).fill(PASSWORD)
+    tab.get_by_label("Password again").fill(PASSWORD)
+    tab.get_by_role("button", name="Create account").click()
+    tab.get_by_label("Title").fill("typed before expiry")
 
-    [cookie] = [c for c in page.context.cookies() if c["name"] == COOKIE_NAME]
+    [cookie] = [c for c in tab.context.cookies() if c["name"] == COOKIE_NAME]
     session = SEAL.open(cookie["value"])
     session["token"], _ = create_access_token(user_id=1, secret=JWT_SECRET, expire_minutes=-1)
-    page.context.add_cookies([{**cookie, "value": SEAL.seal(session)}])
+    tab.context.add_cookies([{**cookie, "value": SEAL.seal(session)}])
 
-    page.get_by_role("button", name="Add task").click()
-    expect(page.get_by_text("Your session has expired.")).to_be_visible()
-    expect(page.get_by_label("Username")).to_have_value(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_label("Title")).to_have_value("typed before expiry")
+    tab.get_by_role("button", name="Add task").click()
+    expect(tab.get_by_text("Your session has expired.")).to_be_visible()
+    expect(tab.get_by_label("Username")).to_have_value(username)
+    tab.get_by_label("Password").fill(PASSWORD)
+    tab.get_by_role("button", name="Sign in").click()
+    expect(tab.get_by_label("Title")).to_have_value("typed before expiry")
