@@ -220,9 +220,7 @@ MATRIX: dict[str, tuple[tuple[Path, ...], dict[str, Any]]] = {
                 "trustedProxies": ["10.244.0.0/16"],
             },
             "networkPolicy": {
-                "frontendFrom": [
-                    {"namespaceSelector": {"matchLabels": {"name": "ingress-nginx"}}}
-                ]
+                "frontendFrom": [{"namespaceSelector": {"matchLabels": {"name": "ingress-nginx"}}}]
             },
         },
     ),
