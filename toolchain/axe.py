@@ -1,19 +1,17 @@
 """axe-core, the accessibility engine the browser promise runs in the page: pinned, checked,
 cached.
 
-`ensure()` returns `<cache>/axe-core/<version>/axe.min.js`. The first call fetches the
-package's tarball with `npm pack` (the registry npm is configured with, a mirror too), or
-with a plain download from the npm registry where npm is not installed, checks it against
-the pinned SHA-512 integrity, and keeps only the script. Later calls read the cache.
-Standard library only.
+`ensure()` returns `<cache>/axe-core/<version>/axe.min.js`. The first call downloads the
+package's tarball from the npm registry (`NPM_CONFIG_REGISTRY`, as npm reads it, names a
+mirror), checks it against the pinned SHA-512 integrity as npm would, and keeps only the
+script. Later calls read the cache. Standard library only: no Node.js on the host.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
-import subprocess
+import os
 import tarfile
 import tempfile
 import urllib.request
@@ -70,21 +68,15 @@ def check_integrity(data: bytes, integrity: str) -> None:
 
 
 def _fetch(version: str, into: Path) -> Path:
-    npm = shutil.which("npm")
-    if npm:
-        done = subprocess.run(  # noqa: S603 - the registry client with fixed arguments
-            [npm, "pack", f"{PACKAGE}@{version}", "--pack-destination", str(into), "--silent"],
-            capture_output=True, text=True, check=False, timeout=300,
-        )  # fmt: skip
-        tarball = into / f"{PACKAGE}-{version}.tgz"
-        if done.returncode == 0 and tarball.exists():
-            return tarball
-        raise AxeError(f"npm pack {PACKAGE}@{version} failed: {done.stderr.strip()[-400:]}")
-    url = f"{DEFAULT_REGISTRY}/{PACKAGE}/-/{PACKAGE}-{version}.tgz"
+    registry = (os.environ.get("NPM_CONFIG_REGISTRY") or DEFAULT_REGISTRY).rstrip("/")
+    url = f"{registry}/{PACKAGE}/-/{PACKAGE}-{version}.tgz"
     tarball = into / f"{PACKAGE}-{version}.tgz"
     try:
-        with urllib.request.urlopen(url, timeout=60) as answer:  # noqa: S310 - fixed https URL
+        with urllib.request.urlopen(url, timeout=60) as answer:  # noqa: S310 - a registry URL
             tarball.write_bytes(answer.read())
     except OSError as exc:
-        raise AxeError(f"cannot download {url} ({exc}); install npm or reach the registry") from exc
+        raise AxeError(
+            f"cannot download {url} ({exc}): reach the npm registry, or name a mirror in "
+            "NPM_CONFIG_REGISTRY"
+        ) from exc
     return tarball
