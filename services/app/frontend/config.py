@@ -2,6 +2,7 @@
 
 Kept apart from app.core.config, whose module imports SQLAlchemy for the database URL:
 the front end reaches no database, and that import alone is 11 MiB of resident memory.
+Errors go through app.core.config_errors, which imports pydantic only.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from typing import Literal
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.core import config_errors
 
 _WEAK_SECRETS = {"", "changethis", "secret", "dev", "development"}
 _DEV_SESSION_SECRET = "development-only-session-secret-not-for-production"  # noqa: S105
@@ -82,14 +85,6 @@ class FrontendSettings(BaseSettings):
 
 
 def load_frontend_settings() -> FrontendSettings:
-    """The front end's settings; a bad one stops start-up with one line naming each setting
-    and the rule it breaks, never a value (the same line as the other processes print)."""
-    try:
-        return FrontendSettings()
-    except ValidationError as exc:
-        rules = []
-        for error in exc.errors(include_input=False, include_url=False):
-            name = ".".join(str(part) for part in error["loc"])
-            rule = error["msg"].removeprefix("Value error, ")
-            rules.append(f"{name}: {rule}" if name else rule)
-        raise SystemExit(f"configuration error: {'; '.join(rules)}") from None
+    """The front end's settings; a bad one ends the process with the one line every process
+    prints (app.core.config_errors), naming each setting and its rule, never a value."""
+    return config_errors.load(FrontendSettings)
