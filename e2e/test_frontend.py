@@ -145,30 +145,6 @@ class Store:
 
 
 @pytest.fixture(scope="module")
-def chromium(browser_type_launch_args):
-    """The run's browser (pytest-playwright's launch arguments, which the harness's plugin
-    points at it), for this module only. pytest-playwright's own `browser` lives for the
-    whole session, and its sync API keeps an asyncio loop marked running in the main
-    thread meanwhile: every later test that starts a loop (anyio.run) would fail."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**browser_type_launch_args)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def tab(chromium):
-    """A fresh context (cookies, storage) and page per test. Not named `page`: pytest-playwright
-    parametrizes any test using a fixture of that name by a session-scoped browser_name, and
-    pytest then moves such tests to the front of the session, before the promises' order."""
-    context = chromium.new_context()
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture(scope="module")
 def axe_source() -> str:
     from toolchain import axe
 

@@ -8,8 +8,8 @@ Fixtures (session scope unless noted): `harness_settings`, `run_choice` (the
 run's decisions, handed down by the noxfile), `environment` (stand_up once,
 tear_down at the end), `cluster`, `release`, `kube`, `capabilities`, and
 `port_forward` (function scope: a factory of forwards stopped after the test).
-pytest-playwright's `browser_type_launch_args` gains the run's browser
-(`toolchain.browser`), so its `browser` and `page` fixtures drive that one.
+Browser tests get `tab` (a page in a fresh context) of `chromium` (the run's
+browser, `toolchain.browser`, launched by Playwright once per test module).
 
 Markers: `cluster` (needs the stood-up release), `requires(*needs)` (the
 promise needs "metrics", "netpol", "pod-security" or "storage" from the
@@ -112,15 +112,36 @@ def port_forward(release):
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """pytest-playwright's launch arguments plus the run's browser (decided once)."""
+def browser_launch_args() -> dict:
+    """Playwright's `chromium.launch()` arguments for the run's browser (decided once)."""
     from toolchain import browser, decide
 
     chosen = decide.current_browser()
     problem = browser.missing(chosen)
     if problem:
         pytest.fail(f"the run's browser ({chosen}) cannot start: {problem}", pytrace=False)
-    return {**browser_type_launch_args, **browser.launch_args(chosen)}
+    return browser.launch_args(chosen)
+
+
+@pytest.fixture(scope="module")
+def chromium(browser_launch_args):
+    """The run's browser, for one test module. Playwright's sync API keeps an asyncio loop
+    marked running in this thread for as long as it lives: a module's worth, never the
+    whole session, so later tests that start a loop of their own (anyio) still can."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(**browser_launch_args)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def tab(chromium):
+    """A page in a fresh context (its own cookies and storage) for one test."""
+    context = chromium.new_context()
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(autouse=True)

@@ -33,11 +33,11 @@ SECTIONS = [
 
 
 @pytest.fixture
-def page_of(tmp_path, page):
+def page_of(tmp_path, tab):
     def build(name: str):
         shutil.copytree(FIXTURES / name, tmp_path / name)
         written = report.write(tmp_path / name / "reports")
-        return open_page(page, written.page)
+        return open_page(tab, written.page)
 
     return build
 

@@ -16,10 +16,11 @@ from report.tests.page import open_page
 RECORDED = Path(__file__).with_name("fixtures") / "perf-run"
 
 
-def test_a_perf_run_page_shows_slos_plots_capacity_baseline_and_locust(tmp_path, page):
+def test_a_perf_run_page_shows_slos_plots_capacity_baseline_and_locust(tmp_path, tab):
     folder = tmp_path / "perf" / "20261206T023225Z"
     shutil.copytree(RECORDED, folder)
-    opened = open_page(page, report.write(folder).page)
+    opened = open_page(tab, report.write(folder).page)
+    page = opened.page
     assert page.locator("h1 .badge").inner_text() == "PASS"
     ids = opened.section_ids()
     for section in (

@@ -1,6 +1,6 @@
 """Opening a report page in the real browser as a person would, watching what it does.
 
-`open_page(page, path)` loads the file in a pytest-playwright `page` with every
+`open_page(page, path)` loads the file in a Playwright page (the harness's `tab`) with every
 request routed: the page's own files (file://) load, anything else is aborted and
 recorded, as is every console error. The browser tests of e2e's and perf's pages
 assert both lists stay empty.

@@ -43,10 +43,10 @@ def test_debians_chromium_is_launched_by_its_own_binary_path() -> None:
     assert "executable_path" not in browser.launch_args("playwright")
 
 
-def test_the_page_fixture_drives_the_runs_browser(page, browser_name, tmp_path) -> None:
-    """pytest-playwright's page runs in the browser the run chose (offline: Debian's
+def test_the_browser_tests_drive_the_runs_browser(tab, tmp_path) -> None:
+    """A browser test's `tab` runs in the browser the run chose (offline: Debian's
     Chromium, whose version is the package's, not Playwright's own build's)."""
-    assert browser_name == "chromium"
+    page = tab
     html = tmp_path / "hello.html"
     html.write_text("<!doctype html><title>t</title><p id=greeting>hello from a file</p>")
     page.goto(html.as_uri())
