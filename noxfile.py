@@ -103,9 +103,11 @@ def _browser_purposes(browser_kind: str) -> list[str]:
 
 
 def _ensure_browser(session: nox.Session, browser_kind: str, env: dict[str, str]) -> None:
-    """Playwright's own Chromium, downloaded once, when the run drives it (internet)."""
+    """What the browser tests need, before they start: Playwright's own Chromium when the
+    run drives it (a download, with internet), and the pinned axe-core script."""
     if browser_kind == "playwright":
         session.run("python", "-m", "playwright", "install", "chromium", env=env)
+    session.run("python", "-m", "toolchain", "axe", env=env)
 
 
 def _cluster_tools(settings: harness_settings.Settings) -> list[str]:

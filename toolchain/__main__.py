@@ -4,6 +4,7 @@
            (`--for tests,cluster,offline,browser` picks the purposes; default: all)
   docker   make a Docker engine available (start dockerd where allowed)
   tools    build the pinned kind, helm, kubectl, actionlint into <cache>/bin
+  axe      the pinned axe-core script the browser tests run in their pages, fetched once
   decide   print this run's decisions (image source, images, enforcer) as JSON
   status   what exists already; changes nothing
 
@@ -15,10 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from toolchain import cache, decide, docker, go, host, tools
+from toolchain import axe, cache, decide, docker, go, host, tools
 from toolchain.progress import set_label, summary
 
-STEPS = ("host", "docker", "tools", "decide", "status")
+STEPS = ("host", "docker", "tools", "axe", "decide", "status")
 
 
 def _status() -> None:
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                 names = tuple(t.strip() for t in args.tools.split(",") if t.strip())
                 for tool, path in tools.ensure_tools(names).items():
                     print(f"{tool}\t{path}")
+            elif name == "axe":
+                print(f"axe-core\t{axe.ensure()}")
             elif name == "decide":
                 print(decide.current().to_json())
             else:
@@ -77,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         go.GoBuildError,
         tools.ToolError,
         decide.DecisionError,
+        axe.AxeError,
     ) as exc:
         print(f"\ntoolchain: FAILED: {exc}", file=sys.stderr)
         summary()
