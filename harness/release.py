@@ -96,7 +96,8 @@ class Release:
     ):
         """`helm upgrade` (waiting unless told not to) with this release's values plus `sets`."""
         waiting = ["--wait", "--timeout", timeout] if wait else []
-        watch = PullWatch(self.kubeconfig, self.namespace) if wait else None
+        # A caller that checks the outcome itself (check=False) gets helm's own answer.
+        watch = PullWatch(self.kubeconfig, self.namespace) if wait and check else None
         return self.helm("upgrade", self.name, str(chart), *self.helm_args(extra_values, sets),
                          *waiting, capture=True, check=check, watch=watch)  # fmt: skip
 
