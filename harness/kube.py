@@ -145,7 +145,10 @@ class PullWatch:
                       capture=True, quiet=True, check=False)  # fmt: skip
         events = json.loads(got.stdout or '{"items": []}')["items"]
         events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
-        return events[-1]["message"] if events else fallback
+        # "Failed to pull image ...: <the registry's answer>" says why; the later
+        # "Error: ErrImagePull" / "Error: ImagePullBackOff" only that it failed.
+        reasons = [e["message"] for e in events if "Failed to pull image" in e.get("message", "")]
+        return (reasons or [e["message"] for e in events] or [fallback])[-1]
 
     def __call__(self) -> str | None:
         failing = self.failing()

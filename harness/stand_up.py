@@ -278,8 +278,11 @@ def tear_down(env: Environment) -> None:
         env.deleted.append(f"kind cluster {cluster.name} (with everything in it)")
         local = env.delivery.local_registry if env.delivery else None
         if local is not None and local.created:
+            (ROOT / "reports").mkdir(exist_ok=True)
+            (ROOT / "reports" / "local-registry.log").write_text(local.log())
             registry.remove_local_registry(local)
-            env.deleted.append(f"local registry {local.name} and its storage")
+            env.deleted.append(f"local registry {local.name} and its storage (its log: "
+                               "reports/local-registry.log)")  # fmt: skip
         return
     for namespace in env.namespaces:
         delete_namespace(cluster.kubeconfig, namespace)
@@ -374,5 +377,10 @@ def _delivery_facts(env: Environment) -> dict:
     """How the images reached the nodes, and under which names and digests."""
     if env.delivery is None:
         return {}
-    return {"how": env.delivery.how, "registry": env.delivery.registry,
-            "pushed": env.delivery.pushed}  # fmt: skip
+    facts = {"how": env.delivery.how, "registry": env.delivery.registry,
+             "pushed": env.delivery.pushed}  # fmt: skip
+    if env.delivery.local_registry is not None:  # who pulled what: nothing was side-loaded
+        pulls = registry.pulls_in_log(env.delivery.local_registry.log())
+        facts["pulled"] = sorted({f"{p['repository']}:{p['reference'][:19]} by {p['from']}"
+                                  for p in pulls if p["method"] == "GET"})  # fmt: skip
+    return facts
