@@ -142,7 +142,9 @@ def _prepare_cluster_run(
     images = ["python", "-m", "harness", "images"]
     if settings.existing_cluster:
         images.append("--no-node")
-    session.run(*images, env=env)
+    # The images step decides how the images will reach the cluster (and refuses one that
+    # could not get them) from the same settings the run was given, posargs included.
+    session.run(*images, env={**env, **harness_settings.env_for(settings, "E2E")})
     return env
 
 

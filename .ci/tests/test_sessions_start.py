@@ -65,9 +65,9 @@ FOREIGN = {"pytest", "ruff", "playwright"}
 class RecordingSession:
     """Enough of nox.Session for the noxfile's sessions to run without running anything."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, posargs: list[str] | None = None) -> None:
         self.name = name
-        self.posargs: list[str] = []
+        self.posargs: list[str] = list(posargs or [])
         self.commands: list[tuple[list[str], dict[str, str]]] = []
 
     def run(self, *args: str, env: dict[str, str] | None = None, **_: object) -> None:
@@ -80,9 +80,10 @@ class RecordingSession:
         pass
 
 
-def _record() -> dict[str, list[tuple[list[str], dict[str, str]]]]:
-    """{session: [(command, env)]} for every session of the noxfile, run with no posargs,
-    the run's decisions given up front so no session probes a registry or the kernel."""
+def _record(posargs: list[str] | None = None) -> dict[str, list[tuple[list[str], dict[str, str]]]]:
+    """{session: [(command, env)]} for every session of the noxfile, run with `posargs`
+    (none by default), the run's decisions given up front so no session probes a registry
+    or the kernel."""
     from toolchain import decide
 
     saved = dict(os.environ)
@@ -97,7 +98,7 @@ def _record() -> dict[str, list[tuple[list[str], dict[str, str]]]]:
         out = {}
         for name, func in nox.registry.get().items():
             if func.__module__ == module.__name__:
-                session = RecordingSession(name)
+                session = RecordingSession(name, posargs)
                 func(session)
                 out[name] = session.commands
         return out
@@ -161,3 +162,13 @@ def test_a_program_missing_what_it_needs_first_says_what_in_one_line(argv, says)
     assert got.returncode != 0
     assert "Traceback" not in said and len(said.splitlines()) == 1, said
     assert re.search(says, said), said
+
+
+def test_the_options_given_to_a_cluster_session_reach_its_images_step() -> None:
+    """The images step decides how the images reach the cluster: it must see the run's
+    options (`nox -s e2e -- --registry REG` once reached pytest only, and the images step
+    refused the cluster for want of a registry)."""
+    recorded = _record(["--registry", "registry.example:5000", "--push-all"])
+    images = [env for args, env in recorded["e2e"] if args[1:4] == ["-m", "harness", "images"]]
+    assert images and images[0]["E2E_REGISTRY"] == "registry.example:5000"
+    assert images[0]["E2E_PUSH_ALL"] == "1"
