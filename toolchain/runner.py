@@ -83,7 +83,9 @@ RUN mkdir -p {tool_cache}/base/bin \\
  && useradd --create-home --shell /bin/bash --groups docker runner \\
  && echo 'runner ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/runner \\
  && echo 'Defaults secure_path="{secure_path}"' > /etc/sudoers.d/secure-path \\
- && chown -R runner:runner /opt/hostedtoolcache
+ && chown -R runner:runner /opt/hostedtoolcache \\
+ # actions/checkout marks its workspace safe; the clone's origin here belongs to root.
+ && git config --system --add safe.directory '*'
 ENV LANG=C.UTF-8
 """
 KNOWN_INPUTS = {
@@ -279,7 +281,7 @@ def _stand_in(job: Job, action: str, inputs: dict[str, str], step_id: str | None
             f"file://{ORIGIN} {WORKSPACE} && git -C {WORKSPACE} log -1 --format='%h %s'"
         )
         how = f"depth {depth}" if depth else "whole history"
-        note(f"checkout ({how}): {got.stdout.strip()}")
+        note(f"checkout ({how}): {got.stdout.strip() or got.stderr.strip()[-400:]}")
         return got.returncode
     if action == "actions/setup-python":
         got = sh(f"{TOOL_CACHE}/x64/bin/python --version")
