@@ -172,10 +172,10 @@ def tests(session: nox.Session) -> None:
         env[browser.ENV_BROWSER] = browser_kind
         purposes = ["tests", *_browser_purposes(browser_kind)]
         _toolchain(session, "host", purposes=",".join(purposes), env=env)
-        # helm and actionlint for the chart and workflow checks, the registry and crane for
+        # both helms and actionlint for the chart, helm-flag and workflow checks, the registry and crane for
         # the registry tests.
         session.run("python", "-m", "toolchain", "tools", "--tools",
-                    "helm,actionlint,registry,crane", env=env)  # fmt: skip
+                    "helm,helm3,actionlint,registry,crane", env=env)  # fmt: skip
         session.install(*TEST_REQUIREMENTS)
         _ensure_browser(session, browser_kind, env)
         # The unit tests exercise the step timer themselves: keep them out of the phase table.
@@ -338,7 +338,7 @@ def image_metrics(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False, tags=["tests"])
 def chart(session: nox.Session) -> None:
     """Chart checks only (lint, template matrix, Kubernetes schemas, bad values); no cluster."""
-    session.run("python", "-m", "toolchain", "tools", "--tools", "helm")
+    session.run("python", "-m", "toolchain", "tools", "--tools", "helm,helm3")
     # ./services too: a test checks the helm test pods import only what the image ships.
     session.install("-r", "chart/tests/requirements.txt", "./services")
     session.run("pytest", "chart/tests", *session.posargs)

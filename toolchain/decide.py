@@ -9,6 +9,8 @@
   kernel has the nft `queue` expression, and the offline kindnetd enforces
   none; elsewhere kube-router (firewall only) is installed.
   `TODO_NETPOL_ENFORCER=kindnet|kube-router` skips the probe.
+- Helm major: 4 unless `TODO_HELM=3` (Helm 3 is still proven by one leg of the
+  workflow matrix); `helm_tool()` names the binary of that major.
 - Browser of the browser tests: Debian's Chromium offline, Playwright's own
   build with internet (`toolchain.browser`; `TODO_BROWSER` overrides).
 - Mirror: with `TODO_IMAGE_MIRROR=host[:port][/path]` (or the harness's
@@ -53,6 +55,7 @@ ENV_STAND_IN = "TODO_STAND_IN_MIRROR"
 MIRRORED_SOURCES = ("docker.io", "registry.k8s.io", "ghcr.io", "quay.io")
 ENV_ENFORCER = "TODO_NETPOL_ENFORCER"
 ENV_CHOICE = "TODO_RUN_CHOICE"
+ENV_HELM = "TODO_HELM"
 ENFORCERS = ("kindnet", "kube-router", "cluster")  # "cluster": an existing cluster's own
 REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
 
@@ -103,6 +106,8 @@ class RunChoice:
     browser_reason: str
     mirror: str | None = None  # host[:port][/path] every upstream image comes through
     mirror_notes: tuple[str, ...] = ()  # a stand-in mirror's replaced pins
+    helm: str = versions.HELM_DEFAULT_MAJOR
+    helm_reason: str = "the default"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -121,10 +126,15 @@ class RunChoice:
         return (
             f"image source {self.source} ({self.source_reason}); node {self.images.node}; "
             f"NetworkPolicy enforcer {self.enforcer} ({self.enforcer_reason}); "
-            f"browser {self.browser} ({self.browser_reason})"
+            f"browser {self.browser} ({self.browser_reason}); "
+            f"Helm {self.helm} ({self.helm_reason})"
             + (f"; images through the mirror {self.mirror}" if self.mirror else "")
             + "".join(f"; STAND-IN MIRROR {n}" for n in self.mirror_notes)
         )
+
+    def helm_tool(self) -> str:
+        """The tool name (toolchain.tools) of this run's Helm major."""
+        return helm_tool(self.helm)
 
 
 # --- mirror ------------------------------------------------------------------------------
@@ -314,6 +324,27 @@ def image_set(
     )
 
 
+# --- Helm major -----------------------------------------------------------------------------
+
+
+def helm_major(environ: dict[str, str]) -> tuple[str, str]:
+    """("4" | "3", why): TODO_HELM if set, else Helm 4."""
+    value = environ.get(ENV_HELM, "").strip().lower().removeprefix("v")
+    if not value:
+        return versions.HELM_DEFAULT_MAJOR, f"the default ({ENV_HELM} unset)"
+    if value not in versions.HELM_MAJORS:
+        raise DecisionError(
+            f"{ENV_HELM}={environ[ENV_HELM]!r} is not valid: use one of "
+            f"{', '.join(versions.HELM_MAJORS)} (the Helm major to deploy with)"
+        )
+    return value, f"{ENV_HELM}={value}"
+
+
+def helm_tool(major: str) -> str:
+    """`helm` for Helm 4, `helm3` for Helm 3 (the names in toolchain.tools)."""
+    return "helm" if major == "4" else f"helm{major}"
+
+
 # --- NetworkPolicy enforcer ----------------------------------------------------------------
 
 
@@ -442,8 +473,9 @@ def decide(
         browser_kind, browser_why = browser.decide(env, source)
     except browser.BrowserError as exc:
         raise DecisionError(str(exc)) from None
+    helm, helm_why = helm_major(env)
     choice = RunChoice(source, why, images, chosen, reason, browser_kind, browser_why,
-                       used.address if used else None, tuple(notes))  # fmt: skip
+                       used.address if used else None, tuple(notes), helm, helm_why)  # fmt: skip
     note(f"decided once for this run: {choice.describe()}")
     return choice
 

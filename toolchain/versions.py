@@ -8,33 +8,64 @@ module (its default node image, the local-path release it packages).
 from __future__ import annotations
 
 # --- kind and Kubernetes -------------------------------------------------------------
-# kind v0.30.0's default node is Kubernetes v1.34.0. Kubernetes <= 1.34 still runs its
-# kubelet on cgroup v1 by default; from 1.35 the kubelet refuses cgroup v1 hosts.
+# The supported Kubernetes minors (December 2026: 1.35, 1.36, 1.37; 1.34 and older are past
+# their upstream end of life), each with the node image kind v0.33.0's release notes list
+# for it, pinned by digest. The first is the newest: kind's own default node, the minor
+# the offline path builds and runs (KUBERNETES_VERSION), and the default of every run.
 KIND_MODULE = "sigs.k8s.io/kind"
-KIND_VERSION = "v0.30.0"
-KUBERNETES_VERSION = "v1.34.0"
-# kind v0.30.0 pkg/apis/config/defaults/image.go (checked by the tests).
-KIND_NODE_UPSTREAM = (
-    "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
-)
-# Built here by airgap.node (same Kubernetes version as the upstream default).
+KIND_VERSION = "v0.33.0"
+
+
+def _node(tag: str, sha256: str) -> str:
+    return f"kindest/node:{tag}@sha256:{sha256}"
+
+
+KUBERNETES_SUPPORTED = {
+    "v1.37": _node("v1.37.0", "a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"),
+    "v1.36": _node("v1.36.4", "099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed"),
+    "v1.35": _node("v1.35.8", "07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0"),
+}
+# Past upstream end of life but still run by some providers under extended support: the
+# workflow keeps one leg on it (kind values only), and the chart is validated against it.
+KUBERNETES_EXTENDED = {
+    "v1.34": _node("v1.34.11", "44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d"),
+}
+# Every node image a run can pick by Kubernetes minor (`--k8s-version`).
+KUBERNETES_MATRIX = {**KUBERNETES_SUPPORTED, **KUBERNETES_EXTENDED}
+
+# kind v0.33.0's default node (pkg/apis/config/defaults/image.go, checked by the tests).
+KIND_NODE_UPSTREAM = KUBERNETES_SUPPORTED["v1.37"]
+KUBERNETES_VERSION = KIND_NODE_UPSTREAM.split(":", 1)[1].split("@", 1)[0]
+# Built here by airgap.node (same Kubernetes version as the upstream default). From 1.35
+# the kubelet refuses cgroup v1 hosts unless told otherwise: harness/kind.py tells it so
+# where the host is v1 (this project's machines are), see the README.
 KIND_NODE_LOCAL = f"todo-airgap/kind-node:{KUBERNETES_VERSION}"
 
-# Kubernetes minors the GitHub workflow tests with upstream images (internet available).
-# The node images kind v0.30.0's release notes list for these minors; only the default
-# (v1.34.0) carries a digest here because only it is readable from the kind module
-# itself. Every entry is <= 1.34, so all of them still run on cgroup-v1 hosts.
-KUBERNETES_MATRIX = {
-    "v1.34": KIND_NODE_UPSTREAM,
-    "v1.33": "kindest/node:v1.33.4",
-    "v1.32": "kindest/node:v1.32.8",
-}
+
+def kubernetes_version_of(node_image: str) -> str:
+    """The Kubernetes version a kind node image carries in its tag (`v1.36.4`), or the
+    default's for a tag that is not one (an image built under another name)."""
+    tag = node_image.rsplit("/", 1)[-1].partition(":")[2].split("@", 1)[0]
+    parts = tag.lstrip("v").split(".")
+    if tag.startswith("v") and len(parts) == 3 and all(p.isdigit() for p in parts):
+        return tag
+    return KUBERNETES_VERSION
+
 
 # --- tools (built with `go install`, kept in <cache>/bin) -----------------------------
-HELM_MODULE = "helm.sh/helm/v3"
-HELM_VERSION = "v3.19.5"
-# The Kubernetes minor of the client-go helm v3.19.5 is built with (its go.mod: v0.34.x).
-HELM_KUBERNETES_MINOR = "34"
+# Helm 4 is what users install today; Helm 3 (its last feature release, 3.22, in September
+# 2026; security fixes only until February 2027) is still proven by one leg of the matrix
+# (TODO_HELM=3) and by the Helm 3 -> Helm 4 step of the upgrade promise.
+HELM_MODULE = "helm.sh/helm/v4"
+HELM_VERSION = "v4.3.2"
+HELM3_MODULE = "helm.sh/helm/v3"
+HELM3_VERSION = "v3.22.0"
+# The Kubernetes minor of the client-go helm v3.22.0 is built with (its go.mod: v0.37.x);
+# Helm 4 reads its own from the build (debug.BuildInfo), so it needs no stamp.
+HELM3_KUBERNETES_MINOR = "37"
+# The Helm major a run deploys with unless TODO_HELM says otherwise.
+HELM_MAJORS = ("4", "3")
+HELM_DEFAULT_MAJOR = "4"
 # The CNCF Distribution registry: the local registry (kind's pull path, the stand-in mirror,
 # the registry tests) runs this binary, as a process or in an image built from it on both
 # paths, so every run uses the same registry.
@@ -48,8 +79,8 @@ ACTIONLINT_VERSION = "v1.7.12"
 KUBERNETES_MODULE = "k8s.io/kubernetes"  # kubectl comes from here at KUBERNETES_VERSION
 
 # --- what the host must bring (see toolchain/host.py) ------------------------------------
-# Kubernetes 1.34 and helm 3.19 need Go 1.24; the sessions run on CPython 3.11.
-GO_MINIMUM = (1, 24)
+# Kubernetes 1.37 and Helm 4.3 need Go 1.26 (their go.mod); the sessions run on CPython 3.11.
+GO_MINIMUM = (1, 26)
 
 # --- images the e2e suite runs ----------------------------------------------------------
 DEBIAN_SUITE = "bookworm"
@@ -74,7 +105,7 @@ METRICS_SERVER_LOCAL = f"todo-airgap/metrics-server:{METRICS_SERVER_VERSION}"
 # kind's default storage (images/local-path-provisioner/Makefile in the kind module says
 # which upstream release kind packages; the image *names* are read from the kind module).
 LOCAL_PATH_PROVISIONER_MODULE = "github.com/rancher/local-path-provisioner"
-LOCAL_PATH_PROVISIONER_VERSION = "v0.0.30"
+LOCAL_PATH_PROVISIONER_VERSION = "v0.0.33"
 
 # NetworkPolicy enforcer where kindnet cannot enforce (see harness/addons.py): the Go
 # module proxy serves v2.1.0 of the v2 module and the upstream image of the same tag

@@ -144,7 +144,7 @@ def ensure_kind_addon_images(kind: KindModule, base: str) -> list[str]:
             base=base,
             files={"kindnetd": kindnetd},
         )
-        version = kind.local_path_provisioner_version
+        version = versions.LOCAL_PATH_PROVISIONER_VERSION
         if version != versions.LOCAL_PATH_PROVISIONER_VERSION:
             note(
                 f"kind packages local-path-provisioner {version}; versions.py pins "

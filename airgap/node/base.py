@@ -3,6 +3,8 @@
 The upstream recipe clones containerd, runc, cri-tools and the CNI plugins
 from GitHub and downloads Go; here each is built from the Go module proxy
 (airgap.node.components) and the Debian packages come from the Debian base.
+That base stays bookworm where kind v0.33 moved to trixie: bookworm's systemd
+252 boots on a cgroup v1 host (these machines), trixie's 257 refuses to.
 kind's own files (entrypoint, containerd config, systemd units, kubelet
 drop-ins, sysctl settings, /kind/bin hooks) are copied at build time from the
 kind module in the Go module cache, with the modes kind's Dockerfile gives
@@ -27,6 +29,7 @@ PACKAGES = (
     "conntrack iptables nftables iproute2 ethtool util-linux mount kmod",
     "libseccomp2 pigz fuse-overlayfs",
     "nfs-common open-iscsi",
+    "e2fsprogs",
     "bash ca-certificates curl jq procps",
 )
 

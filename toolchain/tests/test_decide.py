@@ -108,6 +108,20 @@ def test_the_choice_is_made_once_and_handed_down(monkeypatch: pytest.MonkeyPatch
     assert handed == choice
 
 
+def test_helm_4_unless_the_run_asks_for_helm_3() -> None:
+    assert decide.helm_major({})[0] == "4"
+    assert decide.helm_major({"TODO_HELM": "3"}) == ("3", "TODO_HELM=3")
+    assert decide.helm_major({"TODO_HELM": "v4"})[0] == "4"
+    with pytest.raises(decide.DecisionError, match="TODO_HELM='2' is not valid"):
+        decide.helm_major({"TODO_HELM": "2"})
+    choice = decide.decide({"TODO_HELM": "3", "TODO_NETPOL_ENFORCER": "kindnet"},
+                           probe=lambda url: False)  # fmt: skip
+    assert (choice.helm, choice.helm_tool()) == ("3", "helm3")
+    assert "Helm 3 (TODO_HELM=3)" in choice.describe()
+    assert decide.current(choice.env(), probe=_never).helm_tool() == "helm3"
+    assert decide.helm_tool("4") == "helm"
+
+
 def test_an_existing_cluster_keeps_its_own_enforcer() -> None:
     choice = decide.decide({"TODO_IMAGE_SOURCE": "upstream"}, existing_cluster=True, probe=_never)
     assert choice.enforcer == "cluster"

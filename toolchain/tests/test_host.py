@@ -31,10 +31,10 @@ CALLS = {"run", "Popen", "check_output", "check_call", "which"}
 
 
 def every_go_build() -> list[go.GoBuild]:
-    """Every GoBuild of the project (etcd and CoreDNS at the tags kubeadm 1.34 lists)."""
+    """Every GoBuild of the project (etcd and CoreDNS at the tags kubeadm 1.37 lists)."""
     builds = [*tools.BUILDS.values(), *image_builds(), components.kubernetes_build()]
     builds += [spec for spec, _ in components.runtime_builds(components.kind().base_pins)]
-    builds += [*components.etcd_builds("3.6.4-0"), components.coredns_build("v1.12.1")]
+    builds += [*components.etcd_builds("3.7.0-0"), components.coredns_build("v1.14.6")]
     return builds
 
 
