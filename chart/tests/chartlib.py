@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -14,26 +13,30 @@ from typing import Any
 import pytest
 import yaml
 
+from toolchain import versions
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "chart" / "todo-app"
 TESTS = Path(__file__).resolve().parent
 RELEASE = "rel"
 NAMESPACE = "todo-ns"
 FULLNAME = f"{RELEASE}-todo-app"
-KUBE_VERSION = "1.34.0"  # Capabilities used while rendering (helm template --kube-version)
+# Capabilities used while rendering (helm template --kube-version): the default minor.
+KUBE_VERSION = versions.KUBERNETES_VERSION.removeprefix("v")
 # `helm template` cannot read the cluster, so the chart refuses to generate secrets it could
 # not keep; every render here is given fixed ones unless a test asks for none.
 OFFLINE_SECRETS = TESTS / "offline-secrets.yaml"
 
 
-def find_helm() -> Path | None:
-    """helm from <TODO_CACHE_DIR or ~/.cache/todo-app>/bin, else from PATH."""
-    cache = Path(os.environ.get("TODO_CACHE_DIR") or Path.home() / ".cache" / "todo-app")
-    candidate = cache / "bin" / "helm"
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return candidate
-    found = shutil.which("helm")
-    return Path(found) if found else None
+def find_helm(name: str = "helm") -> Path | None:
+    """The pinned helm (`helm` is Helm 4, `helm3` Helm 3) from the cache, else helm on PATH."""
+    from toolchain.tools import ToolError, tool
+
+    try:
+        return tool(name)
+    except ToolError:
+        found = shutil.which(name)
+        return Path(found) if found else None
 
 
 @dataclass

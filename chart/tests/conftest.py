@@ -12,16 +12,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chartlib import MATRIX, Rendered, find_helm, render  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def helm() -> Path:
-    path = find_helm()
+def _pinned(name: str) -> Path:
+    path = find_helm(name)
     if path is None:
         pytest.fail(
-            "helm not found in $TODO_CACHE_DIR/bin (default ~/.cache/todo-app/bin) nor on PATH: "
-            "run `python -m toolchain tools` (or `nox -s tests`, which does it first)",
+            f"the pinned {name} is not in $TODO_CACHE_DIR (default ~/.cache/todo-app) nor on "
+            "PATH: run `python -m toolchain tools` (or `nox -s tests`, which does it first)",
             pytrace=False,
         )
     return path
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    """Helm 4, what users install today."""
+    return _pinned("helm")
+
+
+@pytest.fixture(scope="session")
+def helm3() -> Path:
+    """Helm 3, which many users still have."""
+    return _pinned("helm3")
 
 
 @pytest.fixture(scope="session")

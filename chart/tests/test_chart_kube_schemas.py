@@ -1,5 +1,7 @@
 """Every rendered object of every matrix case validates against the Kubernetes OpenAPI
-schemas of several Kubernetes minor versions, offline.
+schemas of every Kubernetes minor the project runs on (toolchain/versions.py: the
+supported minors and the extended-support one), offline. An API version a minor removed
+has no schema there and fails the test, before any user meets it.
 
 The schemas are the JSON Schema conversions shipped in the `kubernetes-validate` wheel
 (`<package>/kubernetes-json-schema/v<version>-local-strict/`), in their strict form:
@@ -22,7 +24,9 @@ from chartlib import MATRIX, Rendered
 from importlib_resources import files
 from referencing import Registry, Resource
 
-KUBE_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34")
+from toolchain import versions
+
+KUBE_VERSIONS = tuple(minor.removeprefix("v") for minor in versions.KUBERNETES_MATRIX)
 SCHEMAS = files("kubernetes_validate") / "kubernetes-json-schema"
 
 
