@@ -4,7 +4,8 @@
   cluster   the kind cluster with the images and add-ons loaded; kept
   deploy    the release into namespace todo-dev of the kept cluster (or --kubeconfig's)
   teardown  delete the kind cluster
-  matrix    the GitHub workflow's e2e matrix as JSON
+  matrix    the GitHub workflow's e2e matrix as JSON (minor, node image by digest, values,
+            nodes, Helm major of every leg)
   fill-mirror  the local registry (127.0.0.1:5001) filled with this machine's offline
             builds under their upstream names: a stand-in mirror for the upstream path
 
@@ -32,17 +33,24 @@ MATRIX_VALUES = {
 }
 
 
+def _leg(minor: str, values: str, *, nodes: int = 1, helm: str = versions.HELM_DEFAULT_MAJOR,
+         ) -> dict:  # fmt: skip
+    return {"kubernetes": minor, "node_image": versions.KUBERNETES_MATRIX[minor],
+            "values": values, "values_files": MATRIX_VALUES[values], "nodes": nodes,
+            "helm": helm}  # fmt: skip
+
+
 def matrix() -> dict:
-    """Kubernetes minor x values, plus one 3-node production leg (node drain, spread)."""
-    include = [
-        {"kubernetes": minor, "node_image": image, "values": name, "values_files": files,
-         "nodes": 1}
-        for minor, image in versions.KUBERNETES_MATRIX.items()
-        for name, files in MATRIX_VALUES.items()
-    ]  # fmt: skip
-    include.append({"kubernetes": versions.KUBERNETES_VERSION.rsplit(".", 1)[0],
-                    "node_image": versions.KIND_NODE_UPSTREAM, "values": "production",
-                    "values_files": MATRIX_VALUES["production"], "nodes": 3})  # fmt: skip
+    """The workflow's e2e legs, all from toolchain/versions.py: every supported Kubernetes
+    minor x values (Helm 4); each extended-support minor with the kind values; the newest
+    minor with one 3-node production leg (node drain, spread) and one Helm 3 leg."""
+    newest = next(iter(versions.KUBERNETES_SUPPORTED))
+    include = [_leg(minor, values) for minor in versions.KUBERNETES_SUPPORTED
+               for values in MATRIX_VALUES]  # fmt: skip
+    include += [_leg(minor, "kind") for minor in versions.KUBERNETES_EXTENDED]
+    include.append(_leg(newest, "production", nodes=3))
+    include += [_leg(newest, "kind", helm=major) for major in versions.HELM_MAJORS
+                if major != versions.HELM_DEFAULT_MAJOR]  # fmt: skip
     return {"include": include}
 
 

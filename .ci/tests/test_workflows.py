@@ -70,21 +70,41 @@ def test_e2e_matrix_comes_from_versions():
     ).stdout
     include = json.loads(out)["include"]
     assert include == matrix()["include"]
-    assert len(versions.KUBERNETES_MATRIX) >= 3
-    single = [e for e in include if e["nodes"] == 1]
-    assert {(e["kubernetes"], e["node_image"]) for e in single} == set(
-        versions.KUBERNETES_MATRIX.items()
+    assert len(versions.KUBERNETES_SUPPORTED) >= 3
+    single = [e for e in include if e["nodes"] == 1 and e["helm"] == "4"]
+    supported = [e for e in single if e["kubernetes"] in versions.KUBERNETES_SUPPORTED]
+    assert {(e["kubernetes"], e["node_image"]) for e in supported} == set(
+        versions.KUBERNETES_SUPPORTED.items()
     )
-    assert {e["values"] for e in single} == {"kind", "shipped", "production"}
-    assert len(single) == 3 * len(versions.KUBERNETES_MATRIX)
+    assert {e["values"] for e in supported} == {"kind", "shipped", "production"}
+    assert len(supported) == 3 * len(versions.KUBERNETES_SUPPORTED)
+    extended = [e for e in single if e["kubernetes"] in versions.KUBERNETES_EXTENDED]
+    assert [(e["kubernetes"], e["values"]) for e in extended] == [
+        (minor, "kind") for minor in versions.KUBERNETES_EXTENDED
+    ]
+    newest = next(iter(versions.KUBERNETES_SUPPORTED))
     multi = [e for e in include if e["nodes"] > 1]
-    assert [(e["nodes"], e["values"]) for e in multi] == [(3, "production")]
+    assert [(e["kubernetes"], e["nodes"], e["values"]) for e in multi] == [
+        (newest, 3, "production")
+    ]
+    helm3 = [e for e in include if e["helm"] == "3"]
+    assert [(e["kubernetes"], e["values"], e["nodes"]) for e in helm3] == [(newest, "kind", 1)]
     e2e = (ROOT / ".github" / "workflows" / "e2e.yml").read_text()
     assert "python -m harness matrix" in e2e
     assert "fromJSON(needs.matrix.outputs.matrix)" in e2e
     assert "nox -s e2e" in e2e
     assert "E2E_NODES: ${{ matrix.nodes }}" in e2e
     assert "E2E_VALUES: ${{ matrix.values_files }}" in e2e
+    assert "TODO_HELM: ${{ matrix.helm }}" in e2e
+
+
+def test_every_matrix_leg_pins_its_node_image_by_digest():
+    """A tag can be moved to other content; a digest cannot. Every leg, supported or
+    extended, runs the node image kind's release notes name, by digest."""
+    for leg in matrix()["include"]:
+        image = leg["node_image"]
+        assert re.fullmatch(r"kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", image), leg
+        assert image.startswith(f"kindest/node:{leg['kubernetes']}."), leg
 
 
 def _jobs() -> list[tuple[str, str, dict]]:
