@@ -526,6 +526,7 @@ def _step_rows(steps: list[dict[str, Any]]) -> list[list]:
         rows.append(
             [
                 st["step"],
+                str(st.get("helm", "-")),
                 _n(st.get("seconds")),
                 str(st.get("requests")),
                 Cell(str(st.get("failed")), verdict=PASS if not st.get("failed") else None),
@@ -541,6 +542,7 @@ def _step_rows(steps: list[dict[str, Any]]) -> list[list]:
 
 STEP_COLUMNS = [
     "step",
+    "Helm",
     "seconds",
     "requests",
     "failed",
@@ -567,12 +569,12 @@ def _rollouts(data: dict[str, Any], _: Path) -> Section | None:
                 "in-cluster client writes every 0.1 s throughout."
             )
         )
-        blocks.append(Table(STEP_COLUMNS, _step_rows(upgrade["steps"]), numeric=(1, 2, 3, 4, 5)))
+        blocks.append(Table(STEP_COLUMNS, _step_rows(upgrade["steps"]), numeric=(2, 3, 4, 5, 6)))
         legs += upgrade["steps"]
     if drain.get("steps"):
         spread = "; ".join(f"{c}: {', '.join(n)}" for c, n in (drain.get("spread") or {}).items())
         blocks.append(Paragraph(f"Node drain. Spread before it: {spread or '-'}."))
-        blocks.append(Table(STEP_COLUMNS, _step_rows(drain["steps"]), numeric=(1, 2, 3, 4, 5)))
+        blocks.append(Table(STEP_COLUMNS, _step_rows(drain["steps"]), numeric=(2, 3, 4, 5, 6)))
         legs += drain["steps"]
     if not legs:
         return None

@@ -44,6 +44,11 @@ HPA_SYNC_PERIOD = "5s"
 KUBELET_HOUSEKEEPING = "5s"
 # Where a node's containerd reads per-registry hosts.toml files (--local-registry).
 CERTS_D = "/etc/containerd/certs.d"
+# From Kubernetes 1.35 the kubelet refuses to start on a cgroup v1 host unless its
+# configuration says `failCgroupV1: false` (deprecated; kind warns that cgroup v1 hosts
+# will stop being supported). kind nodes share the host's cgroup hierarchy, so the escape
+# hatch is set exactly where the Docker engine reports cgroup v1.
+CGROUP_V1_ESCAPE_HATCH = "failCgroupV1: false"
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Cluster:
     kubeconfig: Path
     is_kind: bool
     created: bool = False  # this run created it (and may delete it)
+    kubelet_on_cgroup_v1: bool = False  # the kubelet was told to accept a cgroup v1 host
 
 
 def kubeconfig_path(name: str) -> Path:
@@ -61,11 +67,14 @@ def kubeconfig_path(name: str) -> Path:
     return ROOT / ".pytest-kind" / name / "kubeconfig"
 
 
-def kind_config(nodes: int, host_port: int, *, registry_hosts: bool = False) -> str:
+def kind_config(
+    nodes: int, host_port: int, *, registry_hosts: bool = False, cgroup_v1: bool = False
+) -> str:
     """A kind cluster config: the control plane publishing the NodePort, N-1 workers, the
     HPA controller syncing every HPA_SYNC_PERIOD, every kubelet reading container stats
-    every KUBELET_HOUSEKEEPING; with `registry_hosts`, containerd reading per-registry
-    hosts.toml files (kind's local-registry pattern)."""
+    every KUBELET_HOUSEKEEPING and, on a cgroup v1 host (`cgroup_v1`), accepting it; with
+    `registry_hosts`, containerd reading per-registry hosts.toml files (kind's
+    local-registry pattern)."""
     if nodes < 1:
         raise HarnessError(f"a cluster needs at least one node, not {nodes}")
     lines = [
@@ -86,6 +95,8 @@ def kind_config(nodes: int, host_port: int, *, registry_hosts: bool = False) -> 
             "      kubeletExtraArgs:",
             f'        housekeeping-interval: "{KUBELET_HOUSEKEEPING}"',
         ]
+    if cgroup_v1:
+        lines += ["  - |", "    kind: KubeletConfiguration", f"    {CGROUP_V1_ESCAPE_HATCH}"]
     if registry_hosts:
         lines += [
             "containerdConfigPatches:",
@@ -108,6 +119,16 @@ def kind_config(nodes: int, host_port: int, *, registry_hosts: bool = False) -> 
     ]
     lines += ["  - role: worker"] * (nodes - 1)
     return "\n".join(lines) + "\n"
+
+
+def host_cgroup_version() -> str:
+    """The cgroup version the Docker engine (and so every kind node) runs on: "1" or "2"."""
+    out = subprocess.run(["docker", "info", "--format", "{{.CgroupVersion}}"],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    version = out.stdout.strip()
+    if out.returncode != 0 or version not in ("1", "2"):
+        raise HarnessError(f"cannot read the Docker engine's cgroup version: {out.stderr.strip()}")
+    return version
 
 
 def cluster_names() -> list[str]:
@@ -150,23 +171,31 @@ def create(
         kubeconfig.parent.mkdir(parents=True, exist_ok=True)
         run([tool("kind"), "export", "kubeconfig", "--name", name, "--kubeconfig", kubeconfig],
             quiet=True)  # fmt: skip
-        return Cluster(name, kubeconfig, is_kind=True, created=False)
+        # This harness created it, by the same rule as below.
+        return Cluster(name, kubeconfig, is_kind=True, created=False,
+                       kubelet_on_cgroup_v1=host_cgroup_version() == "1")  # fmt: skip
     if existing:
         say(f"a kind cluster {name!r} is left over from an earlier run: deleting it")
         delete(name)
     if offline:
         guard_kind_network()
+    cgroup_v1 = host_cgroup_version() == "1"
     say(f"creating kind cluster {name!r}: {nodes} node(s) from {node_image}")
+    if cgroup_v1:
+        say("this host runs cgroup v1: every kubelet is told to accept it "
+            f"({CGROUP_V1_ESCAPE_HATCH}, deprecated; 1.35+ refuses v1 without it)")  # fmt: skip
     cluster = _kind_cluster(name, node_image)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-        fh.write(kind_config(nodes, host_port, registry_hosts=registry_hosts))
+        fh.write(kind_config(nodes, host_port, registry_hosts=registry_hosts,
+                             cgroup_v1=cgroup_v1))  # fmt: skip
     try:
         cluster.create(config_file=Path(fh.name))
     except subprocess.CalledProcessError as exc:
         raise HarnessError(f"kind create cluster {name} failed ({exc.returncode})") from exc
     finally:
         os.unlink(fh.name)
-    return Cluster(name, cluster.kubeconfig_path, is_kind=True, created=True)
+    return Cluster(name, cluster.kubeconfig_path, is_kind=True, created=True,
+                   kubelet_on_cgroup_v1=cgroup_v1)  # fmt: skip
 
 
 def point_nodes_at_registry(name: str, pull_address: str, endpoint: str) -> None:

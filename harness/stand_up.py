@@ -57,6 +57,7 @@ class Environment:
     created: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
+    kubelet_versions: list[str] = field(default_factory=list)  # as the nodes report them
     install_seconds: float = 0.0
     ready_seconds: float = 0.0
     stack: ExitStack = field(default_factory=ExitStack)
@@ -163,6 +164,14 @@ def images_into_cluster(env: Environment, wanted: set[str]) -> delivery.Delivery
     return env.delivery
 
 
+def kubelet_versions(kubeconfig: Path) -> list[str]:
+    """The kubelet version of every node (what the cluster runs, not what was asked for)."""
+    out = kubectl(kubeconfig, "get", "nodes", "-o",
+                  "jsonpath={.items[*].status.nodeInfo.kubeletVersion}", capture=True,
+                  quiet=True).stdout  # fmt: skip
+    return sorted(set(out.split()))
+
+
 def wanted_addons(cluster: kind.Cluster, choice: RunChoice, settings: Settings) -> set[str]:
     """metrics-server and the enforcer where the run owns the cluster (or is asked to)."""
     ours = cluster.created or (cluster.is_kind and not settings.kubeconfig)
@@ -216,6 +225,7 @@ def deploy(env: Environment, namespace: str) -> Release:
         backend_url=settings.backend_url,
         frontend_url=settings.frontend_url,
         pull_secrets=[delivery.PULL_SECRET] if settings.registry_config else [],
+        helm_tool=env.choice.helm_tool(),
     )
     started = time.monotonic()
     release.install()
@@ -254,6 +264,7 @@ def stand_up(settings: Settings, choice: RunChoice, *, namespace: str | None = N
         wanted = wanted_addons(cluster, choice, settings)
         with step("images to the nodes, nodes ready"):
             images_into_cluster(env, wanted)
+        env.kubelet_versions = kubelet_versions(cluster.kubeconfig)
         with step("cluster add-ons applied"):
             apply_addons(cluster, env.images, wanted)
         if settings.kubeconfig and wanted:
@@ -323,7 +334,7 @@ def versions(env: Environment) -> dict:
     out: dict = {
         "chart": f"{chart['name']} {chart['version']} (app {chart.get('appVersion')})",
         "kind": pins.KIND_VERSION,
-        "helm": pins.HELM_VERSION,
+        "helm": pins.HELM_VERSION if env.choice.helm == "4" else pins.HELM3_VERSION,
         "python": platform.python_version(),
         "locust": _package_version("locust"),
         "playwright": _package_version("playwright"),
@@ -355,7 +366,9 @@ def summary(env: Environment) -> dict:
     """The facts of the bring-up, for the report."""
     return {
         "cluster": {"name": env.cluster.name, "kind": env.cluster.is_kind,
-                    "created_by_run": env.cluster.created, "nodes": env.settings.nodes},
+                    "created_by_run": env.cluster.created, "nodes": env.settings.nodes,
+                    "kubelet_versions": env.kubelet_versions,
+                    "kubelet_on_cgroup_v1": env.cluster.kubelet_on_cgroup_v1},
         "choice": json.loads(env.choice.to_json()),
         "values": env.settings.describe_values(),
         "capabilities": {

@@ -25,6 +25,8 @@ def decided(bring_up: dict[str, Any]) -> list[Fact]:
         ]
         if choice.get("browser"):
             facts.append(Fact("Browser", str(choice["browser"]), choice.get("browser_reason", "")))
+        if choice.get("helm"):
+            facts.append(Fact("Helm", str(choice["helm"]), choice.get("helm_reason", "")))
     if bring_up.get("values"):
         facts.append(Fact("Values files", str(bring_up["values"])))
     if cluster:
@@ -34,6 +36,8 @@ def decided(bring_up: dict[str, Any]) -> list[Fact]:
             Fact("Cluster", f"{kind} `{cluster.get('name')}`, {given}"),
             Fact("Nodes", str(cluster.get("nodes"))),
         ]
+        if cluster.get("kubelet_versions"):
+            facts.append(Fact("Kubelets", ", ".join(cluster["kubelet_versions"]), _cgroup(cluster)))
     caps = bring_up.get("capabilities") or {}
     if caps:
         offered = [
@@ -44,6 +48,16 @@ def decided(bring_up: dict[str, Any]) -> list[Fact]:
         if bring_up.get(key):
             facts.append(Fact(f"The run {key}", "; ".join(bring_up[key])))
     return facts
+
+
+def _cgroup(cluster: dict[str, Any]) -> str:
+    """How the kubelets ran on this host."""
+    if cluster.get("kubelet_on_cgroup_v1"):
+        return (
+            "this host runs cgroup v1: every kubelet was told to accept it with its deprecated "
+            "escape hatch (failCgroupV1: false)"
+        )
+    return "the kubelets' defaults"
 
 
 def versions(bring_up: dict[str, Any]) -> list[Fact]:

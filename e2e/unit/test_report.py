@@ -201,7 +201,30 @@ def test_the_rollout_legs_are_named_with_the_values_the_earlier_revision_ran_wit
     table = next(b for b in rollouts.blocks if hasattr(b, "rows"))
     assert [row[0] for row in table.rows] == ["upgrade", "rollback", "default -> production values"]
     switch = table.rows[2]
-    assert switch[3].text == "16" and switch[3].verdict is None  # failed requests: no PASS badge
+    assert switch[1] == "-"  # recorded before steps named their Helm
+    assert switch[4].text == "16" and switch[4].verdict is None  # failed requests: no PASS badge
+
+
+def test_the_run_says_which_kubernetes_and_helm_ran_and_how(recorded):
+    reports = recorded("passing-run")
+    data = _results(reports)
+    data["bring_up"]["cluster"].update(kubelet_versions=["v1.37.0"], kubelet_on_cgroup_v1=True)
+    data["bring_up"]["choice"].update(helm="4", helm_reason="the default (TODO_HELM unset)")
+    data["upgrade"]["steps"][0].update(step="upgrade (Helm 3 release, Helm 4 upgrade)",
+                                       helm="3 -> 4")  # fmt: skip
+    _save(reports, data)
+    run = report.read_run(reports)
+    decided = {f.label: f for f in run.decided}
+    assert decided["Kubelets"].value == "v1.37.0"
+    assert "deprecated escape hatch (failCgroupV1: false)" in decided["Kubelets"].why
+    assert (decided["Helm"].value, decided["Helm"].why) == ("4", "the default (TODO_HELM unset)")
+    rollouts = next(s for s in run.legs[0].sections if s.id == "rollouts")
+    table = next(b for b in rollouts.blocks if hasattr(b, "rows"))
+    assert table.rows[0][:2] == ["upgrade (Helm 3 release, Helm 4 upgrade)", "3 -> 4"]
+    data["bring_up"]["cluster"]["kubelet_on_cgroup_v1"] = False
+    _save(reports, data)
+    kubelets = {f.label: f for f in report.read_run(reports).decided}["Kubelets"]
+    assert "escape hatch" not in kubelets.why
 
 
 def test_the_page_links_the_perf_runs_beside_it_newest_first(recorded):

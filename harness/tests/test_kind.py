@@ -66,3 +66,16 @@ def test_config_makes_every_kubelet_read_container_stats_every_few_seconds() -> 
 def test_a_cluster_needs_a_node() -> None:
     with pytest.raises(kind.HarnessError):
         kind.kind_config(0, 30080)
+
+
+def test_config_tells_the_kubelet_to_accept_cgroup_v1_only_on_a_v1_host() -> None:
+    import yaml
+
+    def patches(config: str) -> dict:
+        return {p["kind"]: p for p in map(yaml.safe_load, yaml.safe_load(config)[
+            "kubeadmConfigPatches"])}  # fmt: skip
+
+    on_v1 = patches(kind.kind_config(1, 30080, cgroup_v1=True))
+    assert on_v1["KubeletConfiguration"] == {"kind": "KubeletConfiguration",
+                                             "failCgroupV1": False}  # fmt: skip
+    assert "KubeletConfiguration" not in patches(kind.kind_config(1, 30080))
