@@ -94,6 +94,7 @@ def _namespace(target: Path, kubeconfig: Path, namespace: str) -> None:
             if kind in ("hpa", "pdb") or st.get("readyReplicas", 0) != spec.get("replicas", 1):
                 save(f"describe-{kind}-{obj['metadata']['name']}.txt", *ns, "describe", kind,
                      obj["metadata"]["name"])  # fmt: skip
+    # Helm 4 reads the releases Helm 3 wrote (the same storage), so one helm lists them all.
     helm = [str(tool("helm")), "--kubeconfig", str(kubeconfig)]
     for release in _save(target, "helm-list.txt", [*helm, "list", "--all", "-q", *ns]).split():
         for verb in ("status", "history"):

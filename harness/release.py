@@ -6,6 +6,11 @@ only what the run needs whatever the values say: this run's image names and
 a short HPA scale-down window (so the HPA promise sees the way back down in
 seconds, not minutes). Nothing else of the values is overridden.
 
+The same arguments work under Helm 4 (the default) and Helm 3 (`helm_tool`,
+from the run's choice): `--wait` is Helm 4's status watcher there and Helm 3's
+polling wait here, and Helm 4 applies server-side on install (an upgrade keeps
+the apply mode of the release it upgrades).
+
 The backend is reached through a NodePort Service the harness adds next to
 the release (`<release>-e2e-access`, NodePort 30080), so the chart's own
 Services stay as the values make them.
@@ -42,6 +47,7 @@ class Release:
     backend_url: str = f"http://127.0.0.1:{NODE_PORT}"
     pull_secrets: list[str] = field(default_factory=list)  # in the release's namespace
     frontend_url: str = f"http://127.0.0.1:{FRONTEND_NODE_PORT}"
+    helm_tool: str = "helm"  # the run's Helm major: "helm" (Helm 4) or "helm3"
 
     @property
     def fullname(self) -> str:
@@ -69,7 +75,7 @@ class Release:
 
     def helm(self, *args: str, **kwargs):
         """helm against this release's cluster and namespace (see harness.proc.run)."""
-        return run([tool("helm"), "--kubeconfig", str(self.kubeconfig), *args,
+        return run([tool(self.helm_tool), "--kubeconfig", str(self.kubeconfig), *args,
                     "--namespace", self.namespace], **kwargs)  # fmt: skip
 
     def kubectl(self, *args: str, **kwargs):

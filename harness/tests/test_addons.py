@@ -160,3 +160,19 @@ def test_a_cluster_with_everything_proves_everything():
 )
 def test_the_enforcer_is_the_one_the_run_decided_where_it_runs(daemonsets, decided, expected):
     assert addons.netpol_enforcer(daemonsets, decided)[0] == expected
+
+
+@pytest.mark.parametrize("minor", list(versions.KUBERNETES_MATRIX))
+def test_addon_manifests_use_only_apis_every_minor_serves(minor: str) -> None:
+    """metrics-server's and kube-router's objects validate, strictly, against the OpenAPI
+    schemas of every Kubernetes minor the project runs on: an API version a minor removed
+    (or a field it dropped) fails here."""
+    import kubernetes_validate
+
+    texts = [*addons.render_metrics_server(versions.METRICS_SERVER_LOCAL),
+             addons.render_kube_router(versions.KUBE_ROUTER_LOCAL)]  # fmt: skip
+    docs = [doc for text in texts for doc in yaml.safe_load_all(text) if doc]
+    assert len(docs) >= 10
+    version = minor.removeprefix("v")
+    for doc in docs:
+        assert kubernetes_validate.validate(doc, version, strict=True) == version, doc["kind"]
