@@ -2,10 +2,13 @@
 
 The chart as of an earlier revision (`--upgrade-from REF`; by default the
 newest `todo-app-<version>` tag, else the commit before the last change to
-the chart, chart/todo-app) is installed as a release of its own, with data written through the
-API. Then, each while an in-cluster client writes tasks steadily: `helm
-upgrade` to the working tree, `helm rollback` to the earlier revision, and a
-switch of the live release from the run's values to the production values.
+the chart, chart/todo-app) is installed as a release of its own with Helm 3,
+as the users who installed it did, with data written through the API. Then,
+each while an in-cluster client writes tasks steadily and with the run's Helm
+(4 by default, so the first step is the one users take when they move to
+Helm 4: a release Helm 3 installed, upgraded by Helm 4): `helm upgrade` to the
+working tree, `helm rollback` to the earlier revision, and a switch of the
+live release from the run's values to the production values.
 Asserted after each step: every acknowledged task (of that step and every one
 before) is still stored, and the MCP server is there exactly when the
 revision deploys it. Failed requests and the longest gap are recorded for the
@@ -27,6 +30,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -148,10 +152,13 @@ def upgrade(environment, release, harness_settings, results):
         # runs old and new pods side by side (the switch to production values deadlocked on
         # a 2-core node: the recreated PostgreSQL pod found no room).
         values.append(SMALL_NODES)
-    up = Release(RELEASE, namespace, release.kubeconfig, release.images, values,
-                 pull_secrets=release.pull_secrets)  # fmt: skip
-    up.install(chart=base_chart, timeout="6m")
-    environment.created.append(f"helm release {RELEASE} (chart at {revision[:10]}) in {namespace}")
+    installed_by = Release(RELEASE, namespace, release.kubeconfig, release.images, values,
+                           pull_secrets=release.pull_secrets, helm_tool="helm3")  # fmt: skip
+    installed_by.install(chart=base_chart, timeout="6m")
+    environment.created.append(
+        f"helm release {RELEASE} (chart at {revision[:10]}, installed by Helm 3) in {namespace}"
+    )
+    up = replace(installed_by, helm_tool=release.helm_tool)  # the run's Helm from here on
     state = {
         "release": up,
         "kube": kube,
@@ -163,9 +170,14 @@ def upgrade(environment, release, harness_settings, results):
         "acked": set(),
         "steps": [],
         "small_nodes": small_nodes,
+        "helm": _major(release.helm_tool),
     }
     _record(state, results)
     return state
+
+
+def _major(helm_tool: str) -> str:
+    return "3" if helm_tool == "helm3" else "4"
 
 
 def _record(upgrade: dict, results) -> None:
@@ -212,7 +224,7 @@ def _step(upgrade, name: str, action, results) -> dict:
         watcher.join(timeout=10)
         outcome = client.stop(name)
     lost = outcome.lost(upgrade["acked"])
-    step = {**outcome.summary(), "mcp_server": _mcp_deployed(kube),
+    step = {**outcome.summary(), "helm": upgrade["helm"], "mcp_server": _mcp_deployed(kube),
             "mcp_replicas_lowest": lowest[0] if lowest else None,
             "data_kept": "yes" if not lost else f"{len(lost)} lost"}  # fmt: skip
     upgrade["steps"].append(step)
@@ -228,9 +240,16 @@ def _step(upgrade, name: str, action, results) -> dict:
 
 
 def test_upgrade_to_the_working_tree_keeps_data_and_serves(upgrade, results):
+    """With Helm 4 (the default), the step users take: a release Helm 3 installed, upgraded
+    by Helm 4 (which keeps the release's client-side apply) under load."""
     before = _mcp_deployed(upgrade["kube"])
     upgrade["mcp_in_earlier_revision"] = before
-    _step(upgrade, "upgrade", lambda: upgrade["release"].upgrade(timeout="6m"), results)
+    name = "upgrade" if upgrade["helm"] == "3" else "upgrade (Helm 3 release, Helm 4 upgrade)"
+    _step(upgrade, name, lambda: upgrade["release"].upgrade(timeout="6m"), results)
+    upgrade["steps"][-1]["helm"] = f"3 -> {upgrade['helm']}"
+    _record(upgrade, results)
+    history = upgrade["release"].history()
+    assert [h["status"] for h in history][-2:] == ["superseded", "deployed"], history
     # The working tree's chart deploys the MCP server (on by default): it arrives with the
     # upgrade if the earlier revision did not have it, and is there either way.
     assert _mcp_deployed(upgrade["kube"])
@@ -248,8 +267,7 @@ def test_switch_to_production_values_keeps_data_and_serves(upgrade, results):
     extra = [PRODUCTION]
     if upgrade["small_nodes"]:
         extra.append(SMALL_NODES)  # production's CPU requests do not fit these nodes
-    switched = Release(release.name, release.namespace, release.kubeconfig, release.images, [],
-                       pull_secrets=release.pull_secrets)  # fmt: skip
+    switched = replace(release, values_files=[])  # the live release's pull secrets and Helm
     kube = upgrade["kube"]
     running = None
     if kube.hpa() is None and _mcp_deployed(kube) and not upgrade["small_nodes"]:
