@@ -334,7 +334,7 @@ def versions(env: Environment) -> dict:
     out: dict = {
         "chart": f"{chart['name']} {chart['version']} (app {chart.get('appVersion')})",
         "kind": pins.KIND_VERSION,
-        "helm": pins.HELM_VERSION if env.choice.helm == "4" else pins.HELM3_VERSION,
+        "helm": pins.HELM3_VERSION if env.choice and env.choice.helm == "3" else pins.HELM_VERSION,
         "python": platform.python_version(),
         "locust": _package_version("locust"),
         "playwright": _package_version("playwright"),
