@@ -111,9 +111,10 @@ def _ensure_browser(session: nox.Session, browser_kind: str, env: dict[str, str]
 
 
 def _cluster_tools(settings: harness_settings.Settings) -> list[str]:
-    """The pinned tools a cluster run uses: crane where it pushes images, the registry where
-    it runs the local one."""
-    tools = ["kind", "helm", "kubectl"]
+    """The pinned tools a cluster run uses: both Helm majors (the upgrade promise installs
+    with Helm 3 and upgrades with the run's Helm), crane where it pushes images, the
+    registry where it runs the local one."""
+    tools = ["kind", "helm", "helm3", "kubectl"]
     if settings.registry or settings.local_registry:
         tools.append("crane")
     if settings.local_registry:
@@ -172,8 +173,8 @@ def tests(session: nox.Session) -> None:
         env[browser.ENV_BROWSER] = browser_kind
         purposes = ["tests", *_browser_purposes(browser_kind)]
         _toolchain(session, "host", purposes=",".join(purposes), env=env)
-        # both helms and actionlint for the chart, helm-flag and workflow checks, the registry and crane for
-        # the registry tests.
+        # Both helms and actionlint for the chart, helm-flag and workflow checks, the
+        # registry and crane for the registry tests.
         session.run("python", "-m", "toolchain", "tools", "--tools",
                     "helm,helm3,actionlint,registry,crane", env=env)  # fmt: skip
         session.install(*TEST_REQUIREMENTS)

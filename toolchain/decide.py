@@ -331,7 +331,7 @@ def helm_major(environ: dict[str, str]) -> tuple[str, str]:
     """("4" | "3", why): TODO_HELM if set, else Helm 4."""
     value = environ.get(ENV_HELM, "").strip().lower().removeprefix("v")
     if not value:
-        return versions.HELM_DEFAULT_MAJOR, f"the default ({ENV_HELM} unset)"
+        return versions.HELM_DEFAULT_MAJOR, f"the default: {ENV_HELM} unset"
     if value not in versions.HELM_MAJORS:
         raise DecisionError(
             f"{ENV_HELM}={environ[ENV_HELM]!r} is not valid: use one of "

@@ -209,7 +209,7 @@ def test_the_run_says_which_kubernetes_and_helm_ran_and_how(recorded):
     reports = recorded("passing-run")
     data = _results(reports)
     data["bring_up"]["cluster"].update(kubelet_versions=["v1.37.0"], kubelet_on_cgroup_v1=True)
-    data["bring_up"]["choice"].update(helm="4", helm_reason="the default (TODO_HELM unset)")
+    data["bring_up"]["choice"].update(helm="4", helm_reason="the default: TODO_HELM unset")
     data["upgrade"]["steps"][0].update(step="upgrade (Helm 3 release, Helm 4 upgrade)",
                                        helm="3 -> 4")  # fmt: skip
     _save(reports, data)
@@ -217,7 +217,7 @@ def test_the_run_says_which_kubernetes_and_helm_ran_and_how(recorded):
     decided = {f.label: f for f in run.decided}
     assert decided["Kubelets"].value == "v1.37.0"
     assert "deprecated escape hatch (failCgroupV1: false)" in decided["Kubelets"].why
-    assert (decided["Helm"].value, decided["Helm"].why) == ("4", "the default (TODO_HELM unset)")
+    assert (decided["Helm"].value, decided["Helm"].why) == ("4", "the default: TODO_HELM unset")
     rollouts = next(s for s in run.legs[0].sections if s.id == "rollouts")
     table = next(b for b in rollouts.blocks if hasattr(b, "rows"))
     assert table.rows[0][:2] == ["upgrade (Helm 3 release, Helm 4 upgrade)", "3 -> 4"]
