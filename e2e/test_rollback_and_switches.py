@@ -45,6 +45,13 @@ def _images(kube) -> set[str]:
 
 
 IMAGE_MISSING = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull")
+BROKEN_TAG = "e2e-broken-does-not-exist"
+
+
+def _pods_on_tag(kube, tag: str) -> list[str]:
+    """The release's pods (terminating ones too) with a container of that image tag."""
+    return [pod.metadata.name for pod in kube.all_pods() for c in pod.spec.containers
+            if c.image.endswith(f":{tag}")]  # fmt: skip
 
 
 def _waiting_for_image(kube) -> bool:
@@ -64,9 +71,7 @@ def test_broken_upgrade_fails_and_rollback_restores(release, kube, api, user):
     good_revision = _history(release)[-1]["revision"]
     good_images = _images(kube)
 
-    broken = release.upgrade(
-        sets=["image.tag=e2e-broken-does-not-exist"], timeout="5s", check=False
-    )
+    broken = release.upgrade(sets=[f"image.tag={BROKEN_TAG}"], timeout="5s", check=False)
     assert broken.returncode != 0, "an upgrade to a missing image must fail"
     assert _history(release)[-1]["status"] == "failed"
     # Failed for the reason given: a new pod cannot get its image.
@@ -80,6 +85,11 @@ def test_broken_upgrade_fails_and_rollback_restores(release, kube, api, user):
     assert "Rollback" in history[-1]["description"]
     for component in ("backend", "mcp-server"):
         kube.wait_deployment_available(component, timeout=120)
+    # Restored means the broken pods are gone too. A pod the rollback deleted stays while
+    # the kubelet is still pulling its image; offline, each pull of the missing tag waits
+    # for the kind network's DNS to time out, one pull after another (seen: about 50 s
+    # each, so the last broken pod outlived the next test's 90 s wait).
+    wait_for(lambda: not _pods_on_tag(kube, BROKEN_TAG), timeout=240, what="the broken pods gone")
     assert _images(kube) == good_images
     r = _settled(api.get, f"/api/v1/tasks/{kept.json()['id']}", headers=user.headers)
     assert r.status_code == 200, r.text

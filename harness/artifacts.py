@@ -15,6 +15,9 @@ from pathlib import Path
 
 from toolchain.tools import tool
 
+# `helm list` as the failure artifacts run it (with Helm 4).
+ARTIFACT_LIST = ("list", "-q")
+
 
 def _save(target: Path, name: str, argv: list[str]) -> str:
     try:
@@ -94,8 +97,9 @@ def _namespace(target: Path, kubeconfig: Path, namespace: str) -> None:
             if kind in ("hpa", "pdb") or st.get("readyReplicas", 0) != spec.get("replicas", 1):
                 save(f"describe-{kind}-{obj['metadata']['name']}.txt", *ns, "describe", kind,
                      obj["metadata"]["name"])  # fmt: skip
-    # Helm 4 reads the releases Helm 3 wrote (the same storage), so one helm lists them all.
+    # Helm 4 reads the releases Helm 3 wrote (the same storage), so one helm lists them all;
+    # its `list` shows every status (Helm 3 needed --all, which Helm 4 refuses).
     helm = [str(tool("helm")), "--kubeconfig", str(kubeconfig)]
-    for release in _save(target, "helm-list.txt", [*helm, "list", "--all", "-q", *ns]).split():
+    for release in _save(target, "helm-list.txt", [*helm, *ARTIFACT_LIST, *ns]).split():
         for verb in ("status", "history"):
             _save(target, f"helm-{verb}-{release}.txt", [*helm, verb, release, *ns])

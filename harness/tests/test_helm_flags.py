@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import artifacts
 from harness import release as release_mod
 from harness.release import Release
 from toolchain import decide
@@ -49,7 +50,7 @@ def release_commands(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 
 SUBCOMMAND_WORDS = {"get", "values", "upgrade", "install", "rollback", "history", "status",
-                    "test", "uninstall"}  # fmt: skip
+                    "test", "uninstall", "list"}  # fmt: skip
 
 
 def subcommand_and_flags(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -86,6 +87,18 @@ def test_both_helm_majors_accept_every_flag_the_harness_passes(
             assert flag in listed, (
                 f"`{name} {' '.join(words)}` no longer lists {flag} (removed or deprecated)"
             )
+
+
+def test_helm4_accepts_what_the_failure_artifacts_run() -> None:
+    """The artifacts always use Helm 4 (it reads Helm 3's releases too); its `list` refuses
+    Helm 3's --all (found on a real failure: the release list came out empty)."""
+    for argv in (list(artifacts.ARTIFACT_LIST), ["status", "todo"], ["history", "todo"]):
+        words, flags = subcommand_and_flags(argv)
+        helped = subprocess.run(  # noqa: S603 - the pinned helm
+            [str(tool("helm")), *words, "--help"], capture_output=True, text=True, check=False
+        )
+        listed = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", helped.stdout))
+        assert set(flags) <= listed, (argv, sorted(set(flags) - listed))
 
 
 def test_subcommand_and_flags_are_read_from_a_command_line() -> None:
