@@ -129,5 +129,6 @@ REGISTRY_IMAGE = f"todo-registry:{DISTRIBUTION_VERSION}"
 # of the tarball), checked before the script is used (toolchain/axe.py).
 AXE_CORE_VERSION = "4.14.1"
 AXE_CORE_INTEGRITY = (
-    "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
+    "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09"
+    "a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
 )
