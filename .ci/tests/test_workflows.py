@@ -135,6 +135,8 @@ def test_each_job_keeps_its_own_tools_cache_keyed_by_its_go_and_pins():
             assert "${{ github.job }}" in key, f"{workflow}/{job_id}: key is not per job"
             assert "${{ steps.go.outputs.go-version }}" in key, f"{workflow}/{job_id}: no Go"
             assert "~/go/pkg/mod" in cache_step["with"]["path"], f"{workflow}/{job_id}"
+            if "matrix" in job.get("strategy", {}):  # legs differ in what they build
+                assert "${{ matrix.kubernetes }}" in key, f"{workflow}/{job_id}: no minor"
             rendered = key.replace("${{ github.job }}", job_id)
             assert rendered not in keys, f"{workflow}/{job_id} shares a key with {keys[rendered]}"
             keys[rendered] = f"{workflow}/{job_id}"
