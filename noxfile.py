@@ -98,8 +98,9 @@ def _settings(prefix: str, posargs: list[str], defaults: dict | None = None):
 
 
 def _browser_purposes(browser_kind: str) -> list[str]:
-    """The host check's purposes for the run's browser: Debian's Chromium is a package."""
-    return ["browser"] if browser_kind == "system" else []
+    """The host check's purposes for the browser tests: Playwright's driver's library, and
+    Debian's Chromium when the run drives it."""
+    return ["browser", "system-browser"] if browser_kind == "system" else ["browser"]
 
 
 def _ensure_browser(session: nox.Session, browser_kind: str, env: dict[str, str]) -> None:

@@ -1,7 +1,7 @@
 """`python -m toolchain STEP...`: what every path needs from the host, in order.
 
   host     check the host requirements; as root on Debian install what is missing
-           (`--for tests,cluster,offline,browser` picks the purposes; default: all)
+           (`--for tests,cluster,offline,browser,system-browser` picks the purposes; default: all)
   docker   make a Docker engine available (start dockerd where allowed)
   tools    build the pinned kind, helm, kubectl, actionlint into <cache>/bin
   axe      the pinned axe-core script the browser tests run in their pages, fetched once
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "--for",
         dest="purposes",
         default=",".join(host.PURPOSES),
-        help="purposes of the host check (tests, cluster, offline, browser)",
+        help="purposes of the host check (tests, cluster, offline, browser, system-browser)",
     )
     parser.add_argument("--no-install", action="store_true", help="host: report, change nothing")
     parser.add_argument(

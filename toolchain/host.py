@@ -7,7 +7,8 @@ the Docker engine. Each belongs to one or more purposes:
   tests    `nox -s tests`: the services suite's PostgreSQL, helm and actionlint builds
   cluster  anything that builds images or runs kind (e2e, perf, the step sessions)
   offline  building kind's images here, without a registry (airgap/)
-  browser  the browser tests when the run drives Debian's Chromium (toolchain.browser)
+  browser  the browser tests, whichever browser they drive (Playwright's driver)
+  system-browser  the browser tests when the run drives Debian's Chromium (toolchain.browser)
 
 `check(purposes)` runs before any build: it finds what is missing and, as
 root on Debian, installs every missing package with a single apt-get call,
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from toolchain import browser, versions
 from toolchain.progress import note, step
 
-PURPOSES = ("tests", "cluster", "offline", "browser")
+PURPOSES = ("tests", "cluster", "offline", "browser", "system-browser")
 PKG_CONFIG_DIRS = (
     "/usr/lib/pkgconfig",
     "/usr/lib/*/pkgconfig",
@@ -109,9 +110,16 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         how="install Docker Engine (https://docs.docker.com/engine/install/) and start it",
     ),
     Requirement(
+        "libatomic",
+        "Playwright's driver (a Node.js binary that links it), whichever browser it drives",
+        _set("browser"),
+        package="libatomic1",
+        files=("/usr/lib/*/libatomic.so.1",),
+    ),
+    Requirement(
         "Chromium",
         "the browser tests (the front end's promise, the report's page) offline",
-        _set("browser"),
+        _set("system-browser"),
         package="chromium",
         files=(str(browser.SYSTEM_CHROMIUM),),
     ),
