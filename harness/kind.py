@@ -6,15 +6,19 @@ front end's (30088) on 127.0.0.1:<host_port + 100>, so load tests and the
 browser reach kube-proxy directly and several clusters (e2e, perf) can coexist.
 `kind load docker-image` puts an image on every node.
 
-Offline (local images), nothing in a kind cluster needs to leave this host,
-but a packet can still try: a connection to a ClusterIP that kube-proxy has
-not programmed yet is routed out of the node's default route, and on some
-machines something beyond that route answers. So on that path the `kind`
-Docker network is created first (with the options kind itself uses) and the
-host refuses to forward anything from its bridge to any other interface.
-Traffic between nodes, to the host itself (published ports, Docker's DNS) and
-from the host into the nodes is untouched. `TODO_KIND_EGRESS=allow` turns
-the guard off.
+Where the run's images reach the nodes from this host (loaded, or pulled from
+the local registry on kind's network), nothing in a kind cluster needs to
+leave this host, but a packet can still try: a connection to a ClusterIP that
+kube-proxy has not programmed yet, or to a Service without endpoints, is
+routed out of the node's default route, and on machines behind a transparent
+proxy something beyond that route answers it (with a 404, or bytes that are
+no HTTP answer at all) instead of the refusal the client would otherwise get.
+So the `kind` Docker network is created first (with the options kind itself
+uses) and the host refuses to forward anything from its bridge to any other
+interface: offline always; with upstream images where this process may
+change the host's firewall (root). Traffic between nodes, to the host itself
+(published ports, Docker's DNS) and from the host into the nodes is
+untouched. `TODO_KIND_EGRESS=allow` turns the guard off.
 """
 
 # ruff: noqa: S603, S607 - runs the pinned kind and docker/iptables with fixed arguments
@@ -159,11 +163,12 @@ def create(
     *,
     nodes: int,
     host_port: int,
-    offline: bool,
+    guard_egress: bool,
     reuse: bool,
     registry_hosts: bool = False,
 ) -> Cluster:
-    """Create the kind cluster (or reuse a running one when asked)."""
+    """Create the kind cluster (or reuse a running one when asked); `guard_egress`: its
+    network may not reach beyond this host (see the module's docstring)."""
     existing = name in cluster_names()
     if existing and reuse:
         say(f"reusing kind cluster {name!r}")
@@ -177,7 +182,7 @@ def create(
     if existing:
         say(f"a kind cluster {name!r} is left over from an earlier run: deleting it")
         delete(name)
-    if offline:
+    if guard_egress:
         guard_kind_network()
     cgroup_v1 = host_cgroup_version() == "1"
     say(f"creating kind cluster {name!r}: {nodes} node(s) from {node_image}")
@@ -235,7 +240,7 @@ def restart_apiserver(name: str) -> None:
          "crictl stop $(crictl ps -q --name kube-apiserver)"], capture=True)  # fmt: skip
 
 
-# --- the egress guard of the offline path ------------------------------------------------
+# --- the egress guard ----------------------------------------------------------------------
 
 NETWORK = "kind"  # kind's fixed network name (KIND_EXPERIMENTAL_DOCKER_NETWORK aside)
 # kind's own choice for the network's IPv6 ULA subnet and options (pkg/cluster/internal/

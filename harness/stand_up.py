@@ -19,6 +19,7 @@ and refuses a context whose name suggests production unless forced.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import secrets
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from harness import addons, delivery, kind, registry
 from harness.images import cluster_images
-from harness.kube import kubectl, wait_cluster_ready
+from harness.kube import Kube, kubectl, wait_cluster_ready
 from harness.portforward import port_forward
 from harness.proc import HarnessError, run, say, wait_http
 from harness.release import NODE_PORT, Release, create_namespace, delete_namespace
@@ -125,10 +126,19 @@ def cluster_up(settings: Settings, choice: RunChoice) -> kind.Cluster:
         choice.images.node,
         nodes=settings.nodes,
         host_port=settings.host_port,
-        offline=choice.source == "local",
+        guard_egress=egress_guarded(settings, choice),
         reuse=settings.reuse_cluster,
         registry_hosts=settings.local_registry,
     )
+
+
+def egress_guarded(settings: Settings, choice: RunChoice) -> bool:
+    """Whether the kind cluster's network is kept on this host (harness.kind): whenever its
+    nodes need nothing from beyond it (images loaded, or pulled from the local registry on
+    kind's network), offline always, else where this process may set the firewall."""
+    if settings.registry:  # the nodes pull from a registry that may be anywhere
+        return False
+    return choice.source == "local" or os.geteuid() == 0
 
 
 def images_plan(settings: Settings, choice: RunChoice) -> str:
@@ -246,6 +256,12 @@ def deploy(env: Environment, namespace: str) -> Release:
             )  # fmt: skip
         )
     env.ready_seconds = wait_http(f"{release.backend_url}/ready", timeout=120)
+    # Ready answers 200 while the MCP server is still out of reach ("degraded"): the run
+    # starts once every backend pod reaches PostgreSQL and the MCP server (a new Service
+    # can take a moment to be programmed on every node, and a NetworkPolicy to admit pods).
+    Kube(cluster.kubeconfig, namespace, release.name).wait_every_pod_reaches(
+        "backend", ("database", "mcp"), timeout=120
+    )
     env.release = release
     return release
 
