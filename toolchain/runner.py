@@ -35,7 +35,10 @@ filled with this machine's builds under upstream names (`python -m harness
 fill-mirror`), reached from the container on Docker's default bridge. The
 job's env gets `TODO_IMAGE_MIRROR`, `TODO_STAND_IN_MIRROR=1` and
 `TODO_BROWSER=system`, and the container's engine is told that the mirror
-speaks plain HTTP, as a runner's engine is set up for its mirror.
+speaks plain HTTP, as a runner's engine is set up for its mirror. This
+machine's network answers for any address (a transparent proxy), a runner's
+does not: the runner's kind network is kept from reaching beyond the
+container, as `harness.kind` does for a run that may set the firewall.
 """
 
 # ruff: noqa: S603, S607 - runs docker with fixed arguments
@@ -74,7 +77,7 @@ DOCKERFILE = """FROM {debian}
 # The software a hosted runner image brings: git, the Docker engine, a browser, sudo.
 RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
-      python3.11 python3.11-venv sudo git ca-certificates docker.io iptables chromium \\
+      python3.11 python3.11-venv sudo git ca-certificates docker.io iptables chromium libatomic1 \\
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 # setup-python's interpreter lives in its tool cache, out of sudo's secure_path.
 RUN mkdir -p {tool_cache}/base/bin \\
@@ -210,6 +213,15 @@ def start_container(name: str, image: str, mirror: str, work: Path) -> None:
                           check=False)  # fmt: skip
         if started.returncode != 0:
             raise RunnerError(f"the runner's engine did not start: {started.stderr[-800:]}")
+    # This machine answers for any address a packet leaves it for (a transparent proxy); a
+    # hosted runner's network does not. The runner's kind network is kept off it, as
+    # harness.kind keeps it for a run that may set the firewall, so a connection to a
+    # Service kube-proxy has not programmed is refused there as on the runner.
+    guarded = _docker("exec", "-e", f"PYTHONPATH={ORIGIN}", name, f"{TOOL_CACHE}/x64/bin/python",
+                      "-c", "from harness.kind import guard_kind_network; guard_kind_network()",
+                      check=False)  # fmt: skip
+    if guarded.returncode != 0:
+        raise RunnerError(f"could not keep the runner's kind network local: {guarded.stderr}")
 
 
 # --- steps -------------------------------------------------------------------------------
