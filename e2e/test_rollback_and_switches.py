@@ -46,6 +46,7 @@ def _images(kube) -> set[str]:
 
 IMAGE_MISSING = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull")
 BROKEN_TAG = "e2e-broken-does-not-exist"
+BROKEN_REGISTRY = "127.0.0.1:1"  # in a node: refused at once
 
 
 def _pods_on_tag(kube, tag: str) -> list[str]:
@@ -71,7 +72,11 @@ def test_broken_upgrade_fails_and_rollback_restores(release, kube, api, user):
     good_revision = _history(release)[-1]["revision"]
     good_images = _images(kube)
 
-    broken = release.upgrade(sets=[f"image.tag={BROKEN_TAG}"], timeout="5s", check=False)
+    # A missing image on a registry that refuses at once (nothing listens on the node's port
+    # 1): a missing tag on an unreachable registry would keep each pull waiting for its
+    # DNS to time out (offline, about 50 s a pod, one pod after another).
+    missing = [f"image.repository={BROKEN_REGISTRY}/todo-app", f"image.tag={BROKEN_TAG}"]
+    broken = release.upgrade(sets=missing, timeout="5s", check=False)
     assert broken.returncode != 0, "an upgrade to a missing image must fail"
     assert _history(release)[-1]["status"] == "failed"
     # Failed for the reason given: a new pod cannot get its image.
@@ -85,10 +90,8 @@ def test_broken_upgrade_fails_and_rollback_restores(release, kube, api, user):
     assert "Rollback" in history[-1]["description"]
     for component in ("backend", "mcp-server"):
         kube.wait_deployment_available(component, timeout=120)
-    # Restored means the broken pods are gone too. A pod the rollback deleted stays while
-    # the kubelet is still pulling its image; offline, each pull of the missing tag waits
-    # for the kind network's DNS to time out, one pull after another (seen: about 50 s
-    # each, so the last broken pod outlived the next test's 90 s wait).
+    # Restored means the broken pods are gone too (a pod the rollback deleted stays while
+    # the kubelet is still pulling its image).
     wait_for(lambda: not _pods_on_tag(kube, BROKEN_TAG), timeout=240, what="the broken pods gone")
     assert _images(kube) == good_images
     r = _settled(api.get, f"/api/v1/tasks/{kept.json()['id']}", headers=user.headers)
