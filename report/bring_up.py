@@ -68,7 +68,9 @@ def versions(bring_up: dict[str, Any]) -> list[Fact]:
         facts.append(Fact("Chart", str(versions["chart"])))
     if images.get("app"):
         ids = versions.get("app_image_ids") or {}
-        digests = sorted(set(ids.values()))
+        # the runtime's name before the digest is not the image's: for a side-loaded image
+        # containerd reports "docker.io/library/import-<date>@sha256:..."
+        digests = sorted({i.rpartition("@")[2] for i in ids.values() if i})
         shown = ", ".join(f"`{d}`" for d in digests) or "digest not recorded"
         facts.append(Fact("App image", f"`{images['app']}`: {shown}"))
     if versions.get("kubernetes_server"):

@@ -83,9 +83,16 @@ class TestResult:
 
     @property
     def headline(self) -> str:
-        """The failure message's first line."""
-        lines = (self.message or self.outcome).strip().splitlines()
-        return lines[0] if lines else self.outcome
+        """The failure message's first line, with its first item when that line introduces a
+        list ("cannot pull their images:"), so the summary says what, not only that."""
+        lines = [line.strip() for line in (self.message or self.outcome).strip().splitlines()]
+        lines = [line for line in lines if line]
+        if not lines:
+            return self.outcome
+        if lines[0].endswith(":") and len(lines) > 1:
+            more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
+            return f"{lines[0]} {lines[1].removeprefix('- ')}{more}"
+        return lines[0]
 
 
 @dataclass

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from report import html, markdown, plots, timeline, write
+from report import bring_up, html, markdown, plots, timeline, write
 from report.model import (
     FAIL,
     INCOMPLETE,
@@ -138,3 +138,31 @@ def test_steps_go_to_the_stage_they_started_in():
         teardown_from=None,
     )
     assert nothing_ran[0].stage == "prepare"
+
+
+def test_a_failure_that_lists_its_causes_names_the_first_in_its_headline():
+    message = (
+        "HarnessError: pods in ns cannot pull their images:\n"
+        "  - pod backend-1: image r/todo-app:gone: ErrImagePull\n"
+        "  - pod frontend-1: image r/todo-app:gone: ErrImagePull\n"
+        "  - pod mcp-1: image r/todo-app:gone: ErrImagePull"
+    )
+    listed = TestResult("test_upgrade", FAIL, "failed", message=message)
+    assert listed.headline == (
+        "HarnessError: pods in ns cannot pull their images: "
+        "pod backend-1: image r/todo-app:gone: ErrImagePull (and 2 more)"
+    )
+    plain = TestResult("test_x", FAIL, "failed", message="AssertionError: 503\nassert 503 == 201")
+    assert plain.headline == "AssertionError: 503"
+
+
+def test_the_app_image_is_shown_by_its_digest_not_the_runtimes_import_name():
+    imported = "docker.io/library/import-2026-12-06@sha256:3d1c"
+    facts = bring_up.versions(
+        {
+            "choice": {"images": {"app": "todo-app:dev"}},
+            "versions": {"app_image_ids": {"backend-1/backend": imported, "mcp-1/mcp": imported}},
+        }
+    )
+    (app,) = [f for f in facts if f.label == "App image"]
+    assert app.value == "`todo-app:dev`: `sha256:3d1c`"
