@@ -16,6 +16,9 @@ ubuntu-24.04 hosted runner:
 - Python 3.11 only in setup-python's tool cache
   (`/opt/hostedtoolcache/Python/3.11/x64`), on runner's PATH alone: as on the
   runner, whose own Python is 3.12, `sudo` finds no `python3.11`;
+- an older Go of the image's own in /usr/bin, on sudo's secure_path, as the
+  runner image links its default Go there: a root step that does not keep the
+  job's PATH finds that one instead of setup-go's;
 - the Docker engine installed and already running before the first step;
   git and a browser preinstalled (the runner image has Chrome; here Debian's
   Chromium, so the run drives it: `TODO_BROWSER=system`).
@@ -26,7 +29,7 @@ more), `actions/setup-python` checks the tool cache's version,
 `actions/setup-go` puts this machine's Go on PATH and gives its version as
 the step's output, `actions/cache` restores and saves under the key the step
 computes (host folder `<cache>/runner-cache`), `actions/upload-artifact`
-copies the paths to `reports/runner/<name>/`. An action, an input or an
+copies the paths to `reports/runner/artifacts/<name>/`. An action, an input or an
 expression the stand-ins do not know stops the session: the workflow changed
 and the stand-in must follow it.
 
@@ -74,10 +77,12 @@ RUNNER_PATH = ":".join(
 SHELL = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]
 SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin"  # Ubuntu's
 DOCKERFILE = """FROM {debian}
-# The software a hosted runner image brings: git, the Docker engine, a browser, sudo.
+# The software a hosted runner image brings: git, the Docker engine, a browser, sudo, and
+# an older Go of its own in /usr/bin (Debian's, 1.19), older than the one setup-go gives.
 RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
       python3.11 python3.11-venv sudo git ca-certificates docker.io iptables chromium libatomic1 \\
+      golang-go \\
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 # setup-python's interpreter lives in its tool cache, out of sudo's secure_path.
 RUN mkdir -p {tool_cache}/base/bin \\

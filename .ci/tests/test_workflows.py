@@ -148,3 +148,15 @@ def test_the_e2e_legs_check_out_the_history_the_upgrade_promise_needs():
     checkout = next(s for s in e2e["jobs"]["e2e"]["steps"]
                     if s.get("uses", "").startswith("actions/checkout@"))  # fmt: skip
     assert checkout["with"]["fetch-depth"] == 0
+
+
+def test_root_steps_see_the_jobs_path_not_sudos_secure_path():
+    """setup-python's and setup-go's tools are on the job's PATH only; under sudo's
+    secure_path a hosted runner finds no python3.11 and the image's older /usr/bin/go,
+    and the host check would stop every job."""
+    for workflow in WORKFLOWS:
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+            for step in job.get("steps", []):
+                for line in step.get("run", "").splitlines():
+                    if re.search(r"\bsudo\b", line):
+                        assert 'sudo env "PATH=$PATH" ' in line, f"{workflow.name}: {line}"
