@@ -1,4 +1,5 @@
-"""`.ci/run` must run exactly the commands the README opens with, in any order."""
+"""`.ci/run` must run exactly the commands the README opens with, in the README's order
+(the order `nox -s fresh` proves them in)."""
 
 from __future__ import annotations
 
@@ -23,5 +24,5 @@ def test_readme_opens_with_the_main_job_and_the_tests() -> None:
     assert commands[1].endswith("nox -s tests")
 
 
-def test_ci_runs_exactly_the_readme_commands() -> None:
-    assert sorted(ci_commands()) == sorted(readme_commands())
+def test_ci_runs_exactly_the_readme_commands_in_their_order() -> None:
+    assert ci_commands() == readme_commands()
