@@ -195,7 +195,8 @@ def e2e(session: nox.Session) -> None:
     runs, posargs = repeat.split_args(session.posargs)
     pytest = [
         "pytest", "-m", "docker or cluster", "-s", "--junitxml=reports/e2e-junit.xml",
-        "-o", "junit_family=xunit2", "-o", "junit_suite_name=todo-app-e2e", *posargs,
+        "-o", "junit_family=xunit2", "-o", "junit_suite_name=todo-app-e2e",
+        *harness_settings.joined_for_pytest(posargs),
     ]  # fmt: skip
     try:
         with progress.step("python deps"):

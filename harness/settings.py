@@ -280,6 +280,21 @@ def add_pytest_options(add: Callable[..., None], prefix: str = "E2E") -> None:
             add(option.flag, default=None, help=help_text)
 
 
+def joined_for_pytest(args: list[str]) -> list[str]:
+    """`args` with the value of every option of the table joined to it (`--kubeconfig=PATH`).
+
+    pytest reads a separate value that names an existing file (`--registry-config
+    ~/.docker/config.json`) as a test path before it knows this project's options: it
+    roots the run in that file's folder, loads none of them and refuses every one."""
+    valued = {o.flag for o in OPTIONS if o.kind != "flag"}
+    out: list[str] = []
+    items = iter(args)
+    for arg in items:
+        value = next(items, None) if arg in valued else None
+        out.append(arg if value is None else f"{arg}={value}")
+    return out
+
+
 def env_for(settings: Settings, prefix: str = "E2E") -> dict[str, str]:
     """The environment that hands these settings to another process."""
     out: dict[str, str] = {}

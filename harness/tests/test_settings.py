@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from harness import settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_are_a_one_node_kind_cluster_with_the_kind_values() -> None:
@@ -68,3 +73,19 @@ def test_the_cli_and_pytest_get_every_option_of_the_table() -> None:
     args = parser.parse_args(["--nodes", "3", "--values", "a.yaml", "--values", "b.yaml"])
     got = settings.from_mapping(vars(args), environ={})
     assert got.nodes == 3 and got.values == ("a.yaml", "b.yaml")
+
+
+def test_option_values_reach_pytest_joined_so_a_file_is_not_read_as_a_test_path(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    given = ["--registry-config", str(config), "--push-all", "--values", "a.yaml", "-k", "x"]
+    joined = settings.joined_for_pytest(given)
+    assert joined == [f"--registry-config={config}", "--push-all", "--values=a.yaml", "-k", "x"]
+
+    def collect(args: list[str]) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "cluster", *args]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+
+    separate = collect(["--registry-config", str(config)])
+    assert separate.returncode == 4 and "unrecognized arguments" in separate.stderr
+    assert collect(settings.joined_for_pytest(["--registry-config", str(config)])).returncode == 0
