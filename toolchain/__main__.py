@@ -3,9 +3,11 @@
   host     check the host requirements; as root on Debian install what is missing
            (`--for tests,cluster,offline,browser,system-browser` picks the purposes; default: all)
   docker   make a Docker engine available (start dockerd where allowed)
-  tools    build the pinned kind, helm, kubectl, actionlint into <cache>/bin
+  tools    build the pinned kind, helm (4 and 3), kubectl, registry, crane, actionlint
+           into <cache>/bin
   axe      the pinned axe-core script the browser tests run in their pages, fetched once
-  decide   print this run's decisions (image source, images, enforcer) as JSON
+  decide   print this run's decisions (image source, images, enforcer, browser, Helm,
+           mirror) as JSON
   status   what exists already; changes nothing
 
 Steps run in the order given; a table of their wall times is printed at the end.

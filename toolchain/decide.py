@@ -56,7 +56,6 @@ MIRRORED_SOURCES = ("docker.io", "registry.k8s.io", "ghcr.io", "quay.io")
 ENV_ENFORCER = "TODO_NETPOL_ENFORCER"
 ENV_CHOICE = "TODO_RUN_CHOICE"
 ENV_HELM = "TODO_HELM"
-ENFORCERS = ("kindnet", "kube-router", "cluster")  # "cluster": an existing cluster's own
 REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
 
 # The same rule set twice: once as a control (a counter, which any nftables kernel

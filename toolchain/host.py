@@ -278,7 +278,7 @@ def required(purposes: Iterable[str]) -> list[Requirement]:
     wanted = set(purposes)
     unknown = wanted - set(PURPOSES)
     if unknown:
-        raise ValueError(f"unknown purposes {sorted(unknown)}; known: {', '.join(PURPOSES)}")
+        raise HostError(f"--for: unknown purposes {sorted(unknown)}; known: {', '.join(PURPOSES)}")
     return [r for r in REQUIREMENTS if r.purposes & wanted]
 
 

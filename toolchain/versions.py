@@ -102,8 +102,9 @@ METRICS_SERVER_VERSION = "v0.8.0"
 METRICS_SERVER_UPSTREAM = f"registry.k8s.io/metrics-server/metrics-server:{METRICS_SERVER_VERSION}"
 METRICS_SERVER_LOCAL = f"todo-airgap/metrics-server:{METRICS_SERVER_VERSION}"
 
-# kind's default storage (images/local-path-provisioner/Makefile in the kind module says
-# which upstream release kind packages; the image *names* are read from the kind module).
+# kind's default storage. kind's module names the release it packages (its
+# images/local-path-provisioner/Makefile) and the image names; the pin is that release or,
+# where the Go module proxy refuses it (v0.0.34 for kind v0.33.0: 403), the one before it.
 LOCAL_PATH_PROVISIONER_MODULE = "github.com/rancher/local-path-provisioner"
 LOCAL_PATH_PROVISIONER_VERSION = "v0.0.33"
 

@@ -145,10 +145,10 @@ def ensure_kind_addon_images(kind: KindModule, base: str) -> list[str]:
             files={"kindnetd": kindnetd},
         )
         version = versions.LOCAL_PATH_PROVISIONER_VERSION
-        if version != versions.LOCAL_PATH_PROVISIONER_VERSION:
+        if kind.local_path_provisioner_version != version:
             note(
-                f"kind packages local-path-provisioner {version}; versions.py pins "
-                f"{versions.LOCAL_PATH_PROVISIONER_VERSION}: using kind's"
+                f"kind packages local-path-provisioner {kind.local_path_provisioner_version}; "
+                f"building the pin {version} (toolchain/versions.py) under kind's image name"
             )
         provisioner = go.build(local_path_provisioner_build(version)) / "local-path-provisioner"
         _recipe(

@@ -120,8 +120,16 @@ def test_purposes_are_known_and_every_requirement_says_what_needs_it() -> None:
     for req in host.REQUIREMENTS:
         assert req.purposes and req.purposes <= set(host.PURPOSES), req.name
         assert req.needed_by and (req.package or req.how), req.name
-    with pytest.raises(ValueError, match="unknown purposes"):
+    with pytest.raises(host.HostError, match="unknown purposes"):
         host.required(["everything"])
+
+
+def test_a_mistyped_purpose_is_one_line_not_a_traceback(capsys) -> None:
+    from toolchain.__main__ import main
+
+    assert main(["host", "--no-install", "--for", "browsr"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown purposes ['browsr']" in err and "Traceback" not in err
 
 
 def test_missing_pieces_are_listed_in_one_message_with_the_install_command(monkeypatch) -> None:
