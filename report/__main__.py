@@ -25,6 +25,11 @@ def rebuild(folder: Path, *, step_summary: bool = False):
     return write(folder, step_summary=step_summary)
 
 
+def _holds_a_run(folder: Path) -> bool:
+    recorded = ("summary.json", "e2e-results.json", "e2e-phases.jsonl")
+    return folder.parent.name == "perf" or any((folder / name).exists() for name in recorded)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m report",
@@ -48,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         if not folder.is_dir():
             print(
                 f"{folder}: no such folder (give reports/ or a perf run's folder)", file=sys.stderr
+            )
+            return 2
+        if not _holds_a_run(folder):
+            print(
+                f"{folder}: holds no run's recorded files (e2e-results.json, e2e-phases.jsonl, "
+                "or a perf run's summary.json): give reports/ or reports/perf/<timestamp>/",
+                file=sys.stderr,
             )
             return 2
         with step("report"):

@@ -166,3 +166,11 @@ def test_the_app_image_is_shown_by_its_digest_not_the_runtimes_import_name():
     )
     (app,) = [f for f in facts if f.label == "App image"]
     assert app.value == "`todo-app:dev`: `sha256:3d1c`"
+
+
+def test_rebuilding_a_folder_that_holds_no_run_writes_nothing(tmp_path, capsys):
+    from report.__main__ import main
+
+    assert main([str(tmp_path)]) == 2
+    assert "holds no run's recorded files" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
