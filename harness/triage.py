@@ -32,10 +32,15 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
+    # A node's conditions are listed healthy or not (`DiskPressure False ...
+    # KubeletHasNoDiskPressure`, events `NodeHasNoDiskPressure`): only a condition that is
+    # True, or the event of its turning so, is pressure.
     Rule(MACHINE, "a disk of the machine filled up",
-         r"no space left on device|DiskPressure|EvictionThresholdMet", (MESSAGE, EVENTS)),
+         r"no space left on device|DiskPressure\s+True|NodeHasDiskPressure\b|"
+         r"EvictionThresholdMet", (MESSAGE, EVENTS)),
     Rule(MACHINE, "a node ran short of memory or process ids",
-         r"MemoryPressure|PIDPressure|SystemOOM|invoked oom-killer", (EVENTS,)),
+         r"(MemoryPressure|PIDPressure)\s+True|NodeHasInsufficient(Memory|PID)\b|SystemOOM|"
+         r"invoked oom-killer", (EVENTS,)),
     Rule(MACHINE, "the container runtime could not start a container",
          r"FailedCreatePodSandBox|runc create failed|failed to create shim task|"
          r"OCI runtime (create|exec) failed|can't get final child's PID", (MESSAGE, EVENTS)),

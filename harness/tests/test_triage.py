@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from harness import triage
 
@@ -52,3 +55,60 @@ def test_a_failure_nobody_can_place_counts_against_the_harness() -> None:
     verdict = triage.classify("AssertionError: assert 'degraded' == 'ready'\n  more")
     assert (verdict.owner, verdict.name) == ("harness", triage.UNCLASSIFIED)
     assert verdict.evidence == "AssertionError: assert 'degraded' == 'ready'"
+
+
+HEALTHY_NODE = (
+    "Conditions:\n"
+    "  Type             Status  LastHeartbeatTime                 Reason                       "
+    "Message\n"
+    "  MemoryPressure   False   Sun, 06 Dec 2026 01:29:02 +0000   KubeletHasSufficientMemory   "
+    "kubelet has sufficient memory available\n"
+    "  DiskPressure     False   Sun, 06 Dec 2026 01:29:02 +0000   KubeletHasNoDiskPressure     "
+    "kubelet has no disk pressure\n"
+    "  PIDPressure      False   Sun, 06 Dec 2026 01:29:02 +0000   KubeletHasSufficientPID      "
+    "kubelet has sufficient PID available\n"
+)
+
+
+def test_a_healthy_nodes_conditions_and_events_blame_no_machine(tmp_path) -> None:
+    saved = _saved(tmp_path, {"nodes.txt": HEALTHY_NODE, "cluster-events.txt": (
+        "default   9m   Normal   NodeHasNoDiskPressure     node/n   Node n status is now: "
+        "NodeHasNoDiskPressure\n"
+        "default   9m   Normal   NodeHasSufficientMemory   node/n   Node n status is now: "
+        "NodeHasSufficientMemory\n"
+        "default   9m   Normal   NodeHasSufficientPID      node/n   Node n status is now: "
+        "NodeHasSufficientPID\n")})  # fmt: skip
+    verdict = triage.classify("assert 0 == 1", saved)
+    assert (verdict.owner, verdict.name) == ("harness", triage.UNCLASSIFIED)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("  DiskPressure     True    Sun, 06 Dec 2026   KubeletHasDiskPressure   kubelet has "
+      "disk pressure\n", "a disk of the machine filled up"),
+     ("9m  Warning  NodeHasDiskPressure  node/n  Node n status is now: NodeHasDiskPressure\n",
+      "a disk of the machine filled up"),
+     ("  MemoryPressure   True    Sun, 06 Dec 2026   KubeletHasInsufficientMemory   kubelet "
+      "has insufficient memory available\n", "a node ran short of memory or process ids"),
+     ("  PIDPressure      True    Sun, 06 Dec 2026   KubeletHasInsufficientPID   kubelet has "
+      "insufficient PID available\n", "a node ran short of memory or process ids"),
+     ("9m  Normal  NodeHasInsufficientMemory  node/n  Node n status is now: "
+      "NodeHasInsufficientMemory\n", "a node ran short of memory or process ids")],
+)  # fmt: skip
+def test_a_node_under_real_pressure_is_the_machines(tmp_path, text: str, name: str) -> None:
+    saved = _saved(tmp_path, {"nodes.txt": HEALTHY_NODE + text})
+    verdict = triage.classify("assert 0 == 1", saved)
+    assert (verdict.owner, verdict.name) == ("machine", name)
+
+
+def test_a_recorded_failing_run_is_not_blamed_on_the_machine() -> None:
+    """The saved artifacts of a real failure: nodes listed healthy, a lost write."""
+    run = Path(__file__).resolve().parents[2] / "e2e" / "unit" / "fixtures" / "failing-run"
+    results = json.loads((run / "reports" / "e2e-results.json").read_text())
+    failed = next(t for t in results["tests"].values() if t["outcome"] == "failed")
+    assert failed["name"] == "test_mcp_pod_kill_under_load_loses_no_acknowledged_write"
+    saved = run / failed["artifacts"]
+    assert (saved / "nodes.txt").is_file()
+    verdict = triage.classify(failed["message"], saved)
+    assert verdict.owner != "machine"
+    assert (verdict.owner, verdict.name) == ("product", "an acknowledged write was lost")
