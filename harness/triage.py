@@ -66,10 +66,6 @@ class Verdict:
     name: str
     evidence: str  # the matching line, and where it was found
 
-    @property
-    def line(self) -> str:
-        return f"{self.owner}: {self.name}" + (f" ({self.evidence})" if self.evidence else "")
-
 
 def _texts(message: str, artifacts: Path | None) -> dict[str, list[tuple[str, str]]]:
     """Per kind of record, (where, text) pairs to search."""
