@@ -211,6 +211,7 @@ def e2e(session: nox.Session) -> None:
         shutil.rmtree(repeat.FOLDER, ignore_errors=True)
         for index in range(1, runs + 1):
             session.log(f"repeat: run {index} of {runs}")
+            repeat.clear()  # what the run collects afterwards is its own, or nothing
             phases = repeat.run_folder(index) / "reports" / "e2e-phases.jsonl"
             phases.parent.mkdir(parents=True, exist_ok=True)
             run_env = {**env, "PYTHONUNBUFFERED": "1", progress.PHASES_ENV: str(phases)}

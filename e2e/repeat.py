@@ -50,8 +50,22 @@ def run_folder(index: int, folder: Path = FOLDER) -> Path:
     return folder / f"run-{index}"
 
 
+def clear(root: Path = ROOT) -> None:
+    """Remove what an earlier run left under reports/ and artifacts/, before a run starts:
+    `collect()` moves whatever is there, and a run that records nothing (pytest refusing an
+    option, a crash) must not be credited with another run's results."""
+    for name in RUN_FILES:
+        path = root / "reports" / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    shutil.rmtree(root / "artifacts", ignore_errors=True)
+
+
 def collect(index: int, root: Path = ROOT, folder: Path = FOLDER) -> Path:
-    """Move what run `index` recorded out of the way of the next run."""
+    """Move what run `index` recorded out of the way of the next run (`clear()` ran before
+    it, so all there is is this run's)."""
     target = run_folder(index, folder)
     (target / "reports").mkdir(parents=True, exist_ok=True)
     for name in RUN_FILES:
@@ -66,14 +80,19 @@ def collect(index: int, root: Path = ROOT, folder: Path = FOLDER) -> Path:
 # --- what the runs say ---------------------------------------------------------------------
 
 
-def _runs(folder: Path) -> list[tuple[int, dict[str, Any]]]:
-    found = []
-    for path in folder.glob("run-*/reports/e2e-results.json"):
-        index = int(path.parts[-3].split("-", 1)[1])
+def _runs(folder: Path) -> list[tuple[int, dict[str, Any] | None]]:
+    """Every run's folder with its results; None for a run that wrote none (or none that
+    reads), which counts as a red run."""
+    found: list[tuple[int, dict[str, Any] | None]] = []
+    for run in folder.glob("run-*"):
+        suffix = run.name.split("-", 1)[1]
+        if not (run.is_dir() and suffix.isdigit()):
+            continue
         try:
-            found.append((index, json.loads(path.read_text())))
-        except ValueError:
-            found.append((index, {}))
+            data = json.loads((run / "reports" / "e2e-results.json").read_text())
+        except (OSError, ValueError):
+            data = None
+        found.append((int(suffix), data if isinstance(data, dict) else None))
     return sorted(found, key=lambda item: item[0])
 
 
@@ -97,8 +116,8 @@ def _failure(index: int, verdict) -> dict[str, Any]:
 
 def tally(folder: Path = FOLDER) -> dict[str, Any]:
     """Per test and per promise: runs, passes, and each failure classified. A run that
-    recorded no test, or ended other than passed/failed (interrupted, a failed bring-up
-    before any test), counts as a failure of its own."""
+    wrote no results, recorded no test, or ended other than passed/failed (interrupted, a
+    failed bring-up before any test), counts as a failure of its own."""
     from harness import triage
 
     runs = _runs(folder)
@@ -106,16 +125,19 @@ def tally(folder: Path = FOLDER) -> dict[str, Any]:
     promises: dict[str, dict[str, Any]] = {}
     red: set[int] = set()
     for index, data in runs:
-        records = (data.get("tests") or {}).values()
-        exit_status = (data.get("finished") or {}).get("exit_status")
+        records = ((data or {}).get("tests") or {}).values()
+        exit_status = ((data or {}).get("finished") or {}).get("exit_status")
         if not records or exit_status not in (0, 1):
             red.add(index)
-            why = (
-                f"run {index} ended with exit status {exit_status}, {len(records)} test(s) recorded"
-            )
+            if data is None:
+                why = f"run {index} wrote no readable e2e-results.json (pytest stopped early)"
+            else:
+                why = (f"run {index} ended with exit status {exit_status}, {len(records)} "
+                       "test(s) recorded")  # fmt: skip
+            saved = run_folder(index, folder) / "artifacts"
             entry = tests.setdefault("(the run itself)", _entry("-"))
             entry["runs"] += 1
-            entry["failures"].append(_failure(index, triage.classify(why)))
+            entry["failures"].append(_failure(index, triage.classify(why, saved)))
         outcomes: dict[str, list[str]] = {}
         for record in records:
             entry = tests.setdefault(record.get("name", "?"), _entry(str(record.get("promise"))))
@@ -190,7 +212,7 @@ def _page(folder: Path, tally_: dict[str, Any]) -> None:
     pages = []
     for index, data in _runs(folder):
         reports = run_folder(index, folder) / "reports"
-        leg = e2e_report.read_leg(reports, data, f"run {index}")
+        leg = e2e_report.read_leg(reports, data or {}, f"run {index}")
         leg.sections = []  # the run's pictures are on its own page, linked below
         for test in (t for promise in leg.promises for t in promise.tests):
             for artifact in test.artifacts:

@@ -67,3 +67,42 @@ def test_the_tally_counts_passes_per_test_and_promise_and_classifies_each_failur
     assert tally["failures_by_owner"] == {"product": 1, "harness": 1}
     text = repeat.markdown(tally)
     assert "2/3 runs with a failure" in text and "| test_b | 8 | 1 / 2 | run 2: **product**" in text
+
+
+def test_a_run_that_wrote_no_results_counts_as_a_red_run_of_the_harness(tmp_path: Path) -> None:
+    folder = tmp_path / "repeat"
+    _record(repeat.run_folder(1, folder), {"a": {"name": "test_a", "promise": "3",
+                                                 "outcome": "passed"}})  # fmt: skip
+    (repeat.run_folder(2, folder) / "reports").mkdir(parents=True)  # pytest exit 4: nothing
+    broken = repeat.run_folder(3, folder) / "reports"
+    broken.mkdir(parents=True)
+    (broken / "e2e-results.json").write_text('{"tests": {')  # a crash mid-write
+    tally = repeat.tally(folder)
+    assert tally["runs"] == 3 and tally["red_runs"] == [2, 3]
+    itself = tally["tests"]["(the run itself)"]["failures"]
+    assert [(f["run"], f["owner"]) for f in itself] == [(2, "harness"), (3, "harness")]
+    assert "wrote no readable e2e-results.json" in itself[0]["evidence"]
+    assert repeat.summarize(folder) == 1
+
+
+def test_a_run_without_results_is_classified_from_what_it_saved(tmp_path: Path) -> None:
+    folder = tmp_path / "repeat"
+    saved = repeat.run_folder(1, folder) / "artifacts" / "ns"
+    saved.mkdir(parents=True)
+    events = "1m  Warning  EvictionThresholdMet  node/n  Attempting to reclaim ephemeral-storage\n"
+    (saved / "cluster-events.txt").write_text(events)
+    failure = repeat.tally(folder)["tests"]["(the run itself)"]["failures"][0]
+    assert (failure["run"], failure["owner"]) == (1, "machine")
+
+
+def test_a_run_is_not_credited_with_results_an_earlier_run_left(tmp_path: Path) -> None:
+    _record(tmp_path, {"a": {"name": "test_a", "promise": "3", "outcome": "passed"}})
+    (tmp_path / "artifacts" / "ns").mkdir(parents=True)
+    (tmp_path / "reports" / "perf").mkdir()  # another session's: stays
+    folder = tmp_path / "reports" / "repeat"
+    repeat.clear(root=tmp_path)
+    # The run itself stops before recording anything (pytest refusing an option).
+    moved = repeat.collect(1, root=tmp_path, folder=folder)
+    assert not (moved / "reports" / "e2e-results.json").exists()
+    assert not (moved / "artifacts").exists() and (tmp_path / "reports" / "perf").is_dir()
+    assert repeat.tally(folder)["red_runs"] == [1]
