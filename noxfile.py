@@ -255,6 +255,7 @@ def perf(session: nox.Session) -> None:
         for index in range(1, runs + 1):
             session.log(f"repeat: perf run {index} of {runs}")
             out = perf_repeat.run_folder(index)
+            out.mkdir(parents=True)  # a run that stops before writing anything still counts
             session.run("python", "-m", "perf", *posargs, "--out", str(out),
                         success_codes=range(0, 3), env=env)  # fmt: skip
         session.run("python", "-m", "perf.repeat", env=env)

@@ -8,6 +8,8 @@
 # never take each other's cluster. Each run deploys into a fresh namespace.
 PERF_DEFAULTS = {"cluster_name": "todo-perf", "host_port": 30081, "keep_cluster": True,
                  "reuse_cluster": True}  # fmt: skip
+# What a run's exit status was, and why, in its folder (a repeated run's tally reads it).
+EXIT_FILE = "exit.json"
 
 
 def workers_wanted(args: list[str], environ: dict[str, str]) -> int:

@@ -3,10 +3,13 @@
 The runs share perf's kept cluster (`todo-perf`), each in a namespace of its
 own with a fresh release: that is how perf is run (its cluster outlives a
 run), and the figures compare runs, not bring-ups. Each run writes its folder
-`reports/perf-repeat/run-<i>/` as a single run does (summary.json, the page);
-`summarize()` writes `reports/perf-repeat/summary.md` and `summary.json`: per
-run, whether every phase completed and every SLO was met, the errors by kind;
-per SLO, how many runs met it; each failure classified by `harness.triage`.
+`reports/perf-repeat/run-<i>/` as a single run does (summary.json, exit.json,
+the page); `summarize()` writes `reports/perf-repeat/summary.md` and
+`summary.json`: per run, whether it ended green (exit status 0: every phase
+completed, every SLO met, no regression it fails on), the errors by kind; per
+SLO, how many runs met it; each failure classified by `harness.triage`. A run
+folder without summary.json or exit.json (the run stopped before its end) is a
+red run.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from perf import EXIT_FILE
+
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "reports" / "perf-repeat"
 
@@ -25,28 +30,52 @@ def run_folder(index: int, folder: Path = FOLDER) -> Path:
     return folder / f"run-{index}"
 
 
-def tally(folder: Path = FOLDER) -> dict[str, Any]:
+def _run_folders(folder: Path) -> list[tuple[int, Path]]:
+    """Every run's folder, in run order, whatever it holds."""
+    found = [(int(p.name.split("-", 1)[1]), p) for p in folder.glob("run-*")
+             if p.is_dir() and p.name.split("-", 1)[1].isdigit()]  # fmt: skip
+    return sorted(found)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """A JSON object a run wrote; {} when missing or unreadable."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _failure(what: str, saved: Path | None = None) -> dict[str, str]:
+    """One failure of a run, classified by `harness.triage` from what the run saved."""
     from harness import triage
 
+    verdict = triage.classify(what, saved)
+    return {"what": what, "owner": verdict.owner, "name": verdict.name,
+            "evidence": verdict.evidence}  # fmt: skip
+
+
+def tally(folder: Path = FOLDER) -> dict[str, Any]:
     runs = []
     slos: dict[str, dict[str, int]] = {}
     errors: Counter[str] = Counter()
-    for path in sorted(folder.glob("run-*/summary.json"),
-                       key=lambda p: int(p.parent.name.split("-", 1)[1])):  # fmt: skip
-        index = int(path.parent.name.split("-", 1)[1])
-        data = json.loads(path.read_text())
+    for index, run in _run_folders(folder):
+        data, ended = _read(run / "summary.json"), _read(run / EXIT_FILE)
         meta, phases = data.get("meta") or {}, data.get("phases") or {}
         failures = []
-        if meta.get("incomplete"):
-            # The run's folder holds its logs (Locust's, each in-cluster worker's).
-            verdict = triage.classify(meta["incomplete"], path.parent)
-            failures.append({"what": meta["incomplete"], "owner": verdict.owner,
-                             "name": verdict.name, "evidence": verdict.evidence})  # fmt: skip
+        if not data:
+            # The run's folder holds whatever it wrote (Locust's log, each worker's).
+            why = f"run {index} wrote no readable summary.json (it stopped early)"
+            failures.append(_failure(why, run))
+        elif meta.get("incomplete"):
+            failures.append(_failure(meta["incomplete"], run))
         main = phases.get("main") or {}
-        for violation in main.get("violations") or []:
-            verdict = triage.classify(violation)
-            failures.append({"what": violation, "owner": verdict.owner, "name": verdict.name,
-                             "evidence": verdict.evidence})  # fmt: skip
+        failures += [_failure(v) for v in main.get("violations") or []]
+        if data and not failures and ended.get("exit_status") != 0:
+            why = (f"run {index} exited with {ended['exit_status']}: {ended.get('reason')}"
+                   if ended else f"run {index} recorded no exit status (it stopped before its "
+                   "end)")  # fmt: skip
+            failures.append(_failure(why, run))
         for endpoint in main.get("endpoints") or {}:
             entry = slos.setdefault(endpoint, {"runs": 0, "met": 0})
             entry["runs"] += 1

@@ -19,7 +19,8 @@ environment variables), the MCP server and PostgreSQL through
 started on loopback (no replicas to pin, no sampling).
 
 Outputs in reports/perf/<UTC timestamp>/: Locust CSV + HTML per phase,
-samples_<phase>.csv, summary.json, phases.jsonl, and the report (index.html,
+samples_<phase>.csv, summary.json, phases.jsonl, exit.json (the exit status below
+and why), and the report (index.html,
 report.md, figures/), written also when the run fails or is interrupted (what
 was measured, marked incomplete); reports/index.html then links it.
 Exit status: 0 all SLOs met, 1 an SLO missed (or a regression with
@@ -45,7 +46,7 @@ from typing import Any
 
 from harness import settings as harness_settings
 from harness.proc import HarnessError
-from perf import baseline, report, sampler, samples, shapes, slo, summary
+from perf import EXIT_FILE, baseline, report, sampler, samples, shapes, slo, summary
 from toolchain.progress import phases_file, step
 from toolchain.tools import tool
 
@@ -604,8 +605,15 @@ def main(argv: list[str] | None = None) -> int:
         write_outputs(out, meta, phases, rules, args, base, unreadable, started)
         raise
     comparisons = write_outputs(out, meta, phases, rules, args, base, unreadable, started)
+    code, reason = verdict(meta, phases, comparisons, rules)
+    (out / EXIT_FILE).write_text(json.dumps({"exit_status": code, "reason": reason}) + "\n")
+    return code
+
+
+def verdict(meta: dict, phases: dict, comparisons: list, rules: slo.Slo) -> tuple[int, str]:
+    """The run's exit status (see the module's docstring) and why, said as it is decided."""
     if meta.get("incomplete"):
-        return 2
+        return 2, meta["incomplete"]
     violations = phases.get("main", {}).get("violations", [])
     regressions = [c for c in comparisons if c.regression]
     for c in regressions:
@@ -614,13 +622,14 @@ def main(argv: list[str] | None = None) -> int:
         say("SLO missed:")
         for v in violations:
             say(f"  {v}")
-        return 1
+        return 1, f"SLO missed: {'; '.join(violations)}"
     fail_regr = rules.fail_on_regression or os.environ.get("PERF_FAIL_ON_REGRESSION") == "1"
     if regressions and fail_regr:
-        say(f"{len(regressions)} figure(s) fell outside the baseline's measured spread")
-        return 1
+        why = f"{len(regressions)} figure(s) fell outside the baseline's measured spread"
+        say(why)
+        return 1, f"{why}: {', '.join(c.figure for c in regressions)}"
     say("all SLOs met")
-    return 0
+    return 0, "all SLOs met"
 
 
 def write_outputs(out: Path, meta: dict, phases: dict, rules: slo.Slo, args, base, unreadable,

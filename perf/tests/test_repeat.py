@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from perf import repeat
+from perf import EXIT_FILE, repeat
 
 
-def _run(folder: Path, index: int, *, incomplete: str = "", violations=(), errors=None) -> None:
+def _run(folder: Path, index: int, *, incomplete: str = "", violations=(), errors=None,
+         exit_status: int | None = None, reason: str = "") -> None:  # fmt: skip
     run = repeat.run_folder(index, folder)
     run.mkdir(parents=True)
     endpoints = {"POST /api/v1/tasks": {"p95_ms": 50.0},
@@ -17,6 +18,9 @@ def _run(folder: Path, index: int, *, incomplete: str = "", violations=(), error
     main = {"endpoints": endpoints, "violations": list(violations)}
     summary = {"meta": meta, "phases": {"main": main}}
     (run / "summary.json").write_text(json.dumps(summary))
+    if exit_status is None:  # as perf.run decides it
+        exit_status = 2 if incomplete else 1 if violations else 0
+    (run / EXIT_FILE).write_text(json.dumps({"exit_status": exit_status, "reason": reason}))
 
 
 def test_each_red_run_is_classified_and_errors_are_summed_by_kind(tmp_path: Path) -> None:
@@ -35,3 +39,24 @@ def test_each_red_run_is_classified_and_errors_are_summed_by_kind(tmp_path: Path
     assert "| 2 | main | no | HTTP 503 1, ReadTimeout: timed out 1 |" in (
         (tmp_path / "summary.md").read_text()
     )
+
+
+def test_a_run_folder_without_a_summary_is_a_red_run(tmp_path: Path) -> None:
+    _run(tmp_path, 1)
+    repeat.run_folder(2, tmp_path).mkdir()  # python -m perf refused its arguments
+    tally = repeat.tally(tmp_path)
+    assert [(r["run"], r["green"]) for r in tally["runs"]] == [(1, True), (2, False)]
+    failure = tally["runs"][1]["failures"][0]
+    assert failure["owner"] == "harness" and "wrote no readable summary.json" in failure["what"]
+    assert repeat.summarize(tmp_path) == 1
+
+
+def test_a_run_is_green_only_when_it_exited_0(tmp_path: Path) -> None:
+    _run(tmp_path, 1, exit_status=1,
+         reason="2 figure(s) fell outside the baseline's measured spread: main.rps")  # fmt: skip
+    _run(tmp_path, 2)
+    (repeat.run_folder(2, tmp_path) / EXIT_FILE).unlink()  # stopped after its summary
+    tally = repeat.tally(tmp_path)
+    assert [r["green"] for r in tally["runs"]] == [False, False]
+    assert "exited with 1: 2 figure(s) fell outside" in tally["runs"][0]["failures"][0]["what"]
+    assert "recorded no exit status" in tally["runs"][1]["failures"][0]["what"]
