@@ -296,14 +296,15 @@ def joined_for_pytest(args: list[str]) -> list[str]:
 
 
 def env_for(settings: Settings, prefix: str = "E2E") -> dict[str, str]:
-    """The environment that hands these settings to another process."""
+    """The environment that hands these settings to another process: every option, an
+    unset one as "" (read as unset), so none comes from the caller's own environment."""
     out: dict[str, str] = {}
     for f in fields(settings):
         value = getattr(settings, f.name)
         option = BY_NAME[f.name]
         if value is None:
-            continue
-        if option.kind == "list":
+            out[f"{prefix}_{option.env}"] = ""
+        elif option.kind == "list":
             out[f"{prefix}_{option.env}"] = ",".join(value)
         elif option.kind == "flag":
             out[f"{prefix}_{option.env}"] = "1" if value else "0"

@@ -89,3 +89,15 @@ def test_option_values_reach_pytest_joined_so_a_file_is_not_read_as_a_test_path(
     separate = collect(["--registry-config", str(config)])
     assert separate.returncode == 4 and "unrecognized arguments" in separate.stderr
     assert collect(settings.joined_for_pytest(["--registry-config", str(config)])).returncode == 0
+
+
+def test_a_child_process_sees_exactly_the_runs_settings_not_the_callers_environment() -> None:
+    from perf import PERF_DEFAULTS
+
+    run = settings.from_mapping({"nodes": "2"}, "PERF", PERF_DEFAULTS, environ={})
+    callers = {"E2E_KUBECONFIG": "/home/me/.kube/config", "E2E_REGISTRY": "reg.example.com",
+               "E2E_REGISTRY_CONFIG": "/home/me/.docker/config.json", "E2E_NAMESPACE": "mine",
+               "E2E_LOCAL_REGISTRY": "1"}  # fmt: skip
+    handed = settings.env_for(run, "E2E")
+    assert handed["E2E_KUBECONFIG"] == "" and handed["E2E_REGISTRY"] == ""
+    assert settings.from_mapping({}, "E2E", environ={**callers, **handed}) == run
