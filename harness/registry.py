@@ -215,30 +215,29 @@ class LocalRegistry:
         return got.stdout + got.stderr
 
 
-def ensure_local_registry(
-    name: str = CONTAINER, host_port: int = HOST_PORT, network: str = NETWORK
-) -> LocalRegistry:
-    """The local registry running on `network` and 127.0.0.1:<host_port>, made if missing."""
+def ensure_local_registry() -> LocalRegistry:
+    """The local registry running on kind's network and 127.0.0.1:<HOST_PORT>, made if
+    missing."""
     from harness.kind import ensure_kind_network
 
     image = ensure_image()
-    if network == NETWORK:
-        ensure_kind_network()
-    state = _container_state(name)
+    ensure_kind_network()
+    state = _container_state(CONTAINER)
     created = state is None
     if created:
-        say(f"starting the local registry {name} on 127.0.0.1:{host_port} and network {network}")
-        subprocess.run(["docker", "run", "-d", "--name", name, "--restart", "unless-stopped",
-                        "-p", f"127.0.0.1:{host_port}:{PORT_INSIDE}", "--network", network,
+        say(f"starting the local registry {CONTAINER} on 127.0.0.1:{HOST_PORT} and network "
+            f"{NETWORK}")  # fmt: skip
+        subprocess.run(["docker", "run", "-d", "--name", CONTAINER, "--restart", "unless-stopped",
+                        "-p", f"127.0.0.1:{HOST_PORT}:{PORT_INSIDE}", "--network", NETWORK,
                         "-v", f"{VOLUME}:/var/lib/registry", image],
                        capture_output=True, text=True, check=True)  # fmt: skip
     else:
         if not state["State"]["Running"]:
-            subprocess.run(["docker", "start", name], capture_output=True, check=True)
-        if network not in (state["NetworkSettings"]["Networks"] or {}):
-            subprocess.run(["docker", "network", "connect", network, name], capture_output=True,
-                           check=True)  # fmt: skip
-    registry = LocalRegistry(name, host_port, created)
+            subprocess.run(["docker", "start", CONTAINER], capture_output=True, check=True)
+        if NETWORK not in (state["NetworkSettings"]["Networks"] or {}):
+            subprocess.run(["docker", "network", "connect", NETWORK, CONTAINER],
+                           capture_output=True, check=True)  # fmt: skip
+    registry = LocalRegistry(CONTAINER, HOST_PORT, created)
     wait_until(lambda: _v2_answers(f"http://{registry.host_address}/v2/") is True, timeout=30,
                interval=0.3, what=f"the local registry on {registry.host_address}")  # fmt: skip
     return registry
