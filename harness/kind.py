@@ -217,9 +217,13 @@ def point_nodes_at_registry(name: str, pull_address: str, endpoint: str) -> None
                 "without --local-registry; delete it (nox -s teardown) and run again"
             )
         folder = f"{CERTS_D}/{pull_address}"
-        subprocess.run(["docker", "exec", "-i", node, "sh", "-c",
-                        f"mkdir -p {folder} && cat > {folder}/hosts.toml"],
-                       input=hosts, text=True, capture_output=True, check=True)  # fmt: skip
+        script = f"mkdir -p {folder} && cat > {folder}/hosts.toml"
+        written = subprocess.run(["docker", "exec", "-i", node, "sh", "-c", script],
+                                 input=hosts, text=True, capture_output=True)  # fmt: skip
+        if written.returncode != 0:
+            said = [line for line in written.stderr.splitlines() if line.strip()] or ["-"]
+            raise HarnessError(f"cannot write {folder}/hosts.toml on {node} (docker exec "
+                               f"exited {written.returncode}): {said[-1][:300]}")  # fmt: skip
 
 
 def load(name: str, images: list[str]) -> None:

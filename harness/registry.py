@@ -181,6 +181,16 @@ def ensure_image() -> str:
     return versions.REGISTRY_IMAGE
 
 
+def _docker(*args: str) -> subprocess.CompletedProcess[str]:
+    """`docker ARGS`; a failure is one line with docker's own last words."""
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        said = [line for line in done.stderr.strip().splitlines() if line.strip()][-1:]
+        raise RegistryError(f"docker {' '.join(args[:2])} failed ({done.returncode}): "
+                            f"{(said or ['no output'])[0][:300]}")  # fmt: skip
+    return done
+
+
 def _container_state(name: str) -> dict | None:
     got = subprocess.run(["docker", "inspect", name], capture_output=True, text=True, check=False)
     return json.loads(got.stdout)[0] if got.returncode == 0 else None
@@ -227,16 +237,14 @@ def ensure_local_registry() -> LocalRegistry:
     if created:
         say(f"starting the local registry {CONTAINER} on 127.0.0.1:{HOST_PORT} and network "
             f"{NETWORK}")  # fmt: skip
-        subprocess.run(["docker", "run", "-d", "--name", CONTAINER, "--restart", "unless-stopped",
-                        "-p", f"127.0.0.1:{HOST_PORT}:{PORT_INSIDE}", "--network", NETWORK,
-                        "-v", f"{VOLUME}:/var/lib/registry", image],
-                       capture_output=True, text=True, check=True)  # fmt: skip
+        _docker("run", "-d", "--name", CONTAINER, "--restart", "unless-stopped",
+                "-p", f"127.0.0.1:{HOST_PORT}:{PORT_INSIDE}", "--network", NETWORK,
+                "-v", f"{VOLUME}:/var/lib/registry", image)  # fmt: skip
     else:
         if not state["State"]["Running"]:
-            subprocess.run(["docker", "start", CONTAINER], capture_output=True, check=True)
+            _docker("start", CONTAINER)
         if NETWORK not in (state["NetworkSettings"]["Networks"] or {}):
-            subprocess.run(["docker", "network", "connect", NETWORK, CONTAINER],
-                           capture_output=True, check=True)  # fmt: skip
+            _docker("network", "connect", NETWORK, CONTAINER)
     registry = LocalRegistry(CONTAINER, HOST_PORT, created)
     wait_until(lambda: _v2_answers(f"http://{registry.host_address}/v2/") is True, timeout=30,
                interval=0.3, what=f"the local registry on {registry.host_address}")  # fmt: skip

@@ -79,3 +79,25 @@ def test_config_tells_the_kubelet_to_accept_cgroup_v1_only_on_a_v1_host() -> Non
     assert on_v1["KubeletConfiguration"] == {"kind": "KubeletConfiguration",
                                              "failCgroupV1": False}  # fmt: skip
     assert "KubeletConfiguration" not in patches(kind.kind_config(1, 30080))
+
+
+def test_a_node_that_cannot_take_the_registry_hosts_file_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+
+    monkeypatch.setattr(kind, "node_containers", lambda name: ["c-control-plane"])
+    monkeypatch.setattr(kind, "_run", lambda cmd, check=True: subprocess.CompletedProcess(
+        cmd, 0, "", ""))  # fmt: skip
+
+    def docker_exec(cmd, **kwargs):
+        return subprocess.CompletedProcess(
+            cmd, 1, "", "Error response from daemon: container c-control-plane is not running\n"
+        )
+
+    monkeypatch.setattr(kind.subprocess, "run", docker_exec)
+    with pytest.raises(kind.HarnessError) as failed:
+        kind.point_nodes_at_registry("c", "localhost:5001", "todo-registry:5000")
+    message = str(failed.value)
+    assert "\n" not in message and "hosts.toml on c-control-plane" in message
+    assert message.endswith("container c-control-plane is not running")

@@ -116,3 +116,49 @@ def test_a_full_registry_is_named_as_out_of_space(tmp_path: Path) -> None:
         server.wait(timeout=10)
     message = str(full.value)
     assert message == f"push of {address}/big:1 failed: the registry {address} is out of space"
+
+
+class FakeDocker:
+    """`docker` as the local registry's bring-up and teardown call it: answers by command,
+    records each call."""
+
+    def __init__(self, answers: dict[tuple[str, ...], tuple[int, str]]) -> None:
+        self.answers, self.calls = answers, []
+
+    def __call__(self, cmd, **kwargs) -> subprocess.CompletedProcess:
+        assert cmd[0] == "docker"
+        self.calls.append(tuple(cmd[1:]))
+        for prefix, (code, stderr) in self.answers.items():
+            if tuple(cmd[1 : 1 + len(prefix)]) == prefix:
+                return subprocess.CompletedProcess(cmd, code, "", stderr)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+
+@pytest.fixture
+def no_engine(monkeypatch: pytest.MonkeyPatch):
+    """The local registry's bring-up with `docker` answered by a FakeDocker."""
+    from harness import kind
+
+    monkeypatch.setattr(registry, "ensure_image", lambda: "todo-registry:test")
+    monkeypatch.setattr(kind, "ensure_kind_network", lambda: "br-kind")
+    monkeypatch.setattr(registry, "wait_until", lambda *args, **kwargs: True)
+    monkeypatch.setattr(registry, "say", lambda message: None)
+
+    def install(answers: dict[tuple[str, ...], tuple[int, str]]) -> FakeDocker:
+        fake = FakeDocker(answers)
+        monkeypatch.setattr(registry.subprocess, "run", fake)
+        return fake
+
+    return install
+
+
+def test_a_local_registry_docker_cannot_start_is_one_line_with_dockers_reason(no_engine) -> None:
+    no_engine({("inspect",): (1, "Error: No such object: todo-registry"),
+               ("run",): (125, "docker: Error response from daemon: driver failed programming "
+                          "external connectivity: Bind for 127.0.0.1:5001 failed: port is "
+                          "already allocated.\n")})  # fmt: skip
+    with pytest.raises(registry.RegistryError) as failed:
+        registry.ensure_local_registry()
+    message = str(failed.value)
+    assert message.startswith("docker run -d failed (125): ") and "\n" not in message
+    assert message.endswith("Bind for 127.0.0.1:5001 failed: port is already allocated.")
