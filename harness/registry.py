@@ -4,11 +4,12 @@ The local registry is the CNCF Distribution registry (`registry`, built by the
 toolchain like kind and helm), in one of two forms:
 
 - `LocalRegistry`: a container of the image `todo-registry:<version>` (the same
-  binary, FROM scratch, built here on both paths) on kind's Docker network, as
-  kind documents for a local registry: published on 127.0.0.1:<port> for the
-  host's pushes, reached by the nodes as `todo-registry:5000`. Its storage is a
-  Docker volume; it is kept between runs, and a run removes it only if that run
-  created it and was asked to.
+  binary, FROM scratch, built here on both paths) on kind's Docker network:
+  published on 127.0.0.1:<port> for the host's pushes, reached by the nodes as
+  `todo-registry:5000`. Its storage is the Docker volume `todo-registry-data`.
+  A run that started the container removes it at its end, and the volume too
+  when that run created it; a volume that was there before (a stand-in mirror
+  `python -m harness fill-mirror` filled) is kept.
 - `serve()`: the binary as a process on loopback (the registry tests).
 
 `push()` puts a Docker image into any registry with go-containerregistry's
@@ -202,7 +203,8 @@ class LocalRegistry:
 
     name: str = CONTAINER
     host_port: int = HOST_PORT
-    created: bool = False
+    created: bool = False  # this run started the container
+    volume_created: bool = False  # and its storage volume did not exist before
 
     @property
     def host_address(self) -> str:
@@ -234,7 +236,11 @@ def ensure_local_registry() -> LocalRegistry:
     ensure_kind_network()
     state = _container_state(CONTAINER)
     created = state is None
+    volume_created = False
     if created:
+        found = subprocess.run(["docker", "volume", "inspect", VOLUME], capture_output=True,
+                               check=False)  # fmt: skip
+        volume_created = found.returncode != 0  # `docker run -v` creates it
         say(f"starting the local registry {CONTAINER} on 127.0.0.1:{HOST_PORT} and network "
             f"{NETWORK}")  # fmt: skip
         _docker("run", "-d", "--name", CONTAINER, "--restart", "unless-stopped",
@@ -245,16 +251,17 @@ def ensure_local_registry() -> LocalRegistry:
             _docker("start", CONTAINER)
         if NETWORK not in (state["NetworkSettings"]["Networks"] or {}):
             _docker("network", "connect", NETWORK, CONTAINER)
-    registry = LocalRegistry(CONTAINER, HOST_PORT, created)
+    registry = LocalRegistry(CONTAINER, HOST_PORT, created, volume_created)
     wait_until(lambda: _v2_answers(f"http://{registry.host_address}/v2/") is True, timeout=30,
                interval=0.3, what=f"the local registry on {registry.host_address}")  # fmt: skip
     return registry
 
 
 def remove_local_registry(registry: LocalRegistry) -> None:
-    """Remove the registry container and its storage, when this run created them."""
+    """Remove the registry container, and its storage volume, each when this run created it."""
     if registry.created:
         subprocess.run(["docker", "rm", "-f", registry.name], capture_output=True, check=False)
+    if registry.volume_created:
         subprocess.run(["docker", "volume", "rm", VOLUME], capture_output=True, check=False)
 
 

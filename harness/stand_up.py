@@ -308,7 +308,8 @@ def tear_down(env: Environment) -> None:
             (ROOT / "reports").mkdir(exist_ok=True)
             (ROOT / "reports" / "local-registry.log").write_text(local.log())
             registry.remove_local_registry(local)
-            env.deleted.append(f"local registry {local.name} and its storage (its log: "
+            storage = "and its storage" if local.volume_created else "(its storage kept)"
+            env.deleted.append(f"local registry {local.name} {storage} (its log: "
                                "reports/local-registry.log)")  # fmt: skip
         return
     for namespace in env.namespaces:

@@ -162,3 +162,21 @@ def test_a_local_registry_docker_cannot_start_is_one_line_with_dockers_reason(no
     message = str(failed.value)
     assert message.startswith("docker run -d failed (125): ") and "\n" not in message
     assert message.endswith("Bind for 127.0.0.1:5001 failed: port is already allocated.")
+
+
+def test_a_registry_volume_there_before_the_run_outlives_it(no_engine) -> None:
+    docker = no_engine({("inspect",): (1, "Error: No such object: todo-registry")})
+    local = registry.ensure_local_registry()  # the volume answers: a filled stand-in mirror
+    assert local.created and not local.volume_created
+    registry.remove_local_registry(local)
+    assert ("rm", "-f", "todo-registry") in docker.calls
+    assert not [c for c in docker.calls if c[:2] == ("volume", "rm")]
+
+
+def test_a_registry_volume_the_run_created_goes_with_it(no_engine) -> None:
+    docker = no_engine({("inspect",): (1, "Error: No such object: todo-registry"),
+                        ("volume", "inspect"): (1, "Error: no such volume")})  # fmt: skip
+    local = registry.ensure_local_registry()
+    assert local.created and local.volume_created
+    registry.remove_local_registry(local)
+    assert ("volume", "rm", registry.VOLUME) in docker.calls
