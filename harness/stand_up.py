@@ -63,6 +63,8 @@ class Environment:
     ready_seconds: float = 0.0
     stack: ExitStack = field(default_factory=ExitStack)
     delivery: delivery.Delivery | None = None  # how the images reached the nodes
+    # The local registry from the moment it runs (the images may never get there).
+    local_registry: registry.LocalRegistry | None = None
 
     @property
     def images(self) -> ImageSet:
@@ -161,7 +163,7 @@ def images_into_cluster(env: Environment, wanted: set[str]) -> delivery.Delivery
     how = delivery.plan(settings, is_kind=cluster.is_kind, choice=choice, addons=wanted)
     local = None
     if how == delivery.LOCAL_REGISTRY:
-        local = registry.ensure_local_registry()
+        local = env.local_registry = registry.ensure_local_registry()
         if local.created:
             env.created.append(f"local registry {local.name} on {local.host_address}")
         kind.point_nodes_at_registry(cluster.name, local.pull_address, local.node_address)
@@ -303,7 +305,7 @@ def tear_down(env: Environment) -> None:
         with step("cluster delete"):
             kind.delete(cluster.name)
         env.deleted.append(f"kind cluster {cluster.name} (with everything in it)")
-        local = env.delivery.local_registry if env.delivery else None
+        local = env.local_registry
         if local is not None and local.created:
             (ROOT / "reports").mkdir(exist_ok=True)
             (ROOT / "reports" / "local-registry.log").write_text(local.log())

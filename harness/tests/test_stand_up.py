@@ -113,3 +113,31 @@ def test_versions_of_an_unreachable_cluster_are_recorded_as_an_error(tmp_path: P
     assert found["kind"] == stand_up.pins.KIND_VERSION
     assert found.get("kubernetes_server") is None
     assert "could not read the cluster's versions" in found["error"]
+
+
+def test_a_local_registry_started_for_a_delivery_that_failed_is_removed_at_teardown(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    choice = decide.decide({"TODO_IMAGE_SOURCE": "local", "TODO_NETPOL_ENFORCER": "kindnet",
+                            "TODO_BROWSER": "system"}, probe=None)  # fmt: skip
+    cluster = stand_up.kind.Cluster("c", tmp_path / "kubeconfig", is_kind=True, created=True)
+    env = stand_up.Environment(Settings(local_registry=True), choice, cluster)
+    started = stand_up.registry.LocalRegistry(created=True, volume_created=True)
+    removed: list[stand_up.registry.LocalRegistry] = []
+
+    def unreachable_nodes(name: str, pull_address: str, endpoint: str) -> None:
+        raise stand_up.HarnessError("cannot write hosts.toml on c-control-plane")
+
+    monkeypatch.setattr(stand_up.registry, "ensure_local_registry", lambda: started)
+    monkeypatch.setattr(stand_up.kind, "point_nodes_at_registry", unreachable_nodes)
+    monkeypatch.setattr(stand_up.kind, "delete", lambda name: None)
+    monkeypatch.setattr(stand_up.registry, "remove_local_registry", removed.append)
+    monkeypatch.setattr(stand_up.registry.LocalRegistry, "log", lambda self: "access log\n")
+    monkeypatch.setattr(stand_up, "ROOT", tmp_path)
+    with pytest.raises(stand_up.HarnessError, match="hosts.toml"):
+        stand_up.images_into_cluster(env, set())
+    assert env.delivery is None and "local registry todo-registry" in env.created[0]
+    stand_up.tear_down(env)
+    assert removed == [started]
+    assert (tmp_path / "reports" / "local-registry.log").read_text() == "access log\n"
+    assert env.deleted[-1].startswith("local registry todo-registry and its storage")
