@@ -370,7 +370,7 @@ def versions(env: Environment) -> dict:
             listed = kubectl(kubeconfig, "-n", env.release.namespace, "get", "pods", "-o", "json",
                              capture=True, quiet=True)  # fmt: skip
             pods = json.loads(listed.stdout)["items"]
-            app = env.choice.images.app
+            app = env.images.app  # as the pods name it: a registry's copy, when pushed
             out["app_image_ids"] = {
                 f"{p['metadata']['name']}/{c['name']}": c.get("imageID")
                 for p in pods for c in (p.get("status") or {}).get("containerStatuses") or []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 from pathlib import Path
@@ -141,3 +142,35 @@ def test_a_local_registry_started_for_a_delivery_that_failed_is_removed_at_teard
     assert removed == [started]
     assert (tmp_path / "reports" / "local-registry.log").read_text() == "access log\n"
     assert env.deleted[-1].startswith("local registry todo-registry and its storage")
+
+
+def _pod(name: str, container: str, image: str, image_id: str) -> dict:
+    statuses = [{"name": container, "image": image, "imageID": image_id}]
+    return {"metadata": {"name": name}, "status": {"containerStatuses": statuses}}
+
+
+def test_the_app_images_digest_is_read_under_the_name_the_pods_pulled_it_by(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dataclasses import replace
+
+    env = _env(is_kind=False, registry="reg.example.com")
+    pushed = replace(env.choice.images, app="reg.example.com/todo-app:sha-0123456789abcdef")
+    env.delivery = stand_up.delivery.Delivery(stand_up.delivery.REGISTRY, pushed)
+    env.release = stand_up.Release("todo", "ns", env.cluster.kubeconfig, pushed)
+    digest = "reg.example.com/todo-app@sha256:" + "a" * 64
+    pods = {
+        "items": [
+            _pod("todo-backend-x", "backend", pushed.app, digest),
+            _pod("todo-postgresql-0", "postgresql", "postgres:15", "postgres@sha256:b"),
+        ]
+    }
+    answers = {"version": {"serverVersion": {"gitVersion": "v1.34.0"}}, "get": pods}
+
+    def kubectl(kubeconfig, *args, **kwargs):
+        asked = next(a for a in args if a in answers)
+        return subprocess.CompletedProcess(args, 0, json.dumps(answers[asked]), "")
+
+    monkeypatch.setattr(stand_up, "kubectl", kubectl)
+    found = stand_up.versions(env)
+    assert found["app_image_ids"] == {"todo-backend-x/backend": digest}
