@@ -149,8 +149,9 @@ def images_plan(settings: Settings, choice: RunChoice) -> str:
     is_kind = True
     if settings.kubeconfig:
         kubeconfig = Path(settings.kubeconfig).expanduser()
-        context = current_context(kubeconfig) if kubeconfig.is_file() else ""
-        is_kind = existing_kind_name(context) is not None
+        if not kubeconfig.is_file():
+            raise HarnessError(f"--kubeconfig {settings.kubeconfig}: no such file")
+        is_kind = existing_kind_name(current_context(kubeconfig)) is not None
     return delivery.plan(settings, is_kind=is_kind, choice=choice, addons=set())
 
 

@@ -174,3 +174,13 @@ def test_the_app_images_digest_is_read_under_the_name_the_pods_pulled_it_by(
     monkeypatch.setattr(stand_up, "kubectl", kubectl)
     found = stand_up.versions(env)
     assert found["app_image_ids"] == {"todo-backend-x/backend": digest}
+
+
+def test_a_mistyped_kubeconfig_is_named_before_how_the_images_would_travel(
+    tmp_path: Path,
+) -> None:
+    missing = str(tmp_path / "kube" / "confg")
+    run = _env(is_kind=False, kubeconfig=missing)
+    with pytest.raises(stand_up.HarnessError) as refused:
+        stand_up.images_plan(run.settings, run.choice)
+    assert str(refused.value) == f"--kubeconfig {missing}: no such file"
