@@ -107,9 +107,11 @@ def deliver(
     choice: RunChoice,
     settings: Settings,
     images_for_nodes: list[str],
+    addons: set[str],
     local: registry.LocalRegistry | None = None,
 ) -> Delivery:
-    """Carry `images_for_nodes` to the nodes the planned way; the names the release uses."""
+    """Carry `images_for_nodes` to the nodes the planned way (to a registry: the images built
+    here, of `addons` those the run installs); the names the release uses."""
     images = choice.images
     if how == LOAD:
         from harness import kind
@@ -124,7 +126,7 @@ def deliver(
     else:
         assert settings.registry
         push_to = pull_from = settings.registry.rstrip("/")
-        wanted = built_here(choice, _addons_in(images_for_nodes, images))
+        wanted = built_here(choice, addons)
         if settings.registry_config:
             config = Path(settings.registry_config).expanduser()
     renamed: dict[str, str] = {}
@@ -146,15 +148,6 @@ def deliver(
         kube_router=renamed.get(images.kube_router, images.kube_router),
     )
     return Delivery(how, nodes_see, pull_from, pushed, local)
-
-
-def _addons_in(images_for_nodes: list[str], images: ImageSet) -> set[str]:
-    found = set()
-    if images.metrics_server in images_for_nodes:
-        found.add("metrics-server")
-    if images.kube_router in images_for_nodes:
-        found.add("kube-router")
-    return found
 
 
 def pull_secret(kubeconfig: Path, namespace: str, docker_config: Path) -> str:

@@ -171,7 +171,7 @@ def images_into_cluster(env: Environment, wanted: set[str]) -> delivery.Delivery
     with ThreadPoolExecutor(max_workers=1) as pool:
         carrying = pool.submit(delivery.deliver, how, cluster_name=cluster.name, choice=choice,
                                settings=settings, images_for_nodes=cluster_images(choice),
-                               local=local)  # fmt: skip
+                               addons=wanted, local=local)  # fmt: skip
         wait_cluster_ready(cluster.kubeconfig)
         env.delivery = carrying.result()
     return env.delivery

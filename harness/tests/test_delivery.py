@@ -73,3 +73,23 @@ def test_the_local_registry_is_for_kind_clusters_the_run_creates() -> None:
 )  # fmt: skip
 def test_an_image_keeps_its_repository_path_in_the_registry(image, expected) -> None:
     assert delivery._repository_and_tag(image) == expected
+
+
+def test_push_all_pushes_only_the_add_ons_the_run_installs(monkeypatch: pytest.MonkeyPatch) -> None:
+    pushed: list[str] = []
+
+    def push(image: str, ref: str, *, docker_config=None) -> str:
+        pushed.append(image)
+        return "sha256:" + "0" * 64
+
+    monkeypatch.setattr(delivery.registry, "push", push)
+    monkeypatch.setattr(delivery.registry, "content_tag", lambda image: "sha-0123")
+    monkeypatch.setattr(delivery, "say", lambda message: None)
+    images = LOCAL.images
+    every = [images.app, images.postgres, images.metrics_server, images.kube_router]
+    given = Settings(registry="reg.example.com", push_all=True)
+    done = delivery.deliver(delivery.REGISTRY, cluster_name="c", choice=LOCAL, settings=given,
+                            images_for_nodes=every, addons={"kube-router"})  # fmt: skip
+    assert pushed == [images.app, images.postgres, images.kube_router]
+    assert done.images.metrics_server == images.metrics_server  # not installed, not renamed
+    assert done.images.kube_router.startswith("reg.example.com/")
