@@ -150,9 +150,9 @@ def deliver(
     return Delivery(how, nodes_see, pull_from, pushed, local)
 
 
-def pull_secret(kubeconfig: Path, namespace: str, docker_config: Path) -> str:
-    """An image pull secret from a Docker config file, in `namespace`, also made the default
-    ServiceAccount's, so every pod the run starts there can pull; returns its name."""
+def pull_secret(kubeconfig: Path, namespace: str, docker_config: Path) -> None:
+    """An image pull secret (named PULL_SECRET) from a Docker config file, in `namespace`,
+    also made the default ServiceAccount's, so every pod the run starts there can pull."""
     data = docker_config.read_bytes()
     try:
         json.loads(data)
@@ -170,4 +170,3 @@ def pull_secret(kubeconfig: Path, namespace: str, docker_config: Path) -> str:
                                "-p", patch, check=False, quiet=True,
                                capture=True).returncode == 0,
                timeout=30, what=f"the default ServiceAccount of {namespace}")  # fmt: skip
-    return PULL_SECRET
