@@ -12,8 +12,9 @@
 
 `plan()` decides from the settings and the cluster alone (seconds, nothing
 changed); `deliver()` carries the images and returns the image names as the
-release must use them. With `--registry-config FILE` the pushes use that
-Docker config's credentials, and `pull_secret()` turns it into an image pull
+release must use them. With `--registry-config FILE` the pushes use the
+credentials of that Docker config's `auths` entry for `--registry` (nothing
+else of the file), and `pull_secret()` turns that entry into an image pull
 secret in each namespace the run creates (never elsewhere).
 """
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from toolchain.decide import ImageSet, RunChoice
 
 LOAD, LOCAL_REGISTRY, REGISTRY = "kind load", "local registry", "registry"
 PULL_SECRET = "todo-harness-pull"  # noqa: S105 - a Secret's name
+DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 
 
 @dataclass
@@ -56,11 +60,61 @@ def built_here(choice: RunChoice, addons: set[str]) -> list[str]:
     return names
 
 
+def _host_of(address: str) -> str:
+    """The host[:port] of a registry address or of a Docker config's `auths` key (which may
+    carry a scheme and a path: https://index.docker.io/v1/); Docker Hub's names as one."""
+    host = re.sub(r"^[a-z]+://", "", address.strip().lower()).split("/", 1)[0]
+    return "docker.io" if host in DOCKER_HUB else host
+
+
+def _has_credentials(entry: object) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    return bool(entry.get("auth") or entry.get("identitytoken") or entry.get("registrytoken")
+                or (entry.get("username") and entry.get("password")))  # fmt: skip
+
+
+def registry_auths(settings: Settings) -> dict:
+    """From --registry-config, only --registry's entry of `auths`: {"auths": {key: entry}}.
+    Refuses, in one line, a file that is missing, is no JSON, or holds no credentials for
+    that registry under `auths` (a credential store keeps them outside the file)."""
+    assert settings.registry and settings.registry_config
+    path = Path(settings.registry_config).expanduser()
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise HarnessError(f"--registry-config {path}: no such file") from None
+    except OSError as exc:
+        raise HarnessError(f"--registry-config {path}: cannot be read ({exc.strerror})") from None
+    except ValueError:
+        raise HarnessError(f"--registry-config {path}: not a JSON Docker config file") from None
+    host = _host_of(settings.registry)
+    auths = config.get("auths") if isinstance(config, dict) else None
+    for key, entry in auths.items() if isinstance(auths, dict) else ():
+        if _host_of(key) == host and _has_credentials(entry):
+            return {"auths": {key: entry}}
+    kept = [k for k in ("credsStore", "credHelpers") if isinstance(config, dict) and k in config]
+    raise HarnessError(
+        f'--registry-config {path} holds no credentials for {host} under "auths"'
+        + (
+            f" (its {' and '.join(kept)} keep{'s' * (len(kept) == 1)} them outside the file)"
+            if kept
+            else ""
+        )  # fmt: skip
+        + ": the run pushes, and its pods pull, with that entry alone"
+    )
+
+
 def plan(settings: Settings, *, is_kind: bool, choice: RunChoice, addons: set[str]) -> str:
     """LOAD, LOCAL_REGISTRY or REGISTRY; refuses, naming the image, when nothing would give
-    the nodes an image built here."""
+    the nodes an image built here, and refuses credentials it could not use."""
     if settings.local_registry and settings.registry:
         raise HarnessError("--local-registry and --registry exclude each other: pick one")
+    if settings.registry_config and not settings.registry:
+        raise HarnessError(
+            "--registry-config gives the credentials of --registry: name that registry too "
+            "(--registry REG)"
+        )
     if settings.local_registry:
         if not is_kind or settings.kubeconfig:
             raise HarnessError(
@@ -69,6 +123,8 @@ def plan(settings: Settings, *, is_kind: bool, choice: RunChoice, addons: set[st
             )
         return LOCAL_REGISTRY
     if settings.registry:
+        if settings.registry_config:
+            registry_auths(settings)
         unpushed = built_here(choice, addons)[1:] if not settings.push_all else []
         if unpushed:
             raise HarnessError(
@@ -118,7 +174,7 @@ def deliver(
 
         kind.load(cluster_name, images_for_nodes)
         return Delivery(LOAD, images)
-    config = None
+    auths = None
     if how == LOCAL_REGISTRY:
         assert local is not None
         # Pushed to its published port; named as kind's nodes resolve it (their hosts.toml).
@@ -128,16 +184,21 @@ def deliver(
         push_to = pull_from = settings.registry.rstrip("/")
         wanted = built_here(choice, addons)
         if settings.registry_config:
-            config = Path(settings.registry_config).expanduser()
+            auths = registry_auths(settings)
     renamed: dict[str, str] = {}
     pushed: dict[str, str] = {}
-    for image in wanted:
-        path, tag = _repository_and_tag(image)
-        if image == images.app:
-            tag = registry.content_tag(image)
-        digest = registry.push(image, f"{push_to}/{path}:{tag}", docker_config=config)
-        renamed[image] = f"{pull_from}/{path}:{tag}"
-        pushed[image] = f"{pull_from}/{path}@{digest}"
+    with tempfile.TemporaryDirectory(prefix="todo-registry-auth-") as folder:
+        config = None
+        if auths is not None:  # the registry's entry alone, readable by this user only
+            config = Path(folder) / "config.json"
+            config.write_text(json.dumps(auths))
+        for image in wanted:
+            path, tag = _repository_and_tag(image)
+            if image == images.app:
+                tag = registry.content_tag(image)
+            digest = registry.push(image, f"{push_to}/{path}:{tag}", docker_config=config)
+            renamed[image] = f"{pull_from}/{path}:{tag}"
+            pushed[image] = f"{pull_from}/{path}@{digest}"
     say(f"images for the nodes ({how}): " + ", ".join(f"{k} -> {v}" for k, v in renamed.items()))
     postgres = renamed.get(images.postgres, images.postgres)
     nodes_see = replace(

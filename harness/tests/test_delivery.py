@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from pathlib import Path
+
 import pytest
 
 from harness import delivery
@@ -93,3 +97,75 @@ def test_push_all_pushes_only_the_add_ons_the_run_installs(monkeypatch: pytest.M
     assert pushed == [images.app, images.postgres, images.kube_router]
     assert done.images.metrics_server == images.metrics_server  # not installed, not renamed
     assert done.images.kube_router.startswith("reg.example.com/")
+
+
+def _config(tmp_path: Path, config: object) -> str:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config) if not isinstance(config, str) else config)
+    return str(path)
+
+
+def _pushing(registry_config: str, registry: str | None = "reg.example.com:5000/team") -> Settings:
+    return Settings(kubeconfig="/k", registry=registry, registry_config=registry_config)
+
+
+def test_registry_credentials_without_a_registry_are_refused() -> None:
+    with pytest.raises(HarnessError, match=r"^--registry-config gives the credentials of "):
+        delivery.plan(Settings(registry_config="/c.json"), is_kind=True, choice=UPSTREAM,
+                      addons=set())  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [(None, "no such file"),
+     ("{not json", "not a JSON Docker config file"),
+     ({"auths": {"reg.example.com:5000": {}}, "credsStore": "desktop"},
+      'holds no credentials for reg.example.com:5000 under "auths" (its credsStore keeps '
+      "them outside the file)"),
+     ({"auths": {"other.example.com": {"auth": "dTpw"}}},
+      'holds no credentials for reg.example.com:5000 under "auths": ')],
+)  # fmt: skip
+def test_registry_credentials_the_run_cannot_use_are_refused_before_any_push(
+    tmp_path: Path, config, message: str
+) -> None:
+    path = str(tmp_path / "missing.json") if config is None else _config(tmp_path, config)
+    with pytest.raises(HarnessError) as refused:
+        delivery.plan(_pushing(path), is_kind=False, choice=UPSTREAM, addons=set())
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_registry_credentials_are_found_under_the_registrys_host(tmp_path: Path) -> None:
+    entry = {"auth": base64.b64encode(b"pusher:s3cret").decode()}
+    path = _config(tmp_path, {"auths": {"https://reg.example.com:5000/v2/": entry,
+                                        "other.example.com": {"auth": "b3RoZXI6eA=="}},
+                              "credsStore": "desktop", "proxies": {"default": {}}})  # fmt: skip
+    assert delivery.plan(_pushing(path), is_kind=False, choice=UPSTREAM, addons=set()) == (
+        delivery.REGISTRY
+    )
+    assert delivery.registry_auths(_pushing(path)) == {
+        "auths": {"https://reg.example.com:5000/v2/": entry}
+    }
+    hub = _config(tmp_path, {"auths": {"https://index.docker.io/v1/": entry}})
+    assert delivery.registry_auths(_pushing(hub, registry="docker.io/me")) == {
+        "auths": {"https://index.docker.io/v1/": entry}
+    }
+
+
+def test_pushes_use_only_the_registrys_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = {"auth": base64.b64encode(b"pusher:s3cret").decode()}
+    other = {"auth": "b3RoZXI6eA=="}
+    path = _config(tmp_path, {"auths": {"reg.example.com:5000": entry, "other.example.com": other}})
+    seen: list[dict] = []
+
+    def push(image: str, ref: str, *, docker_config=None) -> str:
+        seen.append(json.loads(docker_config.read_text()))
+        return "sha256:" + "0" * 64
+
+    monkeypatch.setattr(delivery.registry, "push", push)
+    monkeypatch.setattr(delivery.registry, "content_tag", lambda image: "sha-0123")
+    monkeypatch.setattr(delivery, "say", lambda message: None)
+    delivery.deliver(delivery.REGISTRY, cluster_name="c", choice=UPSTREAM,
+                     settings=_pushing(path), images_for_nodes=[], addons=set())  # fmt: skip
+    assert seen == [{"auths": {"reg.example.com:5000": entry}}]
