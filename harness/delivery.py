@@ -211,19 +211,17 @@ def deliver(
     return Delivery(how, nodes_see, pull_from, pushed, local)
 
 
-def pull_secret(kubeconfig: Path, namespace: str, docker_config: Path) -> None:
-    """An image pull secret (named PULL_SECRET) from a Docker config file, in `namespace`,
-    also made the default ServiceAccount's, so every pod the run starts there can pull."""
-    data = docker_config.read_bytes()
-    try:
-        json.loads(data)
-    except ValueError:
-        raise HarnessError(f"--registry-config {docker_config}: not a JSON Docker config file") \
-            from None  # fmt: skip
+def pull_secret(kubeconfig: Path, namespace: str, settings: Settings) -> None:
+    """An image pull secret (named PULL_SECRET) holding --registry's credentials alone, in
+    `namespace`, also made the default ServiceAccount's, so every pod the run starts there
+    can pull. Created, not applied: `kubectl apply` would keep a second copy of the
+    credentials in the object's last-applied-configuration annotation."""
+    data = json.dumps(registry_auths(settings)).encode()
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
               "metadata": {"name": PULL_SECRET, "namespace": namespace},
               "data": {".dockerconfigjson": base64.b64encode(data).decode()}}  # fmt: skip
-    kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(secret), quiet=True)
+    kubectl(kubeconfig, "create", "-f", "-", input_text=json.dumps(secret), quiet=True,
+            capture=True)  # fmt: skip
     patch = json.dumps({"imagePullSecrets": [{"name": PULL_SECRET}]})
     from harness.proc import wait_until
 

@@ -78,8 +78,7 @@ class Environment:
         self.namespaces.append(name)
         self.created.append(f"namespace {name}")
         if self.settings.registry_config:
-            config = Path(self.settings.registry_config).expanduser()
-            delivery.pull_secret(self.cluster.kubeconfig, name, config)
+            delivery.pull_secret(self.cluster.kubeconfig, name, self.settings)
         return name
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,27 @@ def test_pushes_use_only_the_registrys_credentials(
     delivery.deliver(delivery.REGISTRY, cluster_name="c", choice=UPSTREAM,
                      settings=_pushing(path), images_for_nodes=[], addons=set())  # fmt: skip
     assert seen == [{"auths": {"reg.example.com:5000": entry}}]
+
+
+def test_the_pull_secret_holds_the_registrys_credentials_alone_and_is_created_not_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = {"auth": base64.b64encode(b"puller:s3cret").decode()}
+    path = _config(tmp_path, {"auths": {"reg.example.com:5000": entry,
+                                        "ghcr.io": {"auth": "Z2hjcjp4"}},
+                              "credsStore": "desktop", "HttpHeaders": {"X-Meta": "1"}})  # fmt: skip
+    calls: list[tuple[tuple[str, ...], str | None]] = []
+
+    def kubectl(kubeconfig, *args: str, input_text: str | None = None, **kwargs):
+        calls.append((args, input_text))
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr(delivery, "kubectl", kubectl)
+    delivery.pull_secret(Path("/k"), "todo-e2e-1", _pushing(path))
+    (verb, *_), manifest = calls[0]
+    assert verb == "create"
+    secret = json.loads(manifest)
+    assert secret["metadata"] == {"name": delivery.PULL_SECRET, "namespace": "todo-e2e-1"}
+    held = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+    assert held == {"auths": {"reg.example.com:5000": entry}}
+    assert calls[1][0][:4] == ("-n", "todo-e2e-1", "patch", "serviceaccount")
