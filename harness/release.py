@@ -193,6 +193,12 @@ def create_namespace(kubeconfig: Path, name: str, *, pod_security: str = "restri
     kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(manifest))
 
 
+def namespace_exists(kubeconfig: Path, name: str) -> bool:
+    got = kubectl(kubeconfig, "get", "namespace", name, "--ignore-not-found", "-o", "name",
+                  capture=True, quiet=True)  # fmt: skip
+    return bool(got.stdout.strip())
+
+
 def delete_namespace(kubeconfig: Path, name: str) -> None:
     """Delete without waiting (finalizers finish in the background)."""
     kubectl(kubeconfig, "delete", "namespace", name, "--wait=false", "--ignore-not-found",

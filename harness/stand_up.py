@@ -36,7 +36,13 @@ from harness.images import cluster_images
 from harness.kube import Kube, kubectl, wait_cluster_ready
 from harness.portforward import port_forward
 from harness.proc import HarnessError, run, say, wait_http
-from harness.release import NODE_PORT, Release, create_namespace, delete_namespace
+from harness.release import (
+    NODE_PORT,
+    Release,
+    create_namespace,
+    delete_namespace,
+    namespace_exists,
+)
 from harness.settings import CHART_DIR, ROOT, Settings
 from toolchain import versions as pins
 from toolchain.decide import ImageSet, RunChoice
@@ -58,6 +64,7 @@ class Environment:
     created: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
+    pull_secret_in: list[str] = field(default_factory=list)  # namespaces given the pull secret
     kubelet_versions: list[str] = field(default_factory=list)  # as the nodes report them
     install_seconds: float = 0.0
     ready_seconds: float = 0.0
@@ -73,13 +80,25 @@ class Environment:
 
     def new_namespace(self, name: str, *, pod_security: str = "restricted") -> str:
         """A namespace of the run's: created, recorded for teardown, given the run's image
-        pull secret (--registry-config) so any pod the run starts there can pull."""
-        create_namespace(self.cluster.kubeconfig, name, pod_security=pod_security)
+        pull secret (--registry-config) so any pod the run starts there can pull. A
+        namespace that was there before the run (a --namespace of the user's) gets none:
+        the run puts credentials only where it created the place for them."""
+        kubeconfig = self.cluster.kubeconfig
+        existed = bool(self.settings.registry_config) and namespace_exists(kubeconfig, name)
+        create_namespace(kubeconfig, name, pod_security=pod_security)
         self.namespaces.append(name)
         self.created.append(f"namespace {name}")
-        if self.settings.registry_config:
-            delivery.pull_secret(self.cluster.kubeconfig, name, self.settings)
+        if existed:
+            say(f"namespace {name} was there before the run: no pull secret is put there, "
+                "its pods pull with what it already has")  # fmt: skip
+        elif self.settings.registry_config:
+            delivery.pull_secret(kubeconfig, name, self.settings)
+            self.pull_secret_in.append(name)
         return name
+
+    def pull_secrets(self, namespace: str) -> list[str]:
+        """The run's image pull secrets in `namespace` (for the release's pods)."""
+        return [delivery.PULL_SECRET] if namespace in self.pull_secret_in else []
 
 
 def run_id() -> str:
@@ -236,7 +255,7 @@ def deploy(env: Environment, namespace: str) -> Release:
         values_files=settings.values_files(),
         backend_url=settings.backend_url,
         frontend_url=settings.frontend_url,
-        pull_secrets=[delivery.PULL_SECRET] if settings.registry_config else [],
+        pull_secrets=env.pull_secrets(namespace),
         helm_tool=env.choice.helm_tool(),
     )
     started = time.monotonic()

@@ -184,3 +184,20 @@ def test_a_mistyped_kubeconfig_is_named_before_how_the_images_would_travel(
     with pytest.raises(stand_up.HarnessError) as refused:
         stand_up.images_plan(run.settings, run.choice)
     assert str(refused.value) == f"--kubeconfig {missing}: no such file"
+
+
+@pytest.mark.parametrize("existed", [True, False])
+def test_the_pull_secret_goes_only_into_namespaces_the_run_created(
+    monkeypatch: pytest.MonkeyPatch, existed: bool
+) -> None:
+    env = _env(is_kind=False, kubeconfig="/k", registry="reg.example.com",
+               registry_config="/c.json")  # fmt: skip
+    given: list[str] = []
+    monkeypatch.setattr(stand_up, "namespace_exists", lambda kubeconfig, name: existed)
+    monkeypatch.setattr(stand_up, "create_namespace", lambda *args, **kwargs: None)
+    monkeypatch.setattr(stand_up, "say", lambda message: None)
+    monkeypatch.setattr(stand_up.delivery, "pull_secret", lambda k, namespace, s: given.append(
+        namespace))  # fmt: skip
+    env.new_namespace("team-ns")
+    assert given == ([] if existed else ["team-ns"])
+    assert env.pull_secrets("team-ns") == ([] if existed else [stand_up.delivery.PULL_SECRET])
