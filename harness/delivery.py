@@ -125,6 +125,15 @@ def plan(settings: Settings, *, is_kind: bool, choice: RunChoice, addons: set[st
     if settings.registry:
         if settings.registry_config:
             registry_auths(settings)
+            # Offline, the add-ons' images are built here too, so they would be pulled from
+            # the registry into kube-system, where the run puts no pull secret.
+            if choice.source == "local" and (addons or not settings.cluster_keeps_its_addons):
+                raise HarnessError(
+                    f"the add-ons' offline images would be pulled from {settings.registry} in "
+                    "kube-system, which gets no pull secret: use a registry the nodes pull "
+                    "from without --registry-config, or a cluster that keeps its own add-ons "
+                    "(--kubeconfig without --install-addons)"
+                )
         unpushed = built_here(choice, addons)[1:] if not settings.push_all else []
         if unpushed:
             raise HarnessError(

@@ -194,3 +194,22 @@ def test_the_pull_secret_holds_the_registrys_credentials_alone_and_is_created_no
     held = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
     assert held == {"auths": {"reg.example.com:5000": entry}}
     assert calls[1][0][:4] == ("-n", "todo-e2e-1", "patch", "serviceaccount")
+
+
+def test_offline_add_ons_from_a_registry_that_needs_credentials_are_refused(
+    tmp_path: Path,
+) -> None:
+    path = _config(tmp_path, {"auths": {"reg.example.com:5000": {"auth": "dTpw"}}})
+    own_cluster = Settings(registry="reg.example.com:5000", push_all=True, registry_config=path)
+    with pytest.raises(HarnessError, match=r"^the add-ons' offline images would be pulled from "):
+        delivery.plan(own_cluster, is_kind=True, choice=LOCAL, addons=set())
+    asked = Settings(kubeconfig="/k", install_addons=True, registry="reg.example.com:5000",
+                     push_all=True, registry_config=path)  # fmt: skip
+    with pytest.raises(HarnessError, match="kube-system, which gets no pull secret"):
+        delivery.plan(asked, is_kind=False, choice=LOCAL, addons={"metrics-server"})
+    # A cluster that keeps its add-ons, or upstream add-on images: nothing pulled from REG.
+    kept = Settings(kubeconfig="/k", registry="reg.example.com:5000", push_all=True,
+                    registry_config=path)  # fmt: skip
+    assert delivery.plan(kept, is_kind=False, choice=LOCAL, addons=set()) == delivery.REGISTRY
+    assert delivery.plan(own_cluster, is_kind=True, choice=UPSTREAM,
+                         addons={"metrics-server"}) == delivery.REGISTRY  # fmt: skip
