@@ -54,6 +54,21 @@ def matrix() -> dict:
     return {"include": include}
 
 
+def _said_in_a_line() -> tuple[type[BaseException], ...]:
+    """What a step raises to say why it cannot go on: the message is for the user, a
+    traceback would only hide it. Read when a step fails (the image builds' own errors are
+    imported only then)."""
+    from airgap.debian import DebianBaseError
+    from airgap.node.build import NodeImageError
+    from airgap.node.images import PauseBuildError
+    from toolchain.docker import EngineError, ImageError
+    from toolchain.go import GoBuildError
+    from toolchain.tools import ToolError
+
+    return (HarnessError, ValueError, decide.DecisionError, ToolError, GoBuildError, ImageError,
+            EngineError, DebianBaseError, NodeImageError, PauseBuildError)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m harness",
@@ -108,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             release = stand_up.deploy(env, kept.namespace)
             say(f"release {release.name!r} in namespace {release.namespace!r}: backend at "
                 f"{release.backend_url} (KUBECONFIG={env.cluster.kubeconfig})")  # fmt: skip
-    except (HarnessError, ValueError, decide.DecisionError) as exc:
+    except _said_in_a_line() as exc:
         say(f"error: {exc}")
         return 1
     finally:
