@@ -18,6 +18,8 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nox
@@ -79,22 +81,34 @@ def _toolchain(session: nox.Session, *steps: str, purposes: str, env: dict[str, 
     session.run("python", "-m", "toolchain", *steps, "--for", purposes, env=env)
 
 
+@contextmanager
+def _refused_in_one_line(session: nox.Session) -> Iterator[None]:
+    """A refusal of the run's options or decisions (a ValueError: DecisionError, BrowserError
+    and the option table's are ValueErrors too) ends the session with its message alone."""
+    try:
+        yield
+    except ValueError as exc:
+        session.error(str(exc))
+
+
 def _decide(session: nox.Session, settings: harness_settings.Settings) -> dict[str, str]:
     """The run's decisions, once (one registry probe at most), as the children's environment."""
-    choice = decide.current(**settings.decision_args())
+    with _refused_in_one_line(session):
+        choice = decide.current(**settings.decision_args())
     session.log(f"decided once for this run: {choice.describe()}")
     return choice.env()
 
 
-def _settings(prefix: str, posargs: list[str], defaults: dict | None = None):
+def _settings(session: nox.Session, prefix: str, posargs: list[str], defaults: dict | None = None):
     """Settings as the harness will see them (environment + posargs), for the decisions."""
     import argparse
 
-    parser = argparse.ArgumentParser(add_help=False)
-    harness_settings.add_cli_options(parser, prefix, defaults)
-    known, _ = parser.parse_known_args(posargs)
-    given = {o.name: getattr(known, o.name) for o in harness_settings.OPTIONS}
-    return harness_settings.from_mapping(given, prefix, defaults)
+    with _refused_in_one_line(session):
+        parser = argparse.ArgumentParser(add_help=False)
+        harness_settings.add_cli_options(parser, prefix, defaults)
+        known, _ = parser.parse_known_args(posargs)
+        given = {o.name: getattr(known, o.name) for o in harness_settings.OPTIONS}
+        return harness_settings.from_mapping(given, prefix, defaults)
 
 
 def _browser_purposes(browser_kind: str) -> list[str]:
@@ -168,8 +182,9 @@ def tests(session: nox.Session) -> None:
     env = _phases(session, "tests")
     try:
         # The report's page is opened in a real browser: decided once, like a cluster run's.
-        source, _ = decide.image_source(dict(os.environ))
-        browser_kind, why = browser.decide(dict(os.environ), source)
+        with _refused_in_one_line(session):
+            source, _ = decide.image_source(dict(os.environ))
+            browser_kind, why = browser.decide(dict(os.environ), source)
         session.log(f"browser: {browser_kind} ({why})")
         env[browser.ENV_BROWSER] = browser_kind
         purposes = ["tests", *_browser_purposes(browser_kind)]
@@ -192,7 +207,8 @@ def e2e(session: nox.Session) -> None:
     """Everything end to end: images, kind cluster, helm install, the promises, report."""
     started = time.monotonic()
     env = _phases(session, "e2e")
-    runs, posargs = repeat.split_args(session.posargs)
+    with _refused_in_one_line(session):
+        runs, posargs = repeat.split_args(session.posargs)
     pytest = [
         "pytest", "-m", "docker or cluster", "-s", "--junitxml=reports/e2e-junit.xml",
         "-o", "junit_family=xunit2", "-o", "junit_suite_name=todo-app-e2e",
@@ -202,7 +218,7 @@ def e2e(session: nox.Session) -> None:
         with progress.step("python deps"):
             # Every suite's: pytest collects all testpaths and picks the docker/cluster tests.
             session.install(*TEST_REQUIREMENTS)
-        settings = _settings("E2E", posargs)
+        settings = _settings(session, "E2E", posargs)
         env = _prepare_cluster_run(session, settings, env, browser_tests=True)
         if runs == 1:
             session.run(*pytest, env={**env, "PYTHONUNBUFFERED": "1"})
@@ -231,7 +247,8 @@ def perf(session: nox.Session) -> None:
     """Load test the release with Locust, check perf/slo.yaml, write reports/perf/<ts>/."""
     started = time.monotonic()
     env = _phases(session, "perf")
-    runs, posargs = repeat.split_args(session.posargs)
+    with _refused_in_one_line(session):
+        runs, posargs = repeat.split_args(session.posargs)
     try:
         session.install("-r", "perf/requirements.txt")
         if "--local" in posargs:
@@ -240,9 +257,11 @@ def perf(session: nox.Session) -> None:
         else:
             from perf import PERF_DEFAULTS, workers_wanted
 
-            settings = _settings("PERF", posargs, PERF_DEFAULTS)
+            settings = _settings(session, "PERF", posargs, PERF_DEFAULTS)
             env = _prepare_cluster_run(session, settings, env)
-            if workers_wanted(posargs, dict(os.environ)) > 0:
+            with _refused_in_one_line(session):
+                workers = workers_wanted(posargs, dict(os.environ))
+            if workers > 0:
                 # Locust inside the cluster: its image too, before the run starts.
                 session.run("python", "-m", "perf.distributed", "image", env=env)
         if runs == 1:
@@ -275,7 +294,7 @@ def fresh(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False, tags=["e2e"])
 def image(session: nox.Session) -> None:
     """Build the application image todo-app:dev (and whatever the run's images need)."""
-    env = _prepare_cluster_run(session, _settings("E2E", session.posargs), {})
+    env = _prepare_cluster_run(session, _settings(session, "E2E", session.posargs), {})
     session.log(f"image ready: {decide.RunChoice.from_json(env[decide.ENV_CHOICE]).images.app}")
 
 
@@ -283,7 +302,7 @@ def image(session: nox.Session) -> None:
 def cluster(session: nox.Session) -> None:
     """Bring up (or reuse) kind cluster todo-e2e with the images and add-ons; keep it."""
     session.install("-r", "harness/requirements.txt")
-    env = _prepare_cluster_run(session, _settings("E2E", session.posargs), {})
+    env = _prepare_cluster_run(session, _settings(session, "E2E", session.posargs), {})
     session.run("python", "-m", "harness", "cluster", *session.posargs, env=env)
 
 
@@ -291,7 +310,7 @@ def cluster(session: nox.Session) -> None:
 def deploy(session: nox.Session) -> None:
     """helm upgrade --install the release into namespace todo-dev of the kept cluster."""
     session.install("-r", "harness/requirements.txt")
-    env = _prepare_cluster_run(session, _settings("E2E", session.posargs), {})
+    env = _prepare_cluster_run(session, _settings(session, "E2E", session.posargs), {})
     session.run("python", "-m", "harness", "deploy", *session.posargs, env=env)
 
 

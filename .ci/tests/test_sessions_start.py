@@ -62,6 +62,10 @@ print("NOT PARSED: the program ended without parsing its arguments with argparse
 FOREIGN = {"pytest", "ruff", "playwright"}
 
 
+class Refused(Exception):
+    """What nox's `session.error()` does: the session ends with this message alone."""
+
+
 class RecordingSession:
     """Enough of nox.Session for the noxfile's sessions to run without running anything."""
 
@@ -79,11 +83,16 @@ class RecordingSession:
     def log(self, *args: object, **_: object) -> None:
         pass
 
+    def error(self, *args: object) -> None:
+        raise Refused(" ".join(str(a) for a in args))
 
-def _record(posargs: list[str] | None = None) -> dict[str, list[tuple[list[str], dict[str, str]]]]:
-    """{session: [(command, env)]} for every session of the noxfile, run with `posargs`
-    (none by default), the run's decisions given up front so no session probes a registry
-    or the kernel."""
+
+def _record(
+    posargs: list[str] | None = None, only: str | None = None
+) -> dict[str, list[tuple[list[str], dict[str, str]]]]:
+    """{session: [(command, env)]} for every session of the noxfile (or `only` that one),
+    run with `posargs` (none by default), the run's decisions given up front so no session
+    probes a registry or the kernel."""
     from toolchain import decide
 
     saved = dict(os.environ)
@@ -97,7 +106,7 @@ def _record(posargs: list[str] | None = None) -> dict[str, list[tuple[list[str],
         module.REPORTS = Path(tempfile.mkdtemp(prefix="todo-sessions-"))  # phase files go here
         out = {}
         for name, func in nox.registry.get().items():
-            if func.__module__ == module.__name__:
+            if func.__module__ == module.__name__ and only in (None, name):
                 session = RecordingSession(name, posargs)
                 func(session)
                 out[name] = session.commands
@@ -172,3 +181,18 @@ def test_the_options_given_to_a_cluster_session_reach_its_images_step() -> None:
     images = [env for args, env in recorded["e2e"] if args[1:4] == ["-m", "harness", "images"]]
     assert images and images[0]["E2E_REGISTRY"] == "registry.example:5000"
     assert images[0]["E2E_PUSH_ALL"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("session", "posargs", "says"),
+    [("e2e", ["--repeat", "two"], r"^--repeat takes a whole number of runs"),
+     ("perf", ["--repeat=0"], r"^--repeat takes a whole number of runs"),
+     ("e2e", ["--nodes", "two"], r"^--nodes must be a whole number, not 'two'$"),
+     ("perf", ["--workers", "many"], r"^--workers / PERF_WORKERS must be a whole number"),
+     ("cluster", ["--k8s-version", "1.2"], r"^no node image pinned for Kubernetes 1.2; ")],
+)  # fmt: skip
+def test_a_refused_option_or_decision_ends_the_session_with_its_reason_alone(
+    session: str, posargs: list[str], says: str
+) -> None:
+    with pytest.raises(Refused, match=says):
+        _record(posargs, only=session)

@@ -94,4 +94,5 @@ def test_the_perf_session_builds_the_locust_image_only_when_workers_are_wanted()
     taken as "workers wanted")."""
     session = NOXFILE.read_text().split("def perf(")[1].split("\n@nox.session")[0]
     build = session.index('"perf.distributed", "image"')
-    assert "if workers_wanted(posargs" in session[:build]
+    assert "workers = workers_wanted(posargs" in session[:build]
+    assert "if workers > 0:" in session[:build]
