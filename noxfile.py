@@ -255,12 +255,15 @@ def perf(session: nox.Session) -> None:
             session.install("-e", "./services")
             _toolchain(session, "host", purposes="tests", env=env)
         else:
-            from perf import PERF_DEFAULTS, workers_wanted
+            from perf import PERF_DEFAULTS, in_cluster_refusal, workers_wanted
 
             settings = _settings(session, "PERF", posargs, PERF_DEFAULTS)
-            env = _prepare_cluster_run(session, settings, env)
             with _refused_in_one_line(session):
                 workers = workers_wanted(posargs, dict(os.environ))
+            refusal = in_cluster_refusal(settings, workers)
+            if refusal:  # before any image is built
+                session.error(refusal)
+            env = _prepare_cluster_run(session, settings, env)
             if workers > 0:
                 # Locust inside the cluster: its image too, before the run starts.
                 session.run("python", "-m", "perf.distributed", "image", env=env)

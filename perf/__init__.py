@@ -26,3 +26,16 @@ def workers_wanted(args: list[str], environ: dict[str, str]) -> int:
     except ValueError:
         message = f"--workers / PERF_WORKERS must be a whole number, not {value!r}"
         raise ValueError(message) from None
+
+
+def in_cluster_refusal(settings, workers: int) -> str | None:
+    """Why in-cluster Locust (`--workers N`) cannot run with these harness settings, or None.
+    Its image reaches the nodes only by `kind load`, not by the run's delivery: with
+    --registry a cluster that is not kind could never pull it, and --local-registry's
+    nodes get every image from the registry, nothing side-loaded."""
+    if workers <= 0 or not (settings.registry or settings.local_registry):
+        return None
+    pushed = "--registry" if settings.registry else "--local-registry"
+    return (f"--workers {workers} runs Locust in the cluster from an image only kind load "
+            f"gives the nodes, and {pushed} pushes the run's images instead: drop --workers "
+            f"(Locust runs on this machine) or {pushed}")  # fmt: skip

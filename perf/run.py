@@ -113,11 +113,14 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
     from harness import kind, stand_up
     from harness.kube import Kube
     from harness.portforward import port_forward
-    from perf import PERF_DEFAULTS
+    from perf import PERF_DEFAULTS, in_cluster_refusal
     from toolchain import decide
 
     given = {o.name: getattr(args, o.name) for o in harness_settings.OPTIONS}
     chosen = harness_settings.from_mapping(given, "PERF", PERF_DEFAULTS)
+    refusal = in_cluster_refusal(chosen, args.workers)
+    if refusal:
+        raise RunError(refusal)
     choice = decide.current(**chosen.decision_args())
     env = stand_up.stand_up(
         chosen, choice, namespace=chosen.namespace or f"todo-perf-{stand_up.run_id()}"
@@ -211,8 +214,8 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
     if args.workers:
         from perf.distributed import IMAGE, InCluster
 
-        if env.cluster.is_kind:
-            kind.load(env.cluster.name, [IMAGE])
+        # Loaded: the run's images were (any cluster kind cannot load into was refused).
+        kind.load(env.cluster.name, [IMAGE])
         target.in_cluster = InCluster(release, kube, args.workers)
         target.in_cluster.open()
         target.notes.append(f"Locust in the cluster: a master Job and {args.workers} worker pod(s)")

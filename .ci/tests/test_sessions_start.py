@@ -189,6 +189,7 @@ def test_the_options_given_to_a_cluster_session_reach_its_images_step() -> None:
      ("perf", ["--repeat=0"], r"^--repeat takes a whole number of runs"),
      ("e2e", ["--nodes", "two"], r"^--nodes must be a whole number, not 'two'$"),
      ("perf", ["--workers", "many"], r"^--workers / PERF_WORKERS must be a whole number"),
+     ("perf", ["--workers", "2", "--local-registry"], r"^--workers 2 runs Locust in the "),
      ("cluster", ["--k8s-version", "1.2"], r"^no node image pinned for Kubernetes 1.2; ")],
 )  # fmt: skip
 def test_a_refused_option_or_decision_ends_the_session_with_its_reason_alone(

@@ -96,3 +96,35 @@ def test_the_perf_session_builds_the_locust_image_only_when_workers_are_wanted()
     build = session.index('"perf.distributed", "image"')
     assert "workers = workers_wanted(posargs" in session[:build]
     assert "if workers > 0:" in session[:build]
+
+
+@pytest.mark.parametrize(
+    ("given", "flag"),
+    [({"registry": "reg.example.com", "kubeconfig": "/k"}, "--registry"),
+     ({"local_registry": True}, "--local-registry")],
+)  # fmt: skip
+def test_in_cluster_locust_is_refused_where_the_runs_images_are_pushed(given, flag) -> None:
+    from harness.settings import Settings
+    from perf import in_cluster_refusal
+
+    said = in_cluster_refusal(Settings(**given), 2)
+    assert said is not None and said.startswith("--workers 2 runs Locust in the cluster")
+    assert said.endswith(f"drop --workers (Locust runs on this machine) or {flag}")
+    assert in_cluster_refusal(Settings(**given), 0) is None
+    assert in_cluster_refusal(Settings(), 2) is None
+
+
+def test_a_perf_run_refuses_in_cluster_locust_with_a_registry_before_standing_anything_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness import stand_up
+    from perf import run
+
+    def stand_up_anyway(*args, **kwargs):
+        raise AssertionError("stood the release up")
+
+    monkeypatch.setattr(stand_up, "stand_up", stand_up_anyway)
+    args = run.parse_args(["--workers", "2", "--registry", "reg.example.com:5000"])
+    refused = pytest.raises(run.RunError, match=r"^--workers 2 runs Locust .* or --registry$")
+    with refused, run.cluster_target(args):
+        pass
