@@ -1,9 +1,10 @@
-"""Every image a run needs, made ready before any test starts, and loaded into kind.
+"""Every image a run needs, made ready before any test starts.
 
 `prepare(choice, kind=...)` is the images step of a run: with a registry it
 pulls the upstream images, without one it has `airgap` build them here; then
 it builds the application image from services/. `cluster_images(choice)`
-names what goes into the nodes; `load()` puts them there.
+names what goes into the nodes; `harness.delivery` carries them there (kind
+load, or a push to a registry the nodes pull from).
 """
 
 from __future__ import annotations

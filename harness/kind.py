@@ -77,8 +77,8 @@ def kind_config(
     """A kind cluster config: the control plane publishing the NodePort, N-1 workers, the
     HPA controller syncing every HPA_SYNC_PERIOD, every kubelet reading container stats
     every KUBELET_HOUSEKEEPING and, on a cgroup v1 host (`cgroup_v1`), accepting it; with
-    `registry_hosts`, containerd reading per-registry hosts.toml files (kind's
-    local-registry pattern)."""
+    `registry_hosts`, containerd reading per-registry hosts.toml files from CERTS_D (where
+    `point_nodes_at_registry` maps the local registry's name to its container)."""
     if nodes < 1:
         raise HarnessError(f"a cluster needs at least one node, not {nodes}")
     lines = [
@@ -176,7 +176,7 @@ def create(
         kubeconfig.parent.mkdir(parents=True, exist_ok=True)
         run([tool("kind"), "export", "kubeconfig", "--name", name, "--kubeconfig", kubeconfig],
             quiet=True)  # fmt: skip
-        # This harness created it, by the same rule as below.
+        # Not this run's: it was running before, so the run keeps it (never deletes it).
         return Cluster(name, kubeconfig, is_kind=True, created=False,
                        kubelet_on_cgroup_v1=host_cgroup_version() == "1")  # fmt: skip
     if existing:

@@ -42,7 +42,7 @@ from toolchain.tools import ensure_tool, tool
 CONTAINER = "todo-registry"
 VOLUME = "todo-registry-data"
 PORT_INSIDE = 5000
-HOST_PORT = 5001  # kind's documented local-registry port on the host's loopback
+HOST_PORT = 5001  # where the host pushes: the local registry on 127.0.0.1
 NETWORK = "kind"
 IMAGE_DIR = Path(__file__).parent / "registry-image"
 
@@ -217,8 +217,9 @@ class LocalRegistry:
 
     @property
     def pull_address(self) -> str:
-        """The name images carry for the nodes: kind's documented `localhost:<port>`, which
-        each node's containerd maps to `node_address` (hosts.toml)."""
+        """The name images carry for the nodes: `localhost:<port>`, the registry as this host
+        reaches it; each node's containerd maps it to `node_address` (hosts.toml), as a
+        node's own localhost has no registry."""
         return f"localhost:{self.host_port}"
 
     def log(self) -> str:

@@ -126,7 +126,7 @@ def existing_kind_name(context: str) -> str | None:
 
 def cluster_up(settings: Settings, choice: RunChoice) -> kind.Cluster:
     """The run's cluster: an existing one from its kubeconfig, or a kind cluster of ours
-    (`images_on_ready_cluster` waits for its nodes)."""
+    (`images_into_cluster` waits for its nodes)."""
     if settings.kubeconfig:
         kubeconfig = Path(settings.kubeconfig).expanduser().resolve()
         if not kubeconfig.is_file():

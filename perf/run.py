@@ -15,8 +15,8 @@ Targets: the release the harness stands up (by default perf's own kind
 cluster `todo-perf`, kept between runs, backend on 127.0.0.1:30081, a fresh
 namespace per run; every option of the harness's table applies, with PERF_*
 environment variables), the MCP server and PostgreSQL through
-`kubectl port-forward` on 127.0.0.1; or `--local`: PostgreSQL and both servers
-started on loopback (no replicas to pin, no sampling).
+`kubectl port-forward` on 127.0.0.1; or `--local`: PostgreSQL and the three
+servers started on loopback (no replicas to pin, no sampling).
 
 Outputs in reports/perf/<UTC timestamp>/: Locust CSV + HTML per phase,
 samples_<phase>.csv, summary.json, phases.jsonl, exit.json (the exit status below
@@ -248,7 +248,7 @@ def local_target(_: argparse.Namespace) -> Iterator[Target]:
             facts={"commit": stand_up.commit()},
         )
         target.notes.append(
-            "local: PostgreSQL and both servers on loopback (one process each); "
+            "local: PostgreSQL and the three servers on loopback (one process each); "
             "no replicas to pin, no cluster sampling"
         )
         yield target
@@ -512,7 +512,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--phases", default=env("PERF_PHASES", ",".join(PHASES)),
                    help="comma-separated subset of main,capacity,ceiling")  # fmt: skip
     p.add_argument("--local", action="store_true",
-                   help="start PostgreSQL and both servers on loopback, no cluster")  # fmt: skip
+                   help="PostgreSQL and the three servers on loopback, no cluster")  # fmt: skip
     from perf import PERF_DEFAULTS
 
     harness_settings.add_cli_options(p, "PERF", PERF_DEFAULTS)
