@@ -65,6 +65,7 @@ class Environment:
     deleted: list[str] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
     pull_secret_in: list[str] = field(default_factory=list)  # namespaces given the pull secret
+    kept_namespaces: list[str] = field(default_factory=list)  # there before the run
     kubelet_versions: list[str] = field(default_factory=list)  # as the nodes report them
     install_seconds: float = 0.0
     ready_seconds: float = 0.0
@@ -81,17 +82,19 @@ class Environment:
     def new_namespace(self, name: str, *, pod_security: str = "restricted") -> str:
         """A namespace of the run's: created, recorded for teardown, given the run's image
         pull secret (--registry-config) so any pod the run starts there can pull. A
-        namespace that was there before the run (a --namespace of the user's) gets none:
-        the run puts credentials only where it created the place for them."""
+        namespace that was there before the run (a --namespace of the user's) is used as
+        it is: not relabelled, given no credentials, and not deleted at teardown (the run
+        removes only the release and Services it put there)."""
         kubeconfig = self.cluster.kubeconfig
-        existed = bool(self.settings.registry_config) and namespace_exists(kubeconfig, name)
+        if namespace_exists(kubeconfig, name):
+            say(f"namespace {name} was there before the run: used as it is (no labels, no pull "
+                "secret added) and kept at teardown")  # fmt: skip
+            self.kept_namespaces.append(name)
+            return name
         create_namespace(kubeconfig, name, pod_security=pod_security)
         self.namespaces.append(name)
         self.created.append(f"namespace {name}")
-        if existed:
-            say(f"namespace {name} was there before the run: no pull secret is put there, "
-                "its pods pull with what it already has")  # fmt: skip
-        elif self.settings.registry_config:
+        if self.settings.registry_config:
             delivery.pull_secret(kubeconfig, name, self.settings)
             self.pull_secret_in.append(name)
         return name
@@ -336,6 +339,15 @@ def tear_down(env: Environment) -> None:
     for namespace in env.namespaces:
         delete_namespace(cluster.kubeconfig, namespace)
         env.deleted.append(f"namespace {namespace}")
+    release = env.release
+    if release is not None and release.namespace in env.kept_namespaces:
+        release.helm("uninstall", release.name, "--wait", capture=True, check=False)
+        release.kubectl("delete", "service", "--ignore-not-found", f"{release.name}-e2e-access",
+                        f"{release.name}-e2e-frontend", quiet=True, check=False)  # fmt: skip
+        env.deleted.append(
+            f"helm release {release.name} and the harness's Services in {release.namespace} "
+            "(the namespace was there before: kept)"
+        )
     if cluster.created:
         say(f"keeping kind cluster {cluster.name!r}: KUBECONFIG={cluster.kubeconfig}")
 

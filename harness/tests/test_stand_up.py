@@ -201,3 +201,30 @@ def test_the_pull_secret_goes_only_into_namespaces_the_run_created(
     env.new_namespace("team-ns")
     assert given == ([] if existed else ["team-ns"])
     assert env.pull_secrets("team-ns") == ([] if existed else [stand_up.delivery.PULL_SECRET])
+
+
+def test_a_namespace_that_was_there_before_is_used_as_it_is_and_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = _env(is_kind=False, kubeconfig="/k", namespace="team-ns")
+    created: list[str] = []
+    monkeypatch.setattr(stand_up, "namespace_exists", lambda kubeconfig, name: name == "team-ns")
+    monkeypatch.setattr(stand_up, "create_namespace", lambda k, name, **kw: created.append(name))
+    monkeypatch.setattr(stand_up, "say", lambda message: None)
+    env.new_namespace("team-ns")
+    env.new_namespace("team-ns-checks")
+    assert created == ["team-ns-checks"]
+    assert env.namespaces == ["team-ns-checks"] and env.kept_namespaces == ["team-ns"]
+
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(
+        stand_up, "delete_namespace", lambda k, name: calls.append(("delete", name))
+    )
+    release = stand_up.Release("todo", "team-ns", Path("/k"), images=env.images)
+    monkeypatch.setattr(release, "helm", lambda *args, **kw: calls.append(("helm", *args)))
+    monkeypatch.setattr(release, "kubectl", lambda *args, **kw: calls.append(("kubectl", *args)))
+    env.release = release
+    stand_up.tear_down(env)
+    assert ("delete", "team-ns-checks") in calls and ("delete", "team-ns") not in calls
+    assert ("helm", "uninstall", "todo", "--wait") in calls
+    assert any(c[0] == "kubectl" and "todo-e2e-access" in c for c in calls)
