@@ -111,12 +111,14 @@ def _status_filter(value: str | None) -> str | None:
     return value if value in ("open", "completed") else None
 
 
-def _page_number(value: str | None) -> int:
+def _page_number(value: str | None, size: int) -> int:
+    """The page asked for, at least 1 and at most the last one whose offset the backend
+    takes (an offset is at most MAX_ID): past the end of the list, the last page is shown."""
     try:
         page = int(value or 1)
     except ValueError:
         return 1
-    return min(max(page, 1), MAX_ID)
+    return min(max(page, 1), MAX_ID // size + 1)
 
 
 async def posted_form(request: Request) -> FormData:
@@ -283,7 +285,7 @@ async def signout(request: Request, form: Form) -> Response:
 
 @router.get("/tasks")
 async def tasks_page(request: Request) -> Response:
-    page = _page_number(request.query_params.get("page"))
+    page = _page_number(request.query_params.get("page"), request.app.state.settings.PAGE_SIZE)
     status = _status_filter(request.query_params.get("status"))
     token = signed_in_token(request)
     if token is None:
@@ -319,6 +321,9 @@ async def task_list(
         )
     except ServiceDown as exc:
         banner, code = banner or BANNERS[exc.reason], max(code, exc.status)
+    except InvalidInput as exc:  # a query the backend refuses is ours to fix, not the user's
+        log.error("backend refused the list query: %s", exc.other or exc.fields)
+        banner, code = banner or BANNERS["failed"], max(code, 502)
     pages = max(1, math.ceil(listed.total / size)) if listed else 1
     if listed and page > pages:
         return redirect(list_url(pages, status))
@@ -341,13 +346,14 @@ async def task_list(
     )
 
 
-def _list_position(form: FormData) -> tuple[int, str | None]:
-    return _page_number(text(form, "page")), _status_filter(text(form, "status"))
+def _list_position(request: Request, form: FormData) -> tuple[int, str | None]:
+    size = request.app.state.settings.PAGE_SIZE
+    return _page_number(text(form, "page"), size), _status_filter(text(form, "status"))
 
 
 @router.post("/tasks")
 async def add_task(request: Request, form: Form) -> Response:
-    page, status = _list_position(form)
+    page, status = _list_position(request, form)
     values = {
         "title": text(form, "title"),
         "description": text(form, "description"),
@@ -481,7 +487,7 @@ async def delete_task(request: Request, task_id: TaskId, form: Form) -> Response
 async def _task_action(request: Request, form: FormData, task_id: int, action: str) -> Response:
     """Complete or delete, then back to the same page of the list. Both are safe to repeat:
     a second click finds the task done, or gone (and says so)."""
-    page, status = _list_position(form)
+    page, status = _list_position(request, form)
     token = signed_in_token(request)
     if token is None:
         return session_expired(request, return_to=list_url(page, status))

@@ -94,3 +94,13 @@ def test_an_unknown_page_and_task_are_pages_not_errors(member: Visitor) -> None:
     gone = member.page("/tasks/2147483647/edit")
     assert gone.status_code == 303
     assert "That task no longer exists." in member.page("/tasks").text
+
+
+def test_a_page_number_past_what_the_backend_accepts_goes_to_the_last_page(
+    member: Visitor,
+) -> None:
+    member.add("the only task")
+    for page in ("300000000", "2147483647", "99999999999999999999"):
+        answer = member.page(f"/tasks?page={page}&status=open")
+        assert answer.status_code == 303, page
+        assert answer.headers["location"] == "/tasks?status=open", page
