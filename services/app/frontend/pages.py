@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +39,7 @@ from app.frontend.backend_client import (
     WrongCredentials,
 )
 from app.frontend.session import CSRF_FIELD, csrf_token, csrf_valid
+from app.schemas import IDEMPOTENCY_KEY
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -45,6 +47,7 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 MAX_ID = 2**31 - 1
 TaskId = Annotated[int, PathParam(gt=0, le=MAX_ID)]
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY)
 FORM_READ_SECONDS = 10  # a form body still arriving after this is refused (408)
 BANNERS = {
     "unavailable": (
@@ -351,13 +354,18 @@ def _list_position(request: Request, form: FormData) -> tuple[int, str | None]:
     return _page_number(text(form, "page"), size), _status_filter(text(form, "status"))
 
 
+def _idempotency_key(submitted: str) -> str:
+    """The form's key when the backend would take it (it goes into a header), else a new one."""
+    return submitted if _IDEMPOTENCY_KEY.fullmatch(submitted) else str(uuid.uuid4())
+
+
 @router.post("/tasks")
 async def add_task(request: Request, form: Form) -> Response:
     page, status = _list_position(request, form)
     values = {
         "title": text(form, "title"),
         "description": text(form, "description"),
-        "idempotency_key": text(form, "idempotency_key") or str(uuid.uuid4()),
+        "idempotency_key": _idempotency_key(text(form, "idempotency_key")),
     }
     token = signed_in_token(request)
     if token is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from tests.frontend.conftest import Visitor, stored_tasks
 
@@ -48,3 +49,13 @@ def test_each_rendered_form_adds_its_own_task(member: Visitor, api: httpx.Client
     member.add("same title")
     member.add("same title")  # two forms, two keys: the user meant two tasks
     assert len(stored_tasks(api, member.username)) == 2
+
+
+@pytest.mark.parametrize("key", ["ключ-1", "two words", "x" * 256])
+def test_a_key_that_is_no_idempotency_key_is_replaced_by_a_new_one(
+    member: Visitor, api: httpx.Client, key: str
+) -> None:
+    form = {**_form(member, "still added"), "idempotency_key": key}
+    answer = member.http.post("/tasks", data=form)
+    assert answer.status_code == 303
+    assert [t["title"] for t in stored_tasks(api, member.username)] == ["still added"]
