@@ -55,8 +55,12 @@ BANNERS = {
         "try again in a moment."
     ),
     "timeout": (
-        "The task service took too long to answer. Submitting the same form again is safe: "
-        "a task is never added twice."
+        "The task service took too long to answer. Submitting the same form again, "
+        "unchanged, is safe: a task is never added twice."
+    ),
+    "key_reused": (
+        "This form was already sent with other text, and that may have added a task: "
+        "check your list below. Submit the form again to add this one as a new task."
     ),
     "failed": "Something went wrong on our side. Try again in a moment.",
 }
@@ -380,6 +384,20 @@ async def add_task(request: Request, form: Form) -> Response:
             request, return_to=list_url(page, status), draft_form="add", fields=values
         )
     except InvalidInput as exc:
+        if exc.key_refused:
+            # The key went with other text before (kept after a timeout, then edited): a
+            # new key makes the next send a new task, which the banner says.
+            values["idempotency_key"] = str(uuid.uuid4())
+            return await task_list(
+                request,
+                token,
+                page=page,
+                status=status,
+                add_values=values,
+                add_errors=exc.fields,
+                banner=BANNERS["key_reused"],
+                code=422,
+            )
         errors = exc.fields or {"title": " ".join(exc.other)}
         return await task_list(
             request, token, page=page, status=status, add_values=values, add_errors=errors, code=422
