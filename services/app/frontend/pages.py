@@ -241,9 +241,12 @@ async def signin(request: Request, form: Form) -> Response:
 
 
 def start_session(request: Request, username: str, token: str) -> None:
-    """Signed in: a new CSRF token (nothing from before sign-in is trusted), the draft kept."""
+    """Signed in: a new CSRF token (nothing from before sign-in is trusted). The input and
+    the page kept when a session expired go only to the user whose session it was: on a
+    shared browser, whoever signs in next is not sent to their page with their words."""
     session = request.session
-    kept = {k: session[k] for k in ("draft", "next", "flash") if k in session}
+    carried = ("draft", "next", "flash") if session.get("user") in (None, username) else ()
+    kept = {k: session[k] for k in carried if k in session}
     session.clear()
     session.update(kept, token=token, user=username)
 

@@ -72,6 +72,28 @@ def test_the_list_itself_sends_to_sign_in(member: Visitor) -> None:
     assert back.headers["location"] == "/tasks?status=open"
 
 
+def test_someone_else_signing_in_gets_neither_the_input_nor_the_return_address(
+    member: Visitor, make_visitor
+) -> None:
+    other = make_visitor()
+    assert other.sign_up().status_code == 303  # someone with an account of their own
+    html = member.page("/tasks").text
+    form = {
+        "csrf_token": member.hidden(html, "csrf_token"),
+        "idempotency_key": member.hidden(html, "idempotency_key"),
+        "status": "open",
+        "title": "the first user's words",
+    }
+    expire_token(member)
+    assert member.http.post("/tasks", data=form).headers["location"] == "/signin"
+    # The first user walks away; the other signs in on the same browser.
+    back = member.submit("/signin", "/signin", username=other.username, password=PASSWORD)
+    assert back.headers["location"] == "/tasks"
+    page = member.page("/tasks").text
+    assert f"Signed in as <strong>{other.username}</strong>" in page
+    assert "the first user&#39;s words" not in page and "the first user's words" not in page
+
+
 @pytest.mark.parametrize(
     "cookie", ["not-a-sealed-session", SEAL.seal({"token": "x"})[:-4] + "AAAA"]
 )
