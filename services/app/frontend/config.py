@@ -51,6 +51,9 @@ class FrontendSettings(BaseSettings):
 
     PAGE_SIZE: int = Field(default=10, ge=1, le=100)
     MAX_REQUEST_BODY_BYTES: int = Field(default=64 * 1024, ge=1024)
+    # Arrival to answer, as in the backend (app.core.deadline): past it a page, 408 while the
+    # form is still arriving, else 503. Keep it above BACKEND_CONNECT_TIMEOUT_SECONDS +
+    # BACKEND_TIMEOUT_SECONDS, so a slow backend is answered with its banner first.
     REQUEST_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
 
     @field_validator("BACKEND_URL")

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from app.core.deadline import RequestDeadlineMiddleware
 from app.core.gc_tuning import tune_for_serving
 from app.core.lazy_app import lazy_app
 from app.frontend import pages
@@ -61,7 +62,12 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     pages.install_error_pages(app)
     # Added innermost first: a request meets the security headers (FrontEnd), the request
-    # id, then the session.
+    # id, the session, then the deadline (inside the session: its page is rendered).
+    app.add_middleware(
+        RequestDeadlineMiddleware,
+        seconds=settings.REQUEST_TIMEOUT_SECONDS,
+        answer=pages.deadline_page,
+    )
     app.add_middleware(
         SealedSessionMiddleware,
         key=settings.session_key,

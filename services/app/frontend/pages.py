@@ -28,6 +28,7 @@ from fastapi.routing import APIRouter
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from app.frontend.backend_client import (
     BackendClient,
@@ -541,6 +542,20 @@ async def _task_action(request: Request, form: FormData, task_id: int, action: s
 
 
 # --- error pages --------------------------------------------------------------------------
+
+
+def deadline_page(scope: Scope, status: int, _: str) -> Response:
+    """The page sent past REQUEST_TIMEOUT_SECONDS (app.core.deadline): 408 while the form
+    was still arriving, else 503."""
+    request = Request(scope)
+    if status == 408:
+        message = "The form took too long to arrive. Submit it again."
+        return render(
+            request, "error.html", 408, title="The form was not accepted", message=message
+        )
+    return render(
+        request, "error.html", status, title="No answer in time", message=BANNERS["timeout"]
+    )
 
 
 def install_error_pages(app: FastAPI) -> None:
