@@ -142,6 +142,13 @@ async def posted_form(request: Request) -> FormData:
             form = await request.form(max_files=0, max_fields=20)
     except TimeoutError:
         raise FormRefused(408, "The form took too long to arrive. Submit it again.") from None
+    except StarletteHTTPException as exc:  # 400: a file, too many fields, a broken body
+        if exc.status_code != 400:
+            raise
+        log.warning("form refused: %s", exc.detail)
+        raise FormRefused(
+            400, "The form could not be read. Go back, reload the page and submit it again."
+        ) from None
     if not csrf_valid(request, form.get(CSRF_FIELD)):
         raise CsrfRefused
     return form
