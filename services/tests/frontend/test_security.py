@@ -103,6 +103,18 @@ def test_the_backend_token_never_reaches_the_browser(member: Visitor, api: httpx
             {"BACKEND_URL": "backend:8000"},
             "configuration error: BACKEND_URL: must be an http:// or https:// URL",
         ),
+        (
+            {"BACKEND_URL": "http://:8000"},
+            "configuration error: BACKEND_URL: must be an http:// or https:// URL with a host",
+        ),
+        (
+            {"BACKEND_URL": "http://backend:eighty"},
+            "configuration error: BACKEND_URL: has an invalid port",
+        ),
+        (
+            {"BACKEND_URL": "http://backend:99999"},
+            "configuration error: BACKEND_URL: has an invalid port",
+        ),
         ({"PAGE_SIZE": "many"}, "configuration error: PAGE_SIZE: Input should be a valid integer"),
     ],
 )
