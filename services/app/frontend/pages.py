@@ -276,16 +276,24 @@ async def signup(request: Request, form: Form) -> Response:
     client = backend(request)
     try:
         await client.sign_up(username, password)
-        token = await client.sign_in(username, password)
     except UsernameTaken:
         errors = {"username": "This username is taken. Choose another one."}
         return render(request, "signup.html", 409, values=values, errors=errors)
     except InvalidInput as exc:
         return render(request, "signup.html", 422, values=values, errors=exc.fields)
-    except (ServiceDown, WrongCredentials) as exc:
-        reason = exc.reason if isinstance(exc, ServiceDown) else "failed"
-        status = exc.status if isinstance(exc, ServiceDown) else 502
-        return render(request, "signup.html", status, values=values, banner=BANNERS[reason])
+    except ServiceDown as exc:
+        return render(request, "signup.html", exc.status, values=values, banner=BANNERS[exc.reason])
+    try:
+        token = await client.sign_in(username, password)
+    except (ServiceDown, WrongCredentials, InvalidInput) as exc:
+        # The account exists: this form sent again would only say the name is taken.
+        log.warning("signed up, but the sign-in after it failed: %s", type(exc).__name__)
+        flash(
+            request,
+            "Your account is created, but signing in failed just now. "
+            f"Sign in as {username} in a moment.",
+        )
+        return redirect("/signin")
     start_session(request, username, token)
     flash(request, f"Welcome, {username}! Your account is ready.")
     return redirect("/tasks")
