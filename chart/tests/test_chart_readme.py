@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from chartlib import CHART, REPO
+from chartlib import CHART, REPO, Rendered, render_error
 
 TOOL = REPO / "chart" / "tools" / "gen_values_table.py"
 
@@ -53,3 +54,51 @@ def test_every_values_key_is_in_the_table() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     for group in values:
         assert f"`{group}" in readme, group
+
+
+# --- what the prose of README.md says, checked against what the chart renders -------------
+
+
+def _readme_section(heading: str) -> str:
+    """The text of README.md from a bold paragraph title or a heading to the next one."""
+    readme = (CHART / "README.md").read_text()
+    start = readme.index(heading)
+    ends = [i for i in (readme.find("\n**", start + 1), readme.find("\n#", start + 1)) if i > 0]
+    return " ".join(readme[start : min(ends)].split())
+
+
+def test_the_refusal_to_invent_secrets_is_documented_with_everything_it_names(
+    helm: Path, render_dir: Path
+) -> None:
+    message = " ".join(render_error(helm, render_dir, secrets=False).split())
+    values, own = re.search(
+        r"Set (.+?) to values you keep, or create the Secrets yourself and set (.+?), or render",
+        message,
+    ).groups()
+    named = [v.strip() for v in values.split(",")]
+    named += [part.strip() for part in own.split(" and ") if part.strip()]
+    assert "frontend.sessionSecret" in named  # the front end is on by default
+    prose = _readme_section("**Secrets and render-only tools.**")
+    table = _readme_section("### What the chart refuses, and why")
+    for name in named:
+        for words in name.split(" with "):  # "x.secret.create=false with x.secret.name"
+            assert words in prose, f"{words} missing from 'Secrets and render-only tools'"
+            assert words in table, f"{words} missing from the refusal table"
+
+
+def test_every_created_credential_and_checksum_is_in_the_secrets_paragraph(
+    default: Rendered,
+) -> None:
+    prose = _readme_section("**Configuration and secrets.**")
+    for value in ("database.password", "auth.jwtSecret", "auth.mcpServiceToken"):
+        assert f"`{value}`" in prose, value
+    assert "`frontend.sessionSecret`" in prose
+    annotations = {
+        key
+        for workload in default.workloads()
+        for key in workload["spec"]["template"]["metadata"].get("annotations", {})
+        if key.startswith("checksum/")
+    }
+    assert "checksum/session-secret" in annotations
+    for key in annotations:
+        assert f"`{key}`" in prose, key
