@@ -7,11 +7,9 @@ connection when part of the body is still unread, so the rest is never read.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
-import anyio
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -20,10 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import install_error_handlers
 from app.core.config import Settings
+from app.core.deadline import CLOSE, RequestDeadlineMiddleware
 from app.logging import RequestIdMiddleware
-
-log = logging.getLogger(__name__)
-CLOSE = {"Connection": "close"}  # uvicorn then closes instead of draining the unread body
 
 
 def new_app(
@@ -104,56 +100,6 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await _refuse(exc, scope, receive, send)
-
-
-class RequestDeadlineMiddleware:
-    """Every request is answered within `seconds`, body upload included.
-
-    Past the deadline the app is cancelled and the client gets 408 if its body had not
-    fully arrived (a slow or stalled upload; the connection closes), else 503.
-    """
-
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
-        self.app = app
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        body_pending = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
-        started = False
-
-        async def tracking_receive() -> Message:
-            nonlocal body_pending
-            message = await receive()
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                body_pending = False
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        with anyio.move_on_after(self.seconds) as deadline:
-            await self.app(scope, tracking_receive, tracking_send)
-        if not deadline.cancelled_caught:
-            return
-        log.warning(
-            "request deadline passed",
-            extra={"fields": {"path": scope["path"], "deadline_s": self.seconds}},
-        )
-        if started:  # nothing more can be said: returning early makes uvicorn close it
-            return
-        if body_pending:
-            detail = f"request body not received within {self.seconds:g} s"
-            response = JSONResponse({"detail": detail}, status_code=408, headers=CLOSE)
-        else:
-            detail = f"request not answered within {self.seconds:g} s"
-            response = JSONResponse({"detail": detail}, status_code=503)
-        await response(scope, receive, send)
 
 
 async def _refuse(exc: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,9 +1,12 @@
 """Password hashing (argon2id, through argon2-cffi) and HS256 user tokens.
 
-Passwords are hashed with argon2id at OWASP's first recommended configuration: 19 MiB
-of memory, 2 iterations, 1 lane. Hashes of earlier releases (scrypt, N=2^14, below the
-2^17 OWASP asks of scrypt) are still verified; `check_password` says when a stored hash
-should be replaced, which the sign-in does with the password it has just verified.
+Passwords are hashed with argon2id: 19 MiB of memory, 2 iterations, 1 lane. The hash is
+memory-hard: each guess at a stolen hash costs an attacker 19 MiB for its whole duration
+as well as the time, which is what keeps GPUs and custom hardware from trying guesses by
+the thousands in parallel. The server pays the same per sign-in, released at its end and
+bounded by running at most a few at once (app/services/users.py). Hashes of earlier
+releases (scrypt, N=2^14, r=8) are still verified; `check_password` says when a stored
+hash should be replaced, which the sign-in does with the password it has just verified.
 
 Tokens are JWTs (RFC 7519) signed with HMAC-SHA256, made and checked with the
 standard library: PyJWT would import `cryptography` on the way, ~8 MiB of

@@ -43,12 +43,14 @@ class WrongCredentials(Exception):
 
 
 class InvalidInput(Exception):
-    """422: messages per form field, and any that belong to no field."""
+    """422: messages per form field, and any that belong to no field; `key_refused` when the
+    Idempotency-Key header was refused (e.g. already used with another request)."""
 
-    def __init__(self, fields: dict[str, str], other: list[str]) -> None:
+    def __init__(self, fields: dict[str, str], other: list[str], key_refused: bool = False) -> None:
         super().__init__(fields, other)
         self.fields = fields
         self.other = other
+        self.key_refused = key_refused
 
 
 class ServiceDown(Exception):
@@ -203,6 +205,7 @@ _PATTERN_HINTS = {
 def _invalid_input(answer: httpx2.Response) -> InvalidInput:
     fields: dict[str, str] = {}
     other: list[str] = []
+    key_refused = False
     try:
         detail = answer.json()["detail"]
     except (ValueError, KeyError, TypeError):
@@ -211,13 +214,16 @@ def _invalid_input(answer: httpx2.Response) -> InvalidInput:
         return InvalidInput({}, ["The input was not accepted."])
     for error in detail:
         loc = error.get("loc") or []
+        if [str(part).lower() for part in loc] == ["header", "idempotency-key"]:
+            key_refused = True
+            continue
         name = str(loc[-1]) if len(loc) >= 2 and loc[0] == "body" else None
         message = _sentence(name, str(error.get("msg", "")), str(error.get("type", "")))
         if name and name not in fields:
             fields[name] = message
         elif not name:
             other.append(message)
-    return InvalidInput(fields, other)
+    return InvalidInput(fields, other, key_refused)
 
 
 def _sentence(field: str | None, msg: str, kind: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from typing import Literal
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -51,13 +52,23 @@ class FrontendSettings(BaseSettings):
 
     PAGE_SIZE: int = Field(default=10, ge=1, le=100)
     MAX_REQUEST_BODY_BYTES: int = Field(default=64 * 1024, ge=1024)
+    # Arrival to answer, as in the backend (app.core.deadline): past it a page, 408 while the
+    # form is still arriving, else 503. Keep it above BACKEND_CONNECT_TIMEOUT_SECONDS +
+    # BACKEND_TIMEOUT_SECONDS, so a slow backend is answered with its banner first.
     REQUEST_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
 
     @field_validator("BACKEND_URL")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+        # As MCP_SERVER_URL in app.core.config: refused here in one line, not at start-up
+        # with the HTTP client's traceback.
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host name")
+        try:
+            parts.port  # noqa: B018 - raises for a port that is not a number or out of range
+        except ValueError:
+            raise ValueError("has an invalid port") from None
         return value.rstrip("/")
 
     @model_validator(mode="after")

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
+from app.core.deadline import RequestDeadlineMiddleware
 from app.core.gc_tuning import tune_for_serving
 from app.core.lazy_app import lazy_app
 from app.frontend import pages
@@ -24,6 +26,15 @@ from app.logging import RequestIdMiddleware, configure_logging
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
+
+
+class FrontEnd(FastAPI):
+    """FastAPI with the security headers around its whole stack: Starlette's outermost
+    middleware answers an unexpected failure (the 500 page) itself, outside every
+    middleware added with add_middleware, and that page must carry them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack())
 
 
 def create_app(settings: FrontendSettings | None = None) -> FastAPI:
@@ -39,7 +50,7 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
         finally:
             await app.state.backend.aclose()
 
-    app = FastAPI(
+    app = FrontEnd(
         title="todo-app front end",
         lifespan=lifespan,
         docs_url=None,
@@ -50,14 +61,19 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     pages.install_error_pages(app)
-    # Added innermost first: a request meets the request id, then the headers, then the session.
+    # Added innermost first: a request meets the security headers (FrontEnd), the request
+    # id, the session, then the deadline (inside the session: its page is rendered).
+    app.add_middleware(
+        RequestDeadlineMiddleware,
+        seconds=settings.REQUEST_TIMEOUT_SECONDS,
+        answer=pages.deadline_page,
+    )
     app.add_middleware(
         SealedSessionMiddleware,
         key=settings.session_key,
         lifetime_seconds=settings.SESSION_LIFETIME_SECONDS,
         always_secure=settings.SESSION_COOKIE_SECURE == "always",
     )
-    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 

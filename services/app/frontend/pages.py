@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ from fastapi.routing import APIRouter
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from app.frontend.backend_client import (
     BackendClient,
@@ -38,6 +40,7 @@ from app.frontend.backend_client import (
     WrongCredentials,
 )
 from app.frontend.session import CSRF_FIELD, csrf_token, csrf_valid
+from app.schemas import IDEMPOTENCY_KEY
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -45,6 +48,7 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 MAX_ID = 2**31 - 1
 TaskId = Annotated[int, PathParam(gt=0, le=MAX_ID)]
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY)
 FORM_READ_SECONDS = 10  # a form body still arriving after this is refused (408)
 BANNERS = {
     "unavailable": (
@@ -52,8 +56,12 @@ BANNERS = {
         "try again in a moment."
     ),
     "timeout": (
-        "The task service took too long to answer. Submitting the same form again is safe: "
-        "a task is never added twice."
+        "The task service took too long to answer. Submitting the same form again, "
+        "unchanged, is safe: a task is never added twice."
+    ),
+    "key_reused": (
+        "This form was already sent with other text, and that may have added a task: "
+        "check your list below. Submit the form again to add this one as a new task."
     ),
     "failed": "Something went wrong on our side. Try again in a moment.",
 }
@@ -111,12 +119,14 @@ def _status_filter(value: str | None) -> str | None:
     return value if value in ("open", "completed") else None
 
 
-def _page_number(value: str | None) -> int:
+def _page_number(value: str | None, size: int) -> int:
+    """The page asked for, at least 1 and at most the last one whose offset the backend
+    takes (an offset is at most MAX_ID): past the end of the list, the last page is shown."""
     try:
         page = int(value or 1)
     except ValueError:
         return 1
-    return min(max(page, 1), MAX_ID)
+    return min(max(page, 1), MAX_ID // size + 1)
 
 
 async def posted_form(request: Request) -> FormData:
@@ -132,6 +142,13 @@ async def posted_form(request: Request) -> FormData:
             form = await request.form(max_files=0, max_fields=20)
     except TimeoutError:
         raise FormRefused(408, "The form took too long to arrive. Submit it again.") from None
+    except StarletteHTTPException as exc:  # 400: a file, too many fields, a broken body
+        if exc.status_code != 400:
+            raise
+        log.warning("form refused: %s", exc.detail)
+        raise FormRefused(
+            400, "The form could not be read. Go back, reload the page and submit it again."
+        ) from None
     if not csrf_valid(request, form.get(CSRF_FIELD)):
         raise CsrfRefused
     return form
@@ -232,9 +249,12 @@ async def signin(request: Request, form: Form) -> Response:
 
 
 def start_session(request: Request, username: str, token: str) -> None:
-    """Signed in: a new CSRF token (nothing from before sign-in is trusted), the draft kept."""
+    """Signed in: a new CSRF token (nothing from before sign-in is trusted). The input and
+    the page kept when a session expired go only to the user whose session it was: on a
+    shared browser, whoever signs in next is not sent to their page with their words."""
     session = request.session
-    kept = {k: session[k] for k in ("draft", "next", "flash") if k in session}
+    carried = ("draft", "next", "flash") if session.get("user") in (None, username) else ()
+    kept = {k: session[k] for k in carried if k in session}
     session.clear()
     session.update(kept, token=token, user=username)
 
@@ -256,16 +276,24 @@ async def signup(request: Request, form: Form) -> Response:
     client = backend(request)
     try:
         await client.sign_up(username, password)
-        token = await client.sign_in(username, password)
     except UsernameTaken:
         errors = {"username": "This username is taken. Choose another one."}
         return render(request, "signup.html", 409, values=values, errors=errors)
     except InvalidInput as exc:
         return render(request, "signup.html", 422, values=values, errors=exc.fields)
-    except (ServiceDown, WrongCredentials) as exc:
-        reason = exc.reason if isinstance(exc, ServiceDown) else "failed"
-        status = exc.status if isinstance(exc, ServiceDown) else 502
-        return render(request, "signup.html", status, values=values, banner=BANNERS[reason])
+    except ServiceDown as exc:
+        return render(request, "signup.html", exc.status, values=values, banner=BANNERS[exc.reason])
+    try:
+        token = await client.sign_in(username, password)
+    except (ServiceDown, WrongCredentials, InvalidInput) as exc:
+        # The account exists: this form sent again would only say the name is taken.
+        log.warning("signed up, but the sign-in after it failed: %s", type(exc).__name__)
+        flash(
+            request,
+            "Your account is created, but signing in failed just now. "
+            f"Sign in as {username} in a moment.",
+        )
+        return redirect("/signin")
     start_session(request, username, token)
     flash(request, f"Welcome, {username}! Your account is ready.")
     return redirect("/tasks")
@@ -283,7 +311,7 @@ async def signout(request: Request, form: Form) -> Response:
 
 @router.get("/tasks")
 async def tasks_page(request: Request) -> Response:
-    page = _page_number(request.query_params.get("page"))
+    page = _page_number(request.query_params.get("page"), request.app.state.settings.PAGE_SIZE)
     status = _status_filter(request.query_params.get("status"))
     token = signed_in_token(request)
     if token is None:
@@ -319,6 +347,9 @@ async def task_list(
         )
     except ServiceDown as exc:
         banner, code = banner or BANNERS[exc.reason], max(code, exc.status)
+    except InvalidInput as exc:  # a query the backend refuses is ours to fix, not the user's
+        log.error("backend refused the list query: %s", exc.other or exc.fields)
+        banner, code = banner or BANNERS["failed"], max(code, 502)
     pages = max(1, math.ceil(listed.total / size)) if listed else 1
     if listed and page > pages:
         return redirect(list_url(pages, status))
@@ -341,17 +372,23 @@ async def task_list(
     )
 
 
-def _list_position(form: FormData) -> tuple[int, str | None]:
-    return _page_number(text(form, "page")), _status_filter(text(form, "status"))
+def _list_position(request: Request, form: FormData) -> tuple[int, str | None]:
+    size = request.app.state.settings.PAGE_SIZE
+    return _page_number(text(form, "page"), size), _status_filter(text(form, "status"))
+
+
+def _idempotency_key(submitted: str) -> str:
+    """The form's key when the backend would take it (it goes into a header), else a new one."""
+    return submitted if _IDEMPOTENCY_KEY.fullmatch(submitted) else str(uuid.uuid4())
 
 
 @router.post("/tasks")
 async def add_task(request: Request, form: Form) -> Response:
-    page, status = _list_position(form)
+    page, status = _list_position(request, form)
     values = {
         "title": text(form, "title"),
         "description": text(form, "description"),
-        "idempotency_key": text(form, "idempotency_key") or str(uuid.uuid4()),
+        "idempotency_key": _idempotency_key(text(form, "idempotency_key")),
     }
     token = signed_in_token(request)
     if token is None:
@@ -366,6 +403,20 @@ async def add_task(request: Request, form: Form) -> Response:
             request, return_to=list_url(page, status), draft_form="add", fields=values
         )
     except InvalidInput as exc:
+        if exc.key_refused:
+            # The key went with other text before (kept after a timeout, then edited): a
+            # new key makes the next send a new task, which the banner says.
+            values["idempotency_key"] = str(uuid.uuid4())
+            return await task_list(
+                request,
+                token,
+                page=page,
+                status=status,
+                add_values=values,
+                add_errors=exc.fields,
+                banner=BANNERS["key_reused"],
+                code=422,
+            )
         errors = exc.fields or {"title": " ".join(exc.other)}
         return await task_list(
             request, token, page=page, status=status, add_values=values, add_errors=errors, code=422
@@ -481,7 +532,7 @@ async def delete_task(request: Request, task_id: TaskId, form: Form) -> Response
 async def _task_action(request: Request, form: FormData, task_id: int, action: str) -> Response:
     """Complete or delete, then back to the same page of the list. Both are safe to repeat:
     a second click finds the task done, or gone (and says so)."""
-    page, status = _list_position(form)
+    page, status = _list_position(request, form)
     token = signed_in_token(request)
     if token is None:
         return session_expired(request, return_to=list_url(page, status))
@@ -506,6 +557,20 @@ async def _task_action(request: Request, form: FormData, task_id: int, action: s
 
 
 # --- error pages --------------------------------------------------------------------------
+
+
+def deadline_page(scope: Scope, status: int, _: str) -> Response:
+    """The page sent past REQUEST_TIMEOUT_SECONDS (app.core.deadline): 408 while the form
+    was still arriving, else 503."""
+    request = Request(scope)
+    if status == 408:
+        message = "The form took too long to arrive. Submit it again."
+        return render(
+            request, "error.html", 408, title="The form was not accepted", message=message
+        )
+    return render(
+        request, "error.html", status, title="No answer in time", message=BANNERS["timeout"]
+    )
 
 
 def install_error_pages(app: FastAPI) -> None:

@@ -23,28 +23,28 @@ from app.core.security import (
 )
 
 SECRET = "k" * 64
-# OWASP's first argon2id configuration: 19 MiB (19456 KiB), 2 iterations, 1 lane.
-OWASP = {"type": "ID", "memory_cost": 19456, "time_cost": 2, "parallelism": 1}
+# The current argon2id parameters: 19 MiB (19456 KiB) of memory, 2 iterations, 1 lane.
+CURRENT_ARGON2ID = {"type": "ID", "memory_cost": 19456, "time_cost": 2, "parallelism": 1}
 # "correct horse battery" as releases before argon2id stored it (scrypt, N=2^14, r=8, p=1).
 LEGACY_SCRYPT = (
     "scrypt$16384$8$1$wjieHWJTux1Irn16EuSkxQ==$AyDpUCf2dOnuUYDLkWsDrPKElVQkTjROCyBZi21eCOk="
 )
 
 
-def owasp_argon2id(stored: str) -> bool:
+def current_argon2id(stored: str) -> bool:
     params = extract_parameters(stored)
     return {
         "type": params.type.name,
         "memory_cost": params.memory_cost,
         "time_cost": params.time_cost,
         "parallelism": params.parallelism,
-    } == OWASP
+    } == CURRENT_ARGON2ID
 
 
-def test_new_hashes_are_argon2id_with_owasps_parameters() -> None:
+def test_new_hashes_are_argon2id_with_the_current_parameters() -> None:
     stored = hash_password("correct horse")
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
-    assert owasp_argon2id(stored)
+    assert current_argon2id(stored)
     assert check_password("correct horse", stored).matches
     assert check_password("correct horse", stored).upgraded_hash is None  # already current
     assert not check_password("wrong horse", stored).matches
@@ -54,7 +54,7 @@ def test_new_hashes_are_argon2id_with_owasps_parameters() -> None:
 def test_a_legacy_scrypt_hash_verifies_and_is_upgraded_to_argon2id() -> None:
     check = check_password("correct horse battery", LEGACY_SCRYPT)
     assert check.matches
-    assert check.upgraded_hash is not None and owasp_argon2id(check.upgraded_hash)
+    assert check.upgraded_hash is not None and current_argon2id(check.upgraded_hash)
     again = check_password("correct horse battery", check.upgraded_hash)
     assert again.matches and again.upgraded_hash is None
 
@@ -79,12 +79,12 @@ def test_an_argon2id_hash_below_the_current_parameters_is_upgraded() -> None:
     weaker = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash("pw")
     check = check_password("pw", weaker)
     assert check.matches
-    assert check.upgraded_hash is not None and owasp_argon2id(check.upgraded_hash)
+    assert check.upgraded_hash is not None and current_argon2id(check.upgraded_hash)
 
 
 def test_the_unknown_users_dummy_hash_costs_what_a_users_hash_costs() -> None:
     # Checked instead of a user's hash: same scheme and parameters, so the same work.
-    assert owasp_argon2id(dummy_hash())
+    assert current_argon2id(dummy_hash())
     assert not check_password("anything", dummy_hash()).matches
 
 

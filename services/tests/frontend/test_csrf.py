@@ -58,3 +58,39 @@ def test_an_oversized_form_is_refused_before_it_is_read(member: Visitor) -> None
     answer = member.http.post("/tasks", data=data)
     assert answer.status_code == 413
     assert "The form is too large" in answer.text
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        pytest.param(
+            lambda http, token: http.post(
+                "/tasks", data={"csrf_token": token}, files={"upload": ("a.txt", b"a file")}
+            ),
+            id="a-file",
+        ),
+        pytest.param(
+            lambda http, token: http.post(
+                "/tasks", data={"csrf_token": token, **{f"f{n}": "x" for n in range(25)}}
+            ),
+            id="too-many-fields",
+        ),
+        pytest.param(
+            lambda http, token: http.post(
+                "/tasks",
+                content=f"csrf_token={token}",
+                headers={"Content-Type": "multipart/form-data"},  # no boundary
+            ),
+            id="broken-multipart",
+        ),
+    ],
+)
+def test_a_form_body_that_cannot_be_read_is_refused_with_a_400_page(
+    member: Visitor, api: httpx.Client, send
+) -> None:
+    token = member.hidden(member.page("/tasks").text, "csrf_token")
+    answer = send(member.http, token)
+    assert answer.status_code == 400
+    assert "The form was not accepted" in answer.text and "Page not found" not in answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+    assert stored_tasks(api, member.username) == []

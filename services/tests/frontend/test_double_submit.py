@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from tests.frontend.conftest import Visitor, stored_tasks
 
@@ -48,3 +49,33 @@ def test_each_rendered_form_adds_its_own_task(member: Visitor, api: httpx.Client
     member.add("same title")
     member.add("same title")  # two forms, two keys: the user meant two tasks
     assert len(stored_tasks(api, member.username)) == 2
+
+
+@pytest.mark.parametrize("key", ["ключ-1", "two words", "x" * 256])
+def test_a_key_that_is_no_idempotency_key_is_replaced_by_a_new_one(
+    member: Visitor, api: httpx.Client, key: str
+) -> None:
+    form = {**_form(member, "still added"), "idempotency_key": key}
+    answer = member.http.post("/tasks", data=form)
+    assert answer.status_code == 303
+    assert [t["title"] for t in stored_tasks(api, member.username)] == ["still added"]
+
+
+def test_a_kept_key_sent_with_changed_text_gets_a_new_key_and_a_banner(
+    member: Visitor, api: httpx.Client
+) -> None:
+    # As after a timeout: the form comes back with its key, the first send was stored, and
+    # the user changes the title before sending it again.
+    form = _form(member, "first wording")
+    assert member.http.post("/tasks", data=form).status_code == 303
+    changed = member.http.post("/tasks", data={**form, "title": "second wording"})
+    assert changed.status_code == 422
+    assert "This form was already sent with other text" in changed.text
+    assert 'id="title-error"' not in changed.text  # not the title's fault
+    assert 'value="second wording"' in changed.text
+    new_key = member.hidden(changed.text, "idempotency_key")
+    assert new_key != form["idempotency_key"]
+    again = {**form, "title": "second wording", "idempotency_key": new_key}
+    assert member.http.post("/tasks", data=again).status_code == 303
+    titles = sorted(t["title"] for t in stored_tasks(api, member.username))
+    assert titles == ["first wording", "second wording"]

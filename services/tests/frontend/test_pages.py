@@ -94,3 +94,25 @@ def test_an_unknown_page_and_task_are_pages_not_errors(member: Visitor) -> None:
     gone = member.page("/tasks/2147483647/edit")
     assert gone.status_code == 303
     assert "That task no longer exists." in member.page("/tasks").text
+
+
+def test_a_page_number_past_what_the_backend_accepts_goes_to_the_last_page(
+    member: Visitor,
+) -> None:
+    member.add("the only task")
+    for page in ("300000000", "2147483647", "99999999999999999999"):
+        answer = member.page(f"/tasks?page={page}&status=open")
+        assert answer.status_code == 303, page
+        assert answer.headers["location"] == "/tasks?status=open", page
+
+
+def test_an_add_refused_on_a_later_page_comes_back_on_that_page(member: Visitor) -> None:
+    for n in range(12):  # the suite's page size is 10
+        member.add(f"task {n:02}")
+    html = member.page("/tasks?page=2&status=open").text
+    add_form = html.split('action="/tasks" class="add">', 1)[1].split("</form>", 1)[0]
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">', add_form))
+    assert fields["page"] == "2" and fields["status"] == "open"
+    refused = member.http.post("/tasks", data={**fields, "title": ""})
+    assert refused.status_code == 422
+    assert "Page 2 of 2 (12 tasks)" in refused.text

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
+from app.frontend.config import FrontendSettings
+from app.frontend.main import create_app
 from app.frontend.session import COOKIE_NAME
-from tests.frontend.conftest import Visitor, backend_token
+from tests.frontend.conftest import SESSION_SECRET, Visitor, backend_token
 
 
 def test_every_page_carries_a_strict_policy(visitor: Visitor) -> None:
@@ -21,6 +26,33 @@ def test_every_page_carries_a_strict_policy(visitor: Visitor) -> None:
         assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["cache-control"] == "no-store"
+
+
+@pytest.fixture
+def failing_front_end() -> Iterator[TestClient]:
+    """The front end in this process with one route that fails (no backend is reached)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    app = create_app(FrontendSettings(SESSION_SECRET=SESSION_SECRET))
+    root.handlers[:], root.level = handlers, level  # create_app set up the JSON log lines
+
+    @app.get("/fails")
+    async def fails() -> None:
+        raise RuntimeError("an error no handler expects")
+
+    yield TestClient(app, raise_server_exceptions=False)
+
+
+def test_the_page_of_an_unexpected_failure_carries_the_headers_too(
+    failing_front_end: TestClient,
+) -> None:
+    answer = failing_front_end.get("/fails")
+    assert answer.status_code == 500 and "Something went wrong" in answer.text
+    headers = answer.headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store"
 
 
 def test_pages_have_no_inline_script_or_style(member: Visitor) -> None:
@@ -70,6 +102,18 @@ def test_the_backend_token_never_reaches_the_browser(member: Visitor, api: httpx
         (
             {"BACKEND_URL": "backend:8000"},
             "configuration error: BACKEND_URL: must be an http:// or https:// URL",
+        ),
+        (
+            {"BACKEND_URL": "http://:8000"},
+            "configuration error: BACKEND_URL: must be an http:// or https:// URL with a host",
+        ),
+        (
+            {"BACKEND_URL": "http://backend:eighty"},
+            "configuration error: BACKEND_URL: has an invalid port",
+        ),
+        (
+            {"BACKEND_URL": "http://backend:99999"},
+            "configuration error: BACKEND_URL: has an invalid port",
         ),
         ({"PAGE_SIZE": "many"}, "configuration error: PAGE_SIZE: Input should be a valid integer"),
     ],

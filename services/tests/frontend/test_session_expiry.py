@@ -3,10 +3,12 @@ they typed kept and given back once they are in again."""
 
 from __future__ import annotations
 
+import base64
 import time
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from app.core.security import create_access_token
 from app.frontend.config import FrontendSettings
@@ -72,10 +74,52 @@ def test_the_list_itself_sends_to_sign_in(member: Visitor) -> None:
     assert back.headers["location"] == "/tasks?status=open"
 
 
+def test_someone_else_signing_in_gets_neither_the_input_nor_the_return_address(
+    member: Visitor, make_visitor
+) -> None:
+    other = make_visitor()
+    assert other.sign_up().status_code == 303  # someone with an account of their own
+    html = member.page("/tasks").text
+    form = {
+        "csrf_token": member.hidden(html, "csrf_token"),
+        "idempotency_key": member.hidden(html, "idempotency_key"),
+        "status": "open",
+        "title": "the first user's words",
+    }
+    expire_token(member)
+    assert member.http.post("/tasks", data=form).headers["location"] == "/signin"
+    # The first user walks away; the other signs in on the same browser.
+    back = member.submit("/signin", "/signin", username=other.username, password=PASSWORD)
+    assert back.headers["location"] == "/tasks"
+    page = member.page("/tasks").text
+    assert f"Signed in as <strong>{other.username}</strong>" in page
+    assert "the first user&#39;s words" not in page and "the first user's words" not in page
+
+
+def test_a_signed_in_cookie_changed_by_one_bit_is_an_empty_session(member: Visitor) -> None:
+    assert member.page("/tasks").status_code == 200
+    sealed = member.http.cookies[COOKIE_NAME]
+    assert member.page("/tasks").status_code == 200  # this cookie is a signed-in session
+    raw = bytearray(base64.urlsafe_b64decode(sealed))
+    raw[-1] ^= 1  # the authentication tag: the encrypted session itself is intact
+    tampered = base64.urlsafe_b64encode(bytes(raw)).decode()
+    # A check that let it through would open the same signed-in session.
+    member.http.cookies.set(COOKIE_NAME, tampered, domain="127.0.0.1")
+    assert member.page("/tasks").headers.get("location") == "/signin"
+    assert member.page("/signin").status_code == 200  # the form, not "already signed in"
+    assert SEAL.open(tampered) == {}
+
+
 @pytest.mark.parametrize(
-    "cookie", ["not-a-sealed-session", SEAL.seal({"token": "x"})[:-4] + "AAAA"]
+    "cookie",
+    [
+        "not-a-sealed-session",
+        SessionSeal(Fernet.generate_key(), 3600).seal({"token": "t", "user": "u"}),
+    ],
+    ids=["garbage", "another-key"],
 )
 def test_a_cookie_that_is_not_ours_is_an_empty_session(visitor: Visitor, cookie: str) -> None:
+    assert SEAL.open(cookie) == {}
     visitor.http.cookies.set(COOKIE_NAME, cookie, domain="127.0.0.1")
     assert visitor.page("/tasks").headers["location"] == "/signin"
 

@@ -13,7 +13,7 @@ import pytest
 from harness.local import Server
 
 from tests.conftest import JWT_SECRET, User
-from tests.core.test_security import LEGACY_SCRYPT, owasp_argon2id
+from tests.core.test_security import LEGACY_SCRYPT, current_argon2id
 
 
 def test_signup_then_token(api: httpx.Client) -> None:
@@ -79,7 +79,7 @@ def sign_in(api: httpx.Client, username: str, password: str) -> int:
 def test_a_new_user_is_stored_with_an_argon2id_hash(
     api: httpx.Client, user: User, database_url: str
 ) -> None:
-    assert owasp_argon2id(stored_hash(database_url, user.username))
+    assert current_argon2id(stored_hash(database_url, user.username))
 
 
 def test_a_legacy_scrypt_user_signs_in_and_their_hash_becomes_argon2id(
@@ -96,7 +96,7 @@ def test_a_legacy_scrypt_user_signs_in_and_their_hash_becomes_argon2id(
     assert stored_hash(database_url, name) == LEGACY_SCRYPT  # a refusal changes nothing
     assert sign_in(api, name, "correct horse battery") == 200
     upgraded = stored_hash(database_url, name)
-    assert owasp_argon2id(upgraded)
+    assert current_argon2id(upgraded)
     assert sign_in(api, name, "correct horse battery") == 200
     assert stored_hash(database_url, name) == upgraded  # current already: kept
     assert sign_in(api, name, "wrong password") == 401
