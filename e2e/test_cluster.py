@@ -152,9 +152,16 @@ def test_a_privileged_pod_starts(release, checks_ns, cluster):
     _apply(release, checks_ns, pod)
     kubectl(release.kubeconfig, "-n", checks_ns, "wait", "--for=condition=Ready", "pod/privileged",
             "--timeout=120s")  # fmt: skip
-    out = kubectl(release.kubeconfig, "-n", checks_ns, "logs", "privileged", capture=True,
-                  quiet=True).stdout  # fmt: skip
-    assert int(out.split()[1], 16) & (1 << 21), "the privileged pod lacks CAP_SYS_ADMIN"
+
+    def cap_eff() -> str | None:
+        # Ready says the container started, not that its first line reached the log yet.
+        out = kubectl(release.kubeconfig, "-n", checks_ns, "logs", "privileged", capture=True,
+                      quiet=True).stdout  # fmt: skip
+        return next((line.split()[1] for line in out.splitlines() if line.startswith("CapEff")),
+                    None)  # fmt: skip
+
+    mask = wait_for(cap_eff, timeout=30, interval=0.5, what="the privileged pod's CapEff line")
+    assert int(mask, 16) & (1 << 21), "the privileged pod lacks CAP_SYS_ADMIN"
 
 
 def test_postgresql_takes_its_credentials_and_refuses_others(release, kube):
