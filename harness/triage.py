@@ -57,6 +57,9 @@ RULES: tuple[Rule, ...] = (
          r"Traceback \(most recent call last\)", (APP_LOGS,)),
     Rule(HARNESS, "a wait of the harness ran out", r"timed out after \d+ s waiting for",
          (MESSAGE,)),
+    Rule(HARNESS, "a check's own code failed (it read what it did not wait for)",
+         r"^(IndexError|KeyError|TypeError|AttributeError|NameError|UnboundLocalError)\b",
+         (MESSAGE,)),
 )  # fmt: skip
 
 
@@ -75,11 +78,23 @@ def _texts(message: str, artifacts: Path | None) -> dict[str, list[tuple[str, st
         for path in sorted(artifacts.rglob("*.txt")):
             text = path.read_text(errors="replace")
             name = path.name
+            if name.startswith("cluster-events"):
+                text = _own_lines(text, run_namespace=path.parent.parent.name)  # <ns>/<test>/
             if "events" in name or name.startswith(("nodes", "describe-")):
                 found[EVENTS].append((str(path.relative_to(artifacts)), text))
             elif name.startswith("logs-") and re.search(r"-(backend|mcp-server|frontend)-", name):
                 found[APP_LOGS].append((str(path.relative_to(artifacts)), text))
     return found
+
+
+def _own_lines(events: str, run_namespace: str) -> str:
+    """The cluster-wide events that can explain this run's failure: those of its own
+    namespaces (`<run namespace>`, `-checks`, `-up`) and of the nodes. A helper pod of
+    another namespace whose sandbox failed once at bring-up, and was retried, is not."""
+    lines = events.splitlines()
+    kept = [line for line in lines[1:]
+            if line.split(" ", 1)[0].startswith(run_namespace) or " node/" in line]  # fmt: skip
+    return "\n".join(lines[:1] + kept)
 
 
 def classify(message: str, artifacts: Path | None = None) -> Verdict:

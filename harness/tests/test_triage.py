@@ -112,3 +112,22 @@ def test_a_recorded_failing_run_is_not_blamed_on_the_machine() -> None:
     verdict = triage.classify(failed["message"], saved)
     assert verdict.owner != "machine"
     assert (verdict.owner, verdict.name) == ("product", "an acknowledged write was lost")
+
+
+def test_another_namespaces_sandbox_retry_does_not_blame_the_machine(tmp_path) -> None:
+    """A local-path helper pod whose sandbox failed once at bring-up (and was retried) is
+    in every cluster's events; a check that then read an empty log is the harness's."""
+    test = "todo-e2e-1206061125abf0/test_a_privileged_pod_starts"
+    saved = _saved(tmp_path, {f"{test}/cluster-events.txt": (
+        "NAMESPACE                        LAST SEEN   TYPE      REASON                   OBJECT\n"
+        "todo-e2e-1206061125abf0-checks   1s          Normal    Scheduled                "
+        "pod/privileged\n"
+        "local-path-storage               35s         Warning   FailedCreatePodSandBox   "
+        "pod/helper-pod-create-pvc-4db0   Failed to create pod sandbox: rpc error\n")})  # fmt: skip
+    verdict = triage.classify("IndexError: list index out of range", saved / test)
+    assert verdict.owner == "harness" and "own code" in verdict.name
+    own = _saved(tmp_path / "own", {f"{test}/cluster-events.txt": (
+        "NAMESPACE                        LAST SEEN   TYPE      REASON                   OBJECT\n"
+        "todo-e2e-1206061125abf0-checks   35s         Warning   FailedCreatePodSandBox   "
+        "pod/privileged   Failed to create pod sandbox: rpc error\n")})  # fmt: skip
+    assert triage.classify("IndexError: list index out of range", own / test).owner == "machine"
