@@ -12,7 +12,9 @@ the relay's port stays, each new connection goes to the current forward, and
 when the forwarded pod is deleted, stops being Ready or its kubectl exits, a
 forward to another Ready pod of the Service is started and the relay switches
 to it once it listens. A deleted pod keeps serving through its preStop delay,
-so no request meets a pod that is gone.
+so no request meets a pod that is gone; a connection that arrives while no
+forward listens (kubectl exits when a stream through it fails) waits for the
+next one instead of being closed unanswered.
 """
 
 # ruff: noqa: S603 - runs the pinned kubectl with fixed arguments
@@ -24,6 +26,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -57,6 +60,8 @@ class Relay:
     """TCP on 127.0.0.1:`port`, each accepted connection piped to 127.0.0.1:`upstream`
     (read when the connection arrives, so a switch takes effect for the next one)."""
 
+    CONNECT_WAIT = 15.0  # seconds a new connection waits for a forward to connect to
+
     def __init__(self, port: int) -> None:
         self.port = port
         self.upstream: int | None = None
@@ -77,9 +82,20 @@ class Relay:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
-        try:
-            upstream = socket.create_connection(("127.0.0.1", self.upstream or 0), timeout=5)
-        except OSError:
+        # A kubectl forward exits when a stream through it fails; until the follower has
+        # started the next one (within a few seconds) a connection waits for it here rather
+        # than being closed unanswered. Nothing was sent upstream yet, so this is safe.
+        upstream = None
+        deadline = time.monotonic() + self.CONNECT_WAIT
+        while upstream is None and not self._stopped.is_set():
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream or 0), timeout=5)
+            except OSError:
+                if time.monotonic() > deadline:
+                    client.close()
+                    return
+                time.sleep(0.2)
+        if upstream is None:
             client.close()
             return
         upstream.settimeout(None)

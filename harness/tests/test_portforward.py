@@ -45,10 +45,22 @@ def test_new_connections_go_where_the_relay_points_now() -> None:
         relay.close()
 
 
-def test_a_connection_the_relay_cannot_place_is_closed_not_hung() -> None:
+def test_a_connection_made_while_the_forward_is_replaced_waits_for_the_next_one() -> None:
     relay = Relay(free_port())
     try:
-        relay.upstream = free_port()  # nothing listens there
+        relay.upstream = free_port()  # the forward's kubectl exited: nothing listens there
+        with named_server(b"next") as following:
+            threading.Timer(0.6, lambda: setattr(relay, "upstream", following)).start()
+            assert _ask(relay.port, b"hello") == b"next:hello"
+    finally:
+        relay.close()
+
+
+def test_a_connection_the_relay_cannot_place_is_closed_not_hung() -> None:
+    relay = Relay(free_port())
+    relay.CONNECT_WAIT = 0.5
+    try:
+        relay.upstream = free_port()  # nothing listens there, and nothing comes
         try:
             answered = _ask(relay.port, b"anyone")
         except ConnectionResetError:  # closed while our bytes were unread
