@@ -254,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "collect":
         print(collect(args.index))
         return 0
+    if not args.folder.is_dir():
+        print(f"{args.folder}: no such folder (give reports/repeat/)", file=sys.stderr)
+        return 2
     return summarize(args.folder)
 
 

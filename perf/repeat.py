@@ -134,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("folder", type=Path, nargs="?", default=FOLDER)
-    return summarize(parser.parse_args(argv).folder)
+    folder = parser.parse_args(argv).folder
+    if not folder.is_dir():
+        print(f"{folder}: no such folder (give reports/perf-repeat/)", file=sys.stderr)
+        return 2
+    return summarize(folder)
 
 
 if __name__ == "__main__":

@@ -106,3 +106,10 @@ def test_a_run_is_not_credited_with_results_an_earlier_run_left(tmp_path: Path) 
     assert not (moved / "reports" / "e2e-results.json").exists()
     assert not (moved / "artifacts").exists() and (tmp_path / "reports" / "perf").is_dir()
     assert repeat.tally(folder)["red_runs"] == [1]
+
+
+def test_summarizing_a_folder_that_is_not_there_is_one_line(tmp_path, capsys) -> None:
+    from e2e.repeat import main
+
+    assert main(["summary", str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err

@@ -60,3 +60,10 @@ def test_a_run_is_green_only_when_it_exited_0(tmp_path: Path) -> None:
     assert [r["green"] for r in tally["runs"]] == [False, False]
     assert "exited with 1: 2 figure(s) fell outside" in tally["runs"][0]["failures"][0]["what"]
     assert "recorded no exit status" in tally["runs"][1]["failures"][0]["what"]
+
+
+def test_summarizing_a_folder_that_is_not_there_is_one_line(tmp_path, capsys) -> None:
+    from perf.repeat import main
+
+    assert main([str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err
