@@ -247,8 +247,8 @@ def restart_apiserver(name: str) -> None:
 # --- the egress guard ----------------------------------------------------------------------
 
 NETWORK = "kind"  # kind's fixed network name (KIND_EXPERIMENTAL_DOCKER_NETWORK aside)
-# kind's own choice for the network's IPv6 ULA subnet and options (pkg/cluster/internal/
-# providers/docker/network.go); the same here so kind accepts the network as its own.
+# The IPv6 ULA subnet and options kind itself gives the network when it makes it; the same
+# here so kind accepts a network made by the harness as its own.
 KIND_IPV6_SUBNET = "fc00:f853:ccd:e793::/64"
 COMMENT = "todo-app: kind network stays on this host"
 
