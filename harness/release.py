@@ -99,13 +99,20 @@ class Release:
         extra_values: Sequence[Path] = (),
         check: bool = True,
         wait: bool = True,
+        take_over_fields: bool = False,
     ):
-        """`helm upgrade` (waiting unless told not to) with this release's values plus `sets`."""
+        """`helm upgrade` (waiting unless told not to) with this release's values plus `sets`.
+
+        `take_over_fields`: the upgrade sets a field another manager owns now (pinning
+        replicas an HPA scaled: `.spec.replicas` belongs to the controller manager). Helm 4
+        applies server-side and refuses such a conflict unless told `--force-conflicts`;
+        Helm 3 patches client-side and has no conflict to force."""
         waiting = ["--wait", "--timeout", timeout] if wait else []
+        forcing = ["--force-conflicts"] if take_over_fields and self.helm_tool == "helm" else []
         # A caller that checks the outcome itself (check=False) gets helm's own answer.
         watch = PullWatch(self.kubeconfig, self.namespace) if wait and check else None
         return self.helm("upgrade", self.name, str(chart), *self.helm_args(extra_values, sets),
-                         *waiting, capture=True, check=check, watch=watch)  # fmt: skip
+                         *waiting, *forcing, capture=True, check=check, watch=watch)  # fmt: skip
 
     def rollback(self, revision: int | str, *, timeout: str = "5m"):
         return self.helm("rollback", self.name, str(revision), "--wait", "--timeout", timeout,

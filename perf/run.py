@@ -142,7 +142,7 @@ def cluster_target(args: argparse.Namespace) -> Iterator[Target]:
         else:
             sets = ["mcpServer.autoscaling.enabled=false", f"mcpServer.replicaCount={n}"]
             want = n
-        release.upgrade(sets=sets, timeout="4m")
+        release.upgrade(sets=sets, timeout="4m", take_over_fields=True)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             dep = kube.deployment("mcp-server")

@@ -35,3 +35,20 @@ def test_fullname_follows_the_charts_rule() -> None:
     assert _release([]).fullname == "todo-todo-app"
     named = Release("todo-app-x", "ns", Path("k"), decide.image_set("local"))
     assert named.fullname == "todo-app-x"
+
+
+def test_pinning_replicas_an_hpa_owned_forces_the_conflict_only_under_helm_4(monkeypatch) -> None:
+    """Helm 4 applies server-side: `.spec.replicas` an HPA scaled belongs to the controller
+    manager, and an upgrade that pins it conflicts unless forced (Helm 3 has no such flag)."""
+    sent: dict[str, list[str]] = {}
+    for tool in ("helm", "helm3"):
+        release = _release([])
+        release.helm_tool = tool
+        monkeypatch.setattr(release, "helm", lambda *args, _t=tool, **kw: sent.update({_t: args}))
+        release.upgrade(sets=["mcpServer.replicaCount=3"], take_over_fields=True, check=False)
+    assert "--force-conflicts" in sent["helm"]
+    assert "--force-conflicts" not in sent["helm3"]
+    release = _release([])
+    monkeypatch.setattr(release, "helm", lambda *args, **kw: sent.update({"plain": args}))
+    release.upgrade(sets=["x=1"], check=False)
+    assert "--force-conflicts" not in sent["plain"]
