@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -105,14 +104,7 @@ class Settings(DatabaseSettings):
     @field_validator("MCP_SERVER_URL")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host name")
-        try:
-            parts.port  # noqa: B018 - raises for a port that is not a number or out of range
-        except ValueError:
-            raise ValueError("has an invalid port") from None
-        return value
+        return config_errors.http_url(value)
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

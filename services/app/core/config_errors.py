@@ -16,6 +16,7 @@ SQLAlchemy that app.core.config imports.
 from __future__ import annotations
 
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
@@ -47,3 +48,17 @@ def describe(exc: ValidationError) -> str:
         rule = error["msg"].removeprefix("Value error, ")
         parts.append(f"{name}: {rule}" if name else rule)
     return "; ".join(parts)
+
+
+def http_url(value: str) -> str:
+    """The rule of every URL setting (MCP_SERVER_URL, BACKEND_URL): http(s), a host name and
+    a port that is a number in range; a ValueError, which settings report in one line,
+    rather than the HTTP client's traceback at start-up."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host name")
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number or out of range
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return value

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 from typing import Literal
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -60,16 +59,7 @@ class FrontendSettings(BaseSettings):
     @field_validator("BACKEND_URL")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        # As MCP_SERVER_URL in app.core.config: refused here in one line, not at start-up
-        # with the HTTP client's traceback.
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host name")
-        try:
-            parts.port  # noqa: B018 - raises for a port that is not a number or out of range
-        except ValueError:
-            raise ValueError("has an invalid port") from None
-        return value.rstrip("/")
+        return config_errors.http_url(value).rstrip("/")
 
     @model_validator(mode="after")
     def _strong_session_secret(self) -> FrontendSettings:
