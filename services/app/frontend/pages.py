@@ -403,24 +403,14 @@ async def add_task(request: Request, form: Form) -> Response:
             request, return_to=list_url(page, status), draft_form="add", fields=values
         )
     except InvalidInput as exc:
+        banner, errors = None, exc.fields or {"title": " ".join(exc.other)}
         if exc.key_refused:
             # The key went with other text before (kept after a timeout, then edited): a
             # new key makes the next send a new task, which the banner says.
             values["idempotency_key"] = str(uuid.uuid4())
-            return await task_list(
-                request,
-                token,
-                page=page,
-                status=status,
-                add_values=values,
-                add_errors=exc.fields,
-                banner=BANNERS["key_reused"],
-                code=422,
-            )
-        errors = exc.fields or {"title": " ".join(exc.other)}
-        return await task_list(
-            request, token, page=page, status=status, add_values=values, add_errors=errors, code=422
-        )
+            banner, errors = BANNERS["key_reused"], exc.fields
+        return await task_list(request, token, page=page, status=status, add_values=values,
+                               add_errors=errors, banner=banner, code=422)  # fmt: skip
     except ServiceDown as exc:
         return await task_list(
             request,
